@@ -1,0 +1,51 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Why `-march=native`: Swift's SIMD types lower to real vector instructions (AVX-512 / AVX2 FMA on
+// x86-64, NEON on arm64) only when the compiler knows the target CPU; without it every
+// `addingProduct` becomes a libm `fmaf` call per lane and GEMM drops ~200x. The flag is passed to
+// both the Swift compiler (through the Clang importer, which decides the target features) and the
+// C support target, whose header turns the chosen features into constants the kernels branch on.
+// Root packages may use unsafe flags, so the README's plain `swift build` / `swift test` get it.
+let nativeSwift: [SwiftSetting] = [
+    .unsafeFlags(["-Xcc", "-march=native"]),
+]
+let nativeC: [CSetting] = [
+    .unsafeFlags(["-march=native"]),
+]
+
+let package = Package(
+    name: "Backprop",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "Backprop", targets: ["Backprop"]),
+        .executable(name: "backprop", targets: ["backprop"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .target(
+            name: "CBackpropSupport",
+            cSettings: nativeC
+        ),
+        .target(
+            name: "Backprop",
+            dependencies: ["CBackpropSupport"],
+            swiftSettings: nativeSwift
+        ),
+        .executableTarget(
+            name: "backprop",
+            dependencies: [
+                "Backprop",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: nativeSwift
+        ),
+        .testTarget(
+            name: "BackpropTests",
+            dependencies: ["Backprop"],
+            swiftSettings: nativeSwift
+        ),
+    ]
+)

@@ -1,0 +1,36 @@
+#ifndef CBACKPROP_SUPPORT_H
+#define CBACKPROP_SUPPORT_H
+
+// The instruction-set features this build was compiled for (the package passes -march=native).
+// Swift has no compile-time test for target features, so the kernels read these constants;
+// the branches on them fold away in an optimized build.
+#if defined(__AVX512F__)
+#define BP_HAS_AVX512F 1
+#else
+#define BP_HAS_AVX512F 0
+#endif
+
+#if defined(__AVX2__) && defined(__FMA__)
+#define BP_HAS_AVX2_FMA 1
+#else
+#define BP_HAS_AVX2_FMA 0
+#endif
+
+#if defined(__ARM_NEON)
+#define BP_HAS_NEON 1
+#else
+#define BP_HAS_NEON 0
+#endif
+
+/// Width in floats of the widest vector register the build targets.
+static inline int bp_vector_width_floats(void) {
+#if defined(__AVX512F__)
+    return 16;
+#elif defined(__AVX__)
+    return 8;
+#else
+    return 4;
+#endif
+}
+
+#endif

@@ -1,0 +1,2 @@
+import Backprop
+print("vector width", CPUFeatures.vectorWidth, CPUFeatures.hasAVX512)
