@@ -1,0 +1,21 @@
+extension Variable {
+    /// f applied elementwise; backward multiplies by f′ using whichever of input and output the
+    /// derivative is cheaper from.
+    public func activated(by function: Activation) -> Variable {
+        let x = self
+        if function == .identity { return x }
+        var y = Tensor(uninitializedShape: x.shape)
+        function.forward(x.value.pointer, y.mutablePointer(), count: y.count)
+        return Variable(y, inputs: [x]) { out in
+            guard var g = out.grad else { return }
+            out.grad = nil
+            let gp = g.mutablePointer()
+            function.backward(x: x.value.pointer, y: out.value.pointer, dy: gp, dx: gp, count: g.count)
+            x.accumulateGradient(g)
+        }
+    }
+
+    public func sigmoid() -> Variable { activated(by: .sigmoid) }
+    public func tanh() -> Variable { activated(by: .tanh) }
+    public func relu() -> Variable { activated(by: .relu) }
+}

@@ -1,0 +1,67 @@
+/// The fully connected operation y = f(x·Wᵀ + b), fused: one GEMM, then bias and activation in
+/// one pass over the output; backward is one pass for f′ and the bias gradient, then at most two
+/// GEMMs (dW += dZᵀ·X straight into W's gradient buffer, dX = dZ·W only when X needs it).
+///
+/// - Parameters:
+///   - x: [batch, inputs].
+///   - weight: [outputs, inputs].
+///   - bias: [outputs] or nil.
+///   - activation: f; `.identity` for a plain affine layer.
+public func linear(_ x: Variable, weight: Variable, bias: Variable?, activation: Activation = .identity) -> Variable {
+    precondition(x.value.rank == 2, "linear: input must be [batch, features], got \(x.shape)")
+    precondition(weight.value.rank == 2 && x.shape[1] == weight.shape[1],
+                 "linear: input \(x.shape) does not match weight \(weight.shape) (expected [batch, \(weight.value.rank == 2 ? weight.shape[1] : -1)])")
+    let batch = x.shape[0], inputs = x.shape[1], outputs = weight.shape[0]
+    if let bias {
+        precondition(bias.shape == [outputs], "linear: bias shape \(bias.shape) does not match \(outputs) outputs")
+    }
+    let threads = Backend.current.threads
+
+    var z = Tensor(uninitializedShape: [batch, outputs])
+    let zp = z.mutablePointer()
+    Gemm.sgemm(transposeA: false, transposeB: true, m: batch, n: outputs, k: inputs, alpha: 1,
+               a: x.value.pointer, lda: inputs, b: weight.value.pointer, ldb: inputs,
+               beta: 0, c: zp, ldc: outputs, pool: threads)
+    var y: Tensor
+    if activation == .identity {
+        activation.biasForward(z: zp, bias: bias?.value.pointer, y: zp, rows: batch, cols: outputs)
+        y = z
+    } else {
+        y = Tensor(uninitializedShape: [batch, outputs])
+        activation.biasForward(z: zp, bias: bias?.value.pointer, y: y.mutablePointer(), rows: batch, cols: outputs)
+    }
+
+    let inputs3: [Variable] = bias.map { [x, weight, $0] } ?? [x, weight]
+    return Variable(y, inputs: inputs3) { out in
+        guard var dz = out.grad else { return }
+        out.grad = nil
+        let dzp = dz.mutablePointer()   // unique: dz overwrites dy in place
+        if activation == .identity {
+            bias?.withGradientBuffer { gb, accumulate in
+                Elementwise.columnSums(dzp, rows: batch, columns: outputs, into: gb, accumulate: accumulate)
+            }
+        } else {
+            let yv = out.value
+            if let bias, bias.requiresGrad {
+                bias.withGradientBuffer { gb, accumulate in
+                    if !accumulate { Elementwise.fill(gb, 0, count: outputs) }
+                    activation.biasBackward(z: z.pointer, y: yv.pointer, dy: dzp, dz: dzp,
+                                            biasGradient: gb, rows: batch, cols: outputs)
+                }
+            } else {
+                activation.biasBackward(z: z.pointer, y: yv.pointer, dy: dzp, dz: dzp,
+                                        biasGradient: nil, rows: batch, cols: outputs)
+            }
+        }
+        weight.withGradientBuffer { gw, accumulate in
+            Gemm.sgemm(transposeA: true, transposeB: false, m: outputs, n: inputs, k: batch, alpha: 1,
+                       a: dzp, lda: outputs, b: x.value.pointer, ldb: inputs,
+                       beta: accumulate ? 1 : 0, c: gw, ldc: inputs, pool: threads)
+        }
+        x.withGradientBuffer { gx, accumulate in
+            Gemm.sgemm(transposeA: false, transposeB: false, m: batch, n: inputs, k: outputs, alpha: 1,
+                       a: dzp, lda: outputs, b: weight.value.pointer, ldb: inputs,
+                       beta: accumulate ? 1 : 0, c: gx, ldc: inputs, pool: threads)
+        }
+    }
+}

@@ -1,0 +1,115 @@
+/// Batch Normalization over the features of a [batch, features] input, exactly as Ioffe &
+/// Szegedy (2015):
+///
+/// - Training (Algorithm 1): normalize each feature by the mini-batch mean μ_B and biased
+///   variance σ²_B, x̂ = (x − μ_B)/√(σ²_B + ε), then scale and shift, y = γ·x̂ + β. The
+///   backward pass goes through μ_B and σ²_B.
+/// - Inference (Algorithm 2): the population estimates E[x] and Var[x] replace the batch
+///   statistics, Var[x] using the unbiased m/(m−1)·σ²_B.
+///
+/// The population estimates are running averages updated in every training step:
+/// `running = (1 − momentum)·running + momentum·batch` (PyTorch's convention, momentum 0.1), or,
+/// with `momentum: nil`, the cumulative average over all batches seen — Algorithm 2's plain
+/// expectation over training mini-batches.
+///
+/// Parameters `weight` (γ, initialized to 1) and `bias` (β, 0); buffers `running_mean`,
+/// `running_var` and `num_batches_tracked`, as PyTorch names them.
+public final class BatchNorm1d: Module {
+    public let weight: Variable
+    public let bias: Variable
+    public let runningMean: Variable
+    public let runningVariance: Variable
+    /// The number of training batches whose statistics went into the running estimates.
+    public private(set) var batchesTracked: Int = 0
+    public let epsilon: Float
+    /// The running-average factor, or nil for a cumulative average.
+    public var momentum: Float?
+    public var isTraining = true
+
+    public var featureCount: Int { weight.shape[0] }
+
+    public init(_ features: Int, epsilon: Float = 1e-5, momentum: Float? = 0.1) {
+        precondition(features > 0, "BatchNorm1d: feature count must be positive, got \(features)")
+        if let momentum { precondition(momentum > 0 && momentum <= 1, "BatchNorm1d: momentum \(momentum) must be in (0, 1]") }
+        weight = Variable(.ones([features]), requiresGrad: true)
+        bias = Variable(.zeros([features]), requiresGrad: true)
+        runningMean = Variable(.zeros([features]))
+        runningVariance = Variable(.ones([features]))
+        self.epsilon = epsilon
+        self.momentum = momentum
+    }
+
+    public func callAsFunction(_ input: Variable) -> Variable {
+        precondition(input.value.rank == 2 && input.shape[1] == featureCount,
+                     "BatchNorm1d(\(featureCount)): input must be [batch, \(featureCount)], got \(input.shape)")
+        let rows = input.shape[0], columns = featureCount
+        var y = Tensor(uninitializedShape: input.shape)
+        var xhat = Tensor(uninitializedShape: input.shape)
+        var invStd = Tensor(uninitializedShape: [columns])
+        let training = isTraining
+        if training {
+            precondition(rows > 1, "BatchNorm1d: training needs more than one example per batch, got \(rows)")
+            var mean = Tensor(uninitializedShape: [columns])
+            var variance = Tensor(uninitializedShape: [columns])
+            BatchNormKernels.forwardTraining(
+                x: input.value.pointer, rows: rows, columns: columns,
+                gamma: weight.value.pointer, beta: bias.value.pointer, epsilon: epsilon,
+                y: y.mutablePointer(), normalized: xhat.mutablePointer(),
+                mean: mean.mutablePointer(), variance: variance.mutablePointer(),
+                inverseStandardDeviation: invStd.mutablePointer())
+            updateRunningStatistics(mean: mean, variance: variance, batchSize: rows)
+        } else {
+            BatchNormKernels.forwardInference(
+                x: input.value.pointer, rows: rows, columns: columns,
+                gamma: weight.value.pointer, beta: bias.value.pointer,
+                runningMean: runningMean.value.pointer, runningVariance: runningVariance.value.pointer,
+                epsilon: epsilon, y: y.mutablePointer(), normalized: xhat.mutablePointer(),
+                inverseStandardDeviation: invStd.mutablePointer())
+        }
+        let gamma = weight, beta = bias
+        return Variable(y, inputs: [input, gamma, beta]) { out in
+            guard var g = out.grad else { return }
+            out.grad = nil
+            let gp = g.mutablePointer()
+            var scratch = Tensor(uninitializedShape: [2 * columns])
+            let sp = scratch.mutablePointer()
+            var gammaGrad: Tensor? = nil, betaGrad: Tensor? = nil
+            if gamma.requiresGrad { gammaGrad = .zeros([columns]) }
+            if beta.requiresGrad { betaGrad = .zeros([columns]) }
+            BatchNormKernels.backward(
+                dy: gp, normalized: xhat.pointer, rows: rows, columns: columns,
+                gamma: gamma.value.pointer, inverseStandardDeviation: invStd.pointer,
+                throughStatistics: training,
+                dx: input.requiresGrad ? gp : nil,
+                gammaGradient: gammaGrad?.mutablePointer(), betaGradient: betaGrad?.mutablePointer(),
+                sumDy: sp, sumDyXhat: sp + columns)
+            if let gammaGrad { gamma.accumulateGradient(gammaGrad) }
+            if let betaGrad { beta.accumulateGradient(betaGrad) }
+            if input.requiresGrad { input.accumulateGradient(g) }
+        }
+    }
+
+    /// Folds one batch's statistics into the population estimates (Algorithm 2, step 10),
+    /// with the unbiased variance m/(m−1)·σ²_B.
+    private func updateRunningStatistics(mean: Tensor, variance: Tensor, batchSize m: Int) {
+        batchesTracked += 1
+        let factor = momentum ?? (1 / Float(batchesTracked))
+        let unbiased = variance * (Float(m) / Float(m - 1))
+        runningMean.value = runningMean.value * (1 - factor) + mean * factor
+        runningVariance.value = runningVariance.value * (1 - factor) + unbiased * factor
+    }
+
+    public func namedParameters() -> [(name: String, parameter: Variable)] {
+        [("weight", weight), ("bias", bias)]
+    }
+
+    public func namedBuffers() -> [(name: String, buffer: Variable)] {
+        [("running_mean", runningMean), ("running_var", runningVariance),
+         ("num_batches_tracked", Variable(Tensor(scalar: Float(batchesTracked))))]
+    }
+
+    /// Restores the count of tracked batches (when loading a checkpoint).
+    public func setBatchesTracked(_ n: Int) { batchesTracked = n }
+
+    public var summary: String { "BatchNorm1d(\(featureCount), ε: \(epsilon), momentum: \(momentum.map { "\($0)" } ?? "cumulative"))" }
+}

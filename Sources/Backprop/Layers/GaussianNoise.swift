@@ -1,0 +1,24 @@
+/// Training with input noise (Bishop 1995; the course's "training with noise"): in training,
+/// adds N(0, σ²) noise to every input of the layer; in evaluation, the identity. Placed first in
+/// a network it perturbs the data; small σ acts like a Tikhonov regularizer.
+public final class GaussianNoise: Module {
+    /// σ, the noise's standard deviation.
+    public let standardDeviation: Float
+    /// The generator that draws the noise.
+    public var generator: RandomGenerator
+    public var isTraining = true
+
+    public init(standardDeviation: Float, seed: UInt64 = 0) {
+        precondition(standardDeviation >= 0, "GaussianNoise: σ \(standardDeviation) must be ≥ 0")
+        self.standardDeviation = standardDeviation
+        self.generator = RandomGenerator(seed: seed, stream: 0x6A55)
+    }
+
+    public func callAsFunction(_ input: Variable) -> Variable {
+        guard isTraining, standardDeviation > 0 else { return input }
+        let noise = Tensor.normal(input.shape, standardDeviation: standardDeviation, using: &generator)
+        return input.adding(constant: noise)
+    }
+
+    public var summary: String { "GaussianNoise(σ: \(standardDeviation))" }
+}
