@@ -20,8 +20,12 @@ import Foundation
 /// The derivative at a kink is the right-hand one for none of them: `relu′(0) = 0`,
 /// `leakyReLU′(0) = slope`, `elu′(0) = α` (= 1 by default, so ELU is C¹ there).
 ///
-/// Accuracy: the transcendental cases inherit `VectorMath`'s (a few ulp); ReLU variants and
-/// identity are exact. NaN inputs give NaN outputs (ReLU included: `relu(NaN) = NaN`), and every
+/// Accuracy of `forward` (max relative error against a `Double` reference, measured by
+/// `ActivationKernelTests` on 100k points of [−20, 20]): identity and ReLU exact, leaky ReLU
+/// 5.9e-8, ELU 6.2e-8, tanh 1.2e-7, softplus 1.6e-7, sigmoid 1.7e-7; GELU 2.2e-7 plus, in its
+/// negative tail, the conditioning `≈ |2u|·1.2e-7` of `σ(2u)` for an argument rounded to `Float`.
+/// `backward` matches central finite differences of the `Double` function to ≈ 1e-6 (the
+/// `y`-based formulas of sigmoid and tanh carry `y`'s rounding). NaN inputs give NaN outputs (ReLU included: `relu(NaN) = NaN`), and every
 /// case saturates to finite values (or ±∞ for ±∞ where the function is unbounded) without NaN for
 /// large `|x|`.
 public enum Activation: String, CaseIterable, Sendable, Codable {

