@@ -1,0 +1,136 @@
+/// The layout-free description of one `C = alpha · op(A) · op(B) + beta · C` problem: element
+/// (i, p) of op(A) is `a[i * aRowStride + p * aDepthStride]`, element (p, j) of op(B) is
+/// `b[p * bDepthStride + j * bColumnStride]`. Transposition only swaps strides, so one driver
+/// serves all four layouts.
+struct GemmOperands {
+    var m: Int
+    var n: Int
+    var k: Int
+    var alpha: Float
+    var beta: Float
+    var a: UnsafePointer<Float>
+    var aRowStride: Int
+    var aDepthStride: Int
+    var b: UnsafePointer<Float>
+    var bDepthStride: Int
+    var bColumnStride: Int
+    var c: UnsafeMutablePointer<Float>
+    var ldc: Int
+}
+
+/// Goto/BLIS-style blocking around one micro-kernel shape.
+///
+/// Loop nest of one task (a rectangle of C): columns in chunks of `nc` → depth in chunks of `kc`
+/// (pack that `kc × nc` block of B once) → rows in chunks of `mc` → B panels of `nr` columns →
+/// A slivers of `mr` rows → micro-kernel. A `kc × nr` B panel (32 KiB for 256 × 32) stays in L1
+/// while the `mc × kc` block of A (128 KiB) streams from L2.
+enum GemmDriver<Kernel: GemmMicroKernel> {
+    /// Upper bound of the depth chunk; the actual chunk splits K evenly so no tiny tail remains.
+    static var maxDepthChunk: Int { 256 }
+    /// Rows of A kept hot in L2 while the B panels of one depth chunk pass over them.
+    static var rowChunk: Int { 128 }
+    /// Columns of B packed at a time (bounds the per-thread buffer to kc × nc floats).
+    static var columnChunk: Int { 1024 }
+
+    static func multiply(_ operands: GemmOperands, pool: ThreadPool?) {
+        let partition = GemmPartition(m: operands.m, n: operands.n, k: operands.k,
+                                      mr: Kernel.mr, nr: Kernel.nr,
+                                      threads: pool?.threadCount ?? 1)
+        if partition.taskCount == 1 {
+            multiplyBlock(operands, rows: 0..<operands.m, columns: 0..<operands.n)
+            return
+        }
+        guard let pool else { return }
+        pool.parallelFor(partition.taskCount) { task in
+            let (rows, columns) = partition.ranges(ofTask: task)
+            if !rows.isEmpty && !columns.isEmpty {
+                multiplyBlock(operands, rows: rows, columns: columns)
+            }
+        }
+    }
+
+    /// Computes the rectangle `rows × columns` of C, serially, on the calling thread.
+    static func multiplyBlock(_ op: GemmOperands, rows: Range<Int>, columns: Range<Int>) {
+        let mr = Kernel.mr
+        let nr = Kernel.nr
+        let k = op.k
+        let depthChunks = (k + maxDepthChunk - 1) / maxDepthChunk
+        let kcNominal = (k + depthChunks - 1) / depthChunks
+        let ncNominal = min(columnChunk, columns.count)
+        let packedBFloats = kcNominal * ((ncNominal + nr - 1) / nr) * nr
+        let workspace = GemmWorkspace.current
+        let packedB = workspace.floats(packedBFloats + kcNominal * mr)
+        let packedEdgeA = packedB + packedBFloats
+
+        var jc = columns.lowerBound
+        while jc < columns.upperBound {
+            let nc = min(ncNominal, columns.upperBound - jc)
+            let panels = (nc + nr - 1) / nr
+            var pc = 0
+            while pc < k {
+                let kc = min(kcNominal, k - pc)
+                let beta: Float = pc == 0 ? op.beta : 1
+                GemmPacking.packB(depth: kc, columns: nc,
+                                  b: op.b + pc * op.bDepthStride + jc * op.bColumnStride,
+                                  depthStride: op.bDepthStride, columnStride: op.bColumnStride,
+                                  nr: nr, into: packedB)
+                var ic = rows.lowerBound
+                while ic < rows.upperBound {
+                    let icEnd = min(ic + rowChunk, rows.upperBound)
+                    let fullEnd = ic + (icEnd - ic) / mr * mr
+                    if fullEnd < icEnd {
+                        GemmPacking.packA(rows: icEnd - fullEnd, depth: kc,
+                                          a: op.a + fullEnd * op.aRowStride + pc * op.aDepthStride,
+                                          rowStride: op.aRowStride, depthStride: op.aDepthStride,
+                                          mr: mr, into: packedEdgeA)
+                    }
+                    for panel in 0..<panels {
+                        let width = GemmPacking.panelWidth(columns: nc, panel: panel, nr: nr)
+                        var tile = MicroTile(
+                            kc: kc, a: op.a, aRowStride: op.aRowStride, aDepthStride: op.aDepthStride,
+                            b: UnsafePointer(packedB + panel * kc * nr), bDepthStride: width,
+                            c: op.c, ldc: op.ldc, rows: mr, cols: min(nr, nc - panel * nr),
+                            alpha: op.alpha, beta: beta)
+                        var ir = ic
+                        while ir < icEnd {
+                            tile.c = op.c + ir * op.ldc + jc + panel * nr
+                            tile.rows = min(mr, icEnd - ir)
+                            if ir < fullEnd {
+                                tile.a = op.a + ir * op.aRowStride + pc * op.aDepthStride
+                                runKernel(tile, full: width == nr,
+                                          aRowStride: op.aRowStride, aDepthStride: op.aDepthStride)
+                            } else {
+                                tile.a = UnsafePointer(packedEdgeA)
+                                runKernel(tile, full: width == nr, aRowStride: 1, aDepthStride: mr)
+                            }
+                            ir += mr
+                        }
+                    }
+                    ic = icEnd
+                }
+                pc += kc
+            }
+            jc += nc
+        }
+    }
+
+    /// Dispatches to a copy of the kernel specialized for a unit row stride (packed or
+    /// transposed A) or a unit depth stride (row-major A read in place), so the broadcasts use
+    /// immediate offsets or one scaled index register rather than a multiply per load.
+    @inline(__always)
+    static func runKernel(_ tile: MicroTile, full: Bool, aRowStride: Int, aDepthStride: Int) {
+        if aRowStride == 1 {
+            if full {
+                Kernel.full(tile, aRowStride: 1, aDepthStride: aDepthStride)
+            } else {
+                Kernel.half(tile, aRowStride: 1, aDepthStride: aDepthStride)
+            }
+        } else {
+            if full {
+                Kernel.full(tile, aRowStride: aRowStride, aDepthStride: 1)
+            } else {
+                Kernel.half(tile, aRowStride: aRowStride, aDepthStride: 1)
+            }
+        }
+    }
+}

@@ -1,0 +1,285 @@
+import ArgumentParser
+import Backprop
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `backprop bench gemm`: sgemm GFLOP/s against the FMA peak measured in the same run and, where
+/// numpy is installed, against numpy's OpenBLAS on the same shapes, thread counts and layouts.
+public struct BenchGemm: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "gemm",
+        abstract: "Time sgemm on training-sized shapes against the measured FP32 peak and numpy.",
+        discussion: """
+            Each shape is timed on 1 thread and on all threads (median and best of repeated runs
+            after warm-up, >= 50 ms per figure). "cores" is process CPU time / wall time during
+            the multi-threaded runs: the machine may be shared, so it shows how many cores the
+            figure really had. numpy runs as a child process with OPENBLAS_CORETYPE and
+            OPENBLAS_L2_SIZE removed from its environment, so OpenBLAS picks its best kernels.
+            """
+    )
+
+    @Option(help: "Run only this thread count (default: 1 and all of ThreadPool.shared).")
+    var threads: Int?
+
+    @Option(help: "Shapes as M,N,K,LAYOUT separated by spaces or semicolons, e.g. \"60,100,784,NN;128,784,1024,NT\".")
+    var shapes: String?
+
+    @Flag(help: "One large shape on all threads, fewer repetitions (for CI).")
+    var quick = false
+
+    @Option(help: "Fail unless the large shape's all-thread median GFLOP/s is at least this (needs --quick or the default shapes).")
+    var minGflops: Double?
+
+    @Flag(help: "Do not run the numpy comparison.")
+    var noNumpy = false
+
+    @Option(help: "Python interpreter for the numpy comparison.")
+    var python = "python3"
+
+    public init() {}
+
+    public func run() throws {
+        let benchShapes = try resolvedShapes()
+        let allThreads = ThreadPool.shared.threadCount
+        var threadCounts = threads.map { [$0] } ?? (quick ? [allThreads] : [1, allThreads])
+        threadCounts = threadCounts.reduce(into: []) { if !$0.contains($1) { $0.append($1) } }
+        guard threadCounts.allSatisfy({ $0 >= 1 }) else { throw ValidationError("--threads must be >= 1") }
+        let minSeconds = quick ? 0.2 : 0.05
+        let numpy = noNumpy ? nil : GemmNumpyRunner(python: python)
+
+        print("backprop bench gemm: kernel \(Gemm.Kernel.native) (vector width \(CPUFeatures.vectorWidth)), "
+              + "\(ProcessInfo.processInfo.activeProcessorCount) active processors, shared pool of \(allThreads) threads")
+        if let numpy { print(numpy.status) }
+
+        var largeAllThreadMedian: Double?
+        for threadCount in threadCounts {
+            let pool = threadCount == allThreads ? ThreadPool.shared : ThreadPool(threadCount: threadCount)
+            let peak = PeakFlops.measure(threads: threadCount, pool: pool)
+            print("")
+            print("threads \(threadCount): measured FP32 peak \(format(peak, 1)) GFLOP/s (PeakFlops, \(format(peak / Double(threadCount), 1)) per thread)")
+            let numpyResults = numpy?.run(shapes: benchShapes, threads: threadCount, minSeconds: minSeconds) ?? [:]
+            if let info = numpy?.lastInfo { print("numpy: \(info)") }
+            print(pad("shape (M,N,K)", 20) + pad("layout", 8) + pad("median", 10) + pad("best", 10)
+                  + pad("%peak", 8) + pad("cores", 7) + pad("numpy med", 11) + pad("numpy best", 12) + "ratio med/best")
+            for shape in benchShapes {
+                let timing = GemmBenchTiming.measure(shape, pool: threadCount == 1 ? nil : pool, minSeconds: minSeconds)
+                var line = pad("(\(shape.m),\(shape.n),\(shape.k))", 20) + pad(shape.layout, 8)
+                    + pad(format(timing.medianGflops, 1), 10) + pad(format(timing.bestGflops, 1), 10)
+                    + pad(format(100 * timing.bestGflops / peak, 0) + "%", 8)
+                    + pad(threadCount == 1 ? "-" : format(timing.cores, 2), 7)
+                if let reference = numpyResults[shape.key] {
+                    line += pad(format(reference.median, 1), 11) + pad(format(reference.best, 1), 12)
+                        + format(timing.medianGflops / reference.median, 2) + "x / "
+                        + format(timing.bestGflops / reference.best, 2) + "x"
+                } else {
+                    line += pad("-", 11) + pad("-", 12) + "-"
+                }
+                print(line)
+                if shape == benchShapes.first(where: { $0.isLarge }), threadCount == allThreads {
+                    largeAllThreadMedian = timing.medianGflops
+                }
+            }
+        }
+        if let floor = minGflops {
+            guard let measured = largeAllThreadMedian else {
+                throw ValidationError("--min-gflops needs a large shape (>= 1024 per side) run on all \(allThreads) threads")
+            }
+            if measured < floor {
+                print("FAIL: large-shape sgemm reached \(format(measured, 1)) GFLOP/s on \(allThreads) threads, below the floor of \(format(floor, 1)) GFLOP/s. Was the package built without -march=native (SIMD lowered to scalar code)?")
+                throw ExitCode(1)
+            }
+            print("OK: large-shape sgemm \(format(measured, 1)) GFLOP/s >= floor \(format(floor, 1)) GFLOP/s")
+        }
+    }
+
+    private func resolvedShapes() throws -> [GemmBenchShape] {
+        if let shapes {
+            let specs = shapes.split(whereSeparator: { $0 == ";" || $0 == " " })
+            return try specs.map { spec in
+                let parts = spec.split(separator: ",")
+                guard parts.count == 4, let m = Int(parts[0]), let n = Int(parts[1]), let k = Int(parts[2]),
+                      m > 0, n > 0, k > 0, ["NN", "NT", "TN", "TT"].contains(String(parts[3]).uppercased()) else {
+                    throw ValidationError("bad shape '\(spec)': expected M,N,K,LAYOUT with LAYOUT one of NN NT TN TT")
+                }
+                return GemmBenchShape(m: m, n: n, k: k, layout: String(parts[3]).uppercased())
+            }
+        }
+        if quick { return [GemmBenchShape(m: 2048, n: 2048, k: 2048, layout: "NN")] }
+        return GemmBenchShape.standard
+    }
+}
+
+/// One benchmarked problem: sizes and layout ("NN" = A·B, "NT" = A·Bᵀ, "TN" = Aᵀ·B, "TT").
+struct GemmBenchShape: Equatable {
+    var m: Int
+    var n: Int
+    var k: Int
+    var layout: String
+
+    var transposeA: Bool { layout.first == "T" }
+    var transposeB: Bool { layout.last == "T" }
+    var key: String { "\(m),\(n),\(k),\(layout)" }
+    var isLarge: Bool { min(m, n, k) >= 1024 }
+
+    /// The shapes a small MLP trains with (batch 128 or 60, 784 inputs, 1024-wide layers, 10
+    /// classes) in the three layouts of forward, weight-gradient and input-gradient passes, plus
+    /// one large square problem.
+    static let standard: [GemmBenchShape] = [
+        GemmBenchShape(m: 128, n: 1024, k: 784, layout: "NN"),
+        GemmBenchShape(m: 128, n: 1024, k: 1024, layout: "NN"),
+        GemmBenchShape(m: 1024, n: 128, k: 1024, layout: "TN"),
+        GemmBenchShape(m: 128, n: 784, k: 1024, layout: "NT"),
+        GemmBenchShape(m: 60, n: 100, k: 784, layout: "NN"),
+        GemmBenchShape(m: 60, n: 10, k: 100, layout: "NN"),
+        GemmBenchShape(m: 2048, n: 2048, k: 2048, layout: "NN"),
+    ]
+}
+
+/// Times one shape with Backprop's sgemm.
+struct GemmBenchTiming {
+    var medianGflops: Double
+    var bestGflops: Double
+    /// Process CPU seconds per wall second over the timed runs.
+    var cores: Double
+
+    static func measure(_ shape: GemmBenchShape, pool: ThreadPool?, minSeconds: Double) -> GemmBenchTiming {
+        let (m, n, k) = (shape.m, shape.n, shape.k)
+        let lda = shape.transposeA ? m : k, ldb = shape.transposeB ? k : n
+        let a = alignedRandom(count: m * k, seed: 1)
+        let b = alignedRandom(count: k * n, seed: 2)
+        let c = alignedRandom(count: m * n, seed: 3)
+        defer { a.deallocate(); b.deallocate(); c.deallocate() }
+        func run() {
+            Gemm.sgemm(transposeA: shape.transposeA, transposeB: shape.transposeB, m: m, n: n, k: k,
+                       alpha: 1, a: a, lda: lda, b: b, ldb: ldb, beta: 0, c: c, ldc: n, pool: pool)
+        }
+        let warmUpEnd = now() + 0.02
+        repeat { run() } while now() < warmUpEnd
+        let start = now()
+        run()
+        let single = max(now() - start, 1e-8)
+        let batch = max(1, Int(1e-3 / single))
+        let samples = max(7, Int(minSeconds / (single * Double(batch))))
+        var perRun: [Double] = []
+        perRun.reserveCapacity(samples)
+        let cpuStart = processCPUTime(), wallStart = now()
+        for _ in 0..<samples {
+            let sampleStart = now()
+            for _ in 0..<batch { run() }
+            perRun.append((now() - sampleStart) / Double(batch))
+        }
+        let cores = (processCPUTime() - cpuStart) / (now() - wallStart)
+        perRun.sort()
+        let flops = 2 * Double(m) * Double(n) * Double(k)
+        return GemmBenchTiming(medianGflops: flops / perRun[perRun.count / 2] / 1e9,
+                          bestGflops: flops / perRun[0] / 1e9, cores: cores)
+    }
+
+    private static func alignedRandom(count: Int, seed: UInt64) -> UnsafeMutablePointer<Float> {
+        let pointer = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
+            .bindMemory(to: Float.self, capacity: max(count, 1))
+        var state = seed &* 0x9E37_79B9_7F4A_7C15
+        for index in 0..<max(count, 1) {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            pointer[index] = Float(state >> 40) / Float(1 << 24) - 0.5
+        }
+        return pointer
+    }
+}
+
+/// Monotonic wall-clock seconds.
+private func now() -> Double {
+    var spec = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &spec)
+    return Double(spec.tv_sec) + Double(spec.tv_nsec) * 1e-9
+}
+
+/// CPU seconds used by all threads of this process.
+private func processCPUTime() -> Double {
+    var spec = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &spec)
+    return Double(spec.tv_sec) + Double(spec.tv_nsec) * 1e-9
+}
+
+private func format(_ value: Double, _ decimals: Int) -> String {
+    String(format: "%.\(decimals)f", value)
+}
+
+private func pad(_ text: String, _ width: Int) -> String {
+    text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
+}
+
+/// Runs `Benchmarks/gemm_numpy.py` in a child process and parses its JSON lines.
+final class GemmNumpyRunner {
+    let python: String
+    let script: String?
+    let available: Bool
+    private(set) var lastInfo: String?
+
+    init(python: String) {
+        self.python = python
+        // The script lives in the package, next to this source tree; fall back to the working directory.
+        let fromSource = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Benchmarks/gemm_numpy.py").path
+        let fromWorkingDirectory = FileManager.default.currentDirectoryPath + "/Benchmarks/gemm_numpy.py"
+        script = [fromSource, fromWorkingDirectory].first { FileManager.default.fileExists(atPath: $0) }
+        available = script != nil
+            && (try? GemmNumpyRunner.execute(python, ["-c", "import numpy"], environment: ProcessInfo.processInfo.environment))?.status == 0
+    }
+
+    var status: String {
+        if script == nil { return "numpy comparison skipped: Benchmarks/gemm_numpy.py not found" }
+        if !available { return "numpy comparison skipped: \(python) with numpy is not installed" }
+        return "numpy comparison: \(python) \(script ?? "") (OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset in the child)"
+    }
+
+    /// numpy's GFLOP/s per shape key, or an empty dictionary when numpy is unavailable or fails.
+    func run(shapes: [GemmBenchShape], threads: Int, minSeconds: Double) -> [String: (median: Double, best: Double)] {
+        guard available, let script else { return [:] }
+        var environment = ProcessInfo.processInfo.environment
+        environment["OPENBLAS_CORETYPE"] = nil
+        environment["OPENBLAS_L2_SIZE"] = nil
+        environment["OPENBLAS_NUM_THREADS"] = String(threads)
+        environment["OMP_NUM_THREADS"] = String(threads)
+        let arguments = [script, String(minSeconds)] + shapes.map(\.key)
+        guard let result = try? GemmNumpyRunner.execute(python, arguments, environment: environment),
+              result.status == 0 else {
+            print("numpy comparison failed to run")
+            return [:]
+        }
+        var results: [String: (median: Double, best: Double)] = [:]
+        for line in result.output.split(separator: "\n") {
+            guard let data = line.data(using: .utf8),
+                  let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { continue }
+            if object["kind"] as? String == "info" {
+                lastInfo = String(line)
+            } else if let m = object["m"] as? Int, let n = object["n"] as? Int, let k = object["k"] as? Int,
+                      let layout = object["layout"] as? String,
+                      let median = object["median_gflops"] as? Double, let best = object["best_gflops"] as? Double {
+                results["\(m),\(n),\(k),\(layout)"] = (median, best)
+            }
+        }
+        return results
+    }
+
+    private static func execute(_ python: String, _ arguments: [String],
+                                environment: [String: String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [python] + arguments
+        process.environment = environment
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}

@@ -1,0 +1,180 @@
+import Backprop
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Pools shared by the GEMM tests: 2 threads (this machine's core count) and 3 threads (more
+/// threads than cores must still be correct).
+private let twoThreads = ThreadPool(threadCount: 2)
+private let threeThreads = ThreadPool(threadCount: 3)
+
+/// A deterministic generator so failures reproduce.
+private struct SplitMix {
+    var state: UInt64
+    mutating func next() -> Float {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        return Float(z >> 40) / Float(1 << 24) * 2 - 1
+    }
+}
+
+private struct Layout: CustomStringConvertible, Sendable {
+    var transposeA: Bool
+    var transposeB: Bool
+    var description: String { (transposeA ? "T" : "N") + (transposeB ? "T" : "N") }
+    static let all = [Layout(transposeA: false, transposeB: false), Layout(transposeA: false, transposeB: true),
+                      Layout(transposeA: true, transposeB: false), Layout(transposeA: true, transposeB: true)]
+}
+
+/// Runs one sgemm against a Double reference and records any element outside tolerance.
+private func check(_ layout: Layout, m: Int, n: Int, k: Int, alpha: Float, beta: Float,
+                   padding: Int, pool: ThreadPool?, kernel: Gemm.Kernel, seed: UInt64 = 1) {
+    var random = SplitMix(state: seed &+ UInt64(m * 1_000_003 + n * 1009 + k))
+    let aRows = layout.transposeA ? k : m, aCols = layout.transposeA ? m : k
+    let bRows = layout.transposeB ? n : k, bCols = layout.transposeB ? k : n
+    let lda = max(1, aCols + padding), ldb = max(1, bCols + padding), ldc = max(1, n + padding)
+    let a = (0..<max(1, aRows * lda)).map { _ in random.next() }
+    let b = (0..<max(1, bRows * ldb)).map { _ in random.next() }
+    // beta == 0 must not read C: fill it with NaN.
+    let c0: [Float] = (0..<max(1, m * ldc)).map { _ in beta == 0 ? .nan : random.next() }
+    var c = c0
+
+    func opA(_ i: Int, _ p: Int) -> Double { Double(layout.transposeA ? a[p * lda + i] : a[i * lda + p]) }
+    func opB(_ p: Int, _ j: Int) -> Double { Double(layout.transposeB ? b[j * ldb + p] : b[p * ldb + j]) }
+
+    a.withUnsafeBufferPointer { ap in
+        b.withUnsafeBufferPointer { bp in
+            c.withUnsafeMutableBufferPointer { cp in
+                Gemm.sgemm(transposeA: layout.transposeA, transposeB: layout.transposeB,
+                           m: m, n: n, k: k, alpha: alpha, a: ap.baseAddress!, lda: lda,
+                           b: bp.baseAddress!, ldb: ldb, beta: beta, c: cp.baseAddress!, ldc: ldc,
+                           pool: pool, kernel: kernel)
+            }
+        }
+    }
+
+    var failures = 0
+    for i in 0..<m {
+        for j in 0..<ldc {
+            let index = i * ldc + j
+            if j >= n {
+                // Padding columns must be untouched (NaN compares unequal, so compare bits).
+                if c[index].bitPattern != c0[index].bitPattern { failures += 1 }
+                continue
+            }
+            var sum = 0.0, magnitude = 0.0
+            for p in 0..<k {
+                let product = opA(i, p) * opB(p, j)
+                sum += product
+                magnitude += abs(product)
+            }
+            var expected = Double(alpha) * sum
+            var scale = abs(Double(alpha)) * magnitude
+            if beta != 0 {
+                expected += Double(beta) * Double(c0[index])
+                scale += abs(Double(beta) * Double(c0[index]))
+            }
+            let tolerance = 1e-6 * Double(k + 2) * scale + 1e-30
+            let actual = Double(c[index])
+            if !(abs(actual - expected) <= tolerance) {
+                if failures < 3 {
+                    Issue.record("\(layout) \(kernel) m=\(m) n=\(n) k=\(k) alpha=\(alpha) beta=\(beta) pad=\(padding) threads=\(pool?.threadCount ?? 1): C[\(i),\(j)] = \(actual), expected \(expected) ± \(tolerance)")
+                }
+                failures += 1
+            }
+        }
+    }
+    #expect(failures == 0, "\(failures) wrong elements: \(layout) \(kernel) m=\(m) n=\(n) k=\(k)")
+}
+
+/// Shapes covering empty, unit, odd-prime, narrow and edge-heavy cases; the products of the
+/// last few exceed the size below which sgemm stays single-threaded, so the pools get used.
+private let shapes: [(Int, Int, Int)] = [
+    (0, 5, 3), (5, 0, 3), (4, 5, 0), (1, 1, 1), (1, 40, 7), (40, 1, 7), (7, 13, 5), (9, 33, 1),
+    (33, 17, 65), (60, 10, 100), (17, 48, 300), (129, 257, 31), (61, 100, 97), (7, 300, 200),
+    (300, 5, 250),
+]
+
+private let scalings: [(alpha: Float, beta: Float)] = [(1, 0), (1, 1), (-0.5, 0.75)]
+
+@Suite("Gemm")
+struct GemmTests {
+    @Test("every kernel, layout, shape, scaling and pool", arguments: Gemm.Kernel.allCases, Layout.all)
+    fileprivate func smallShapes(kernel: Gemm.Kernel, layout: Layout) {
+        for (m, n, k) in shapes {
+            for (index, scaling) in scalings.enumerated() {
+                for pool in [nil, twoThreads, threeThreads] {
+                    check(layout, m: m, n: n, k: k, alpha: scaling.alpha, beta: scaling.beta,
+                          padding: index == 1 ? 3 : 0, pool: pool, kernel: kernel)
+                }
+            }
+        }
+    }
+
+    @Test("larger shapes with several depth and row blocks", arguments: Gemm.Kernel.allCases, Layout.all)
+    fileprivate func largerShapes(kernel: Gemm.Kernel, layout: Layout) {
+        check(layout, m: 200, n: 300, k: 517, alpha: 1, beta: 0, padding: 5, pool: twoThreads, kernel: kernel)
+        check(layout, m: 131, n: 1100, k: 40, alpha: 0.5, beta: 1, padding: 0, pool: threeThreads, kernel: kernel)
+    }
+
+    @Test("default entry point uses the native kernel and the shared pool")
+    func defaultEntryPoint() {
+        for layout in Layout.all {
+            check(layout, m: 128, n: 96, k: 70, alpha: 1, beta: 0, padding: 0, pool: .shared, kernel: .native)
+        }
+    }
+
+    @Test("alpha 0 and k 0 only scale C")
+    func scalingOnly() {
+        var c: [Float] = [1, 2, 3, 4, .nan, .nan]
+        let a: [Float] = [.nan], b: [Float] = [.nan]
+        Gemm.sgemm(transposeA: false, transposeB: false, m: 2, n: 2, k: 1, alpha: 0, a: a, lda: 1,
+                   b: b, ldb: 2, beta: 2, c: &c, ldc: 3)
+        #expect(Array(c[0..<2]) == [2, 4] && c[3] == 8)
+        Gemm.sgemm(transposeA: false, transposeB: false, m: 2, n: 2, k: 0, alpha: 1, a: a, lda: 1,
+                   b: b, ldb: 2, beta: 0, c: &c, ldc: 3)
+        #expect(Array(c[0..<2]) == [0, 0] && Array(c[3..<5]) == [0, 0])
+    }
+}
+
+@Suite("Gemm thread pool")
+struct GemmThreadPoolTests {
+    @Test("every index is visited exactly once", arguments: [1, 2, 3, 5])
+    func visitsEachIndexOnce(threads: Int) {
+        let pool = ThreadPool(threadCount: threads)
+        #expect(pool.threadCount == threads)
+        for count in [0, 1, 2, 3, 7, 1000] {
+            let counts = UnsafeMutablePointer<Int>.allocate(capacity: max(count, 1))
+            counts.initialize(repeating: 0, count: max(count, 1))
+            defer { counts.deallocate() }
+            for _ in 0..<20 {
+                pool.parallelFor(count) { index in counts[index] += 1 }
+            }
+            for index in 0..<count { #expect(counts[index] == 20) }
+        }
+    }
+
+    @Test("nested parallelFor runs serially instead of deadlocking")
+    func nestedCallsDoNotDeadlock() {
+        let pool = ThreadPool(threadCount: 3)
+        let counts = UnsafeMutablePointer<Int>.allocate(capacity: 64)
+        counts.initialize(repeating: 0, count: 64)
+        defer { counts.deallocate() }
+        pool.parallelFor(8) { outer in
+            pool.parallelFor(8) { inner in counts[outer * 8 + inner] += 1 }
+        }
+        for index in 0..<64 { #expect(counts[index] == 1) }
+    }
+
+    @Test("the shared pool has at least one thread")
+    func sharedPool() {
+        #expect(ThreadPool.shared.threadCount >= 1)
+    }
+}
