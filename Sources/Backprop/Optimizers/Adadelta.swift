@@ -1,0 +1,53 @@
+/// Adadelta (Zeiler 2012), as in Ruder:
+///
+///     E[g²]_t  = ρ · E[g²]_{t−1} + (1 − ρ) · g_t²
+///     Δθ_t     = − √(E[Δθ²]_{t−1} + ε) / √(E[g²]_t + ε) · g_t      (= −RMS[Δθ]_{t−1}/RMS[g]_t · g_t)
+///     E[Δθ²]_t = ρ · E[Δθ²]_{t−1} + (1 − ρ) · Δθ_t²
+///     θ_{t+1}  = θ_t + Δθ_t
+///
+/// No learning rate is needed: the ratio of RMS values has the units of θ (Zeiler's argument
+/// from second-order methods), so the step size comes from the history of steps itself.
+///
+/// η here is an optional *damping factor* on Δθ, default 1, which is exactly Zeiler's method.
+/// When η ≠ 1 the damped step ηΔθ is both applied and accumulated in E[Δθ²] (it *is* the step
+/// taken). Why offer it at all: undamped Adadelta is not a descent method. Near a minimum both
+/// RMS terms fall towards √ε, so the effective rate RMS[Δθ]/RMS[g] tends to 1 — too large for
+/// any direction with curvature above 2 — and a large past step licenses the next one. On
+/// x² + 10y² it reaches the minimum in 500 steps and then drifts away from it; on Rosenbrock
+/// it never settles. η < 1 breaks that loop (η = 0.5 converges on both; the tests pin this).
+/// (PyTorch also multiplies by `lr` but accumulates the undamped Δθ, which does not break
+/// it.) Schedules may scale η like any rate.
+///
+/// Defaults (Zeiler §4.1): ρ = 0.95, ε = 1e-6, η = 1. State: `Eg2` (E[g²]), `Edx2` (E[Δθ²]).
+public struct Adadelta: OptimizerRule {
+    /// ρ, the decay of both running averages.
+    public var rho: Float
+    /// ε, which also sets the size of the very first steps (√ε / RMS[g]).
+    public var epsilon: Float
+
+    public init(rho: Float = 0.95, epsilon: Float = 1e-6) {
+        precondition(rho >= 0 && rho < 1, "Adadelta: ρ must be in [0, 1), got \(rho)")
+        precondition(epsilon > 0, "Adadelta: ε must be positive, got \(epsilon)")
+        self.rho = rho
+        self.epsilon = epsilon
+    }
+
+    public var name: String { OptimizerName.adadelta.rawValue }
+    public var defaultLearningRate: Float { 1 }
+    public var stateNames: [String] { ["Eg2", "Edx2"] }
+    public var hyperParameters: [String: Float] { ["rho": rho, "epsilon": epsilon] }
+
+    public func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
+                       state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate eta: Float) {
+        let meanG2 = state[0], meanDx2 = state[1], rho = rho, eps = epsilon, keep = 1 - rho
+        Lanes.forEach(parameter.count) { i, n in
+            let g = Lanes.load(gradient, i, n)
+            let eg2 = rho * Lanes.load(meanG2, i, n) + keep * (g * g)
+            let edx2 = Lanes.load(meanDx2, i, n)
+            let dx = eta * (-((edx2 + eps).squareRoot() / (eg2 + eps).squareRoot()) * g)
+            Lanes.store(eg2, meanG2, i, n)
+            Lanes.store(rho * edx2 + keep * (dx * dx), meanDx2, i, n)
+            Lanes.store(Lanes.load(parameter, i, n) + dx, parameter, i, n)
+        }
+    }
+}

@@ -1,0 +1,39 @@
+/// Adagrad (Duchi, Hazan & Singer 2011), as in Ruder:
+///
+///     G_t = G_{t−1} + g_t²                (element-wise: the diagonal of Σ g gᵀ)
+///     θ_{t+1} = θ_t − η / √(G_t + ε) · g_t
+///
+/// Each parameter gets its own rate, smaller for parameters with large past gradients and
+/// larger for rarely-updated ones — good for sparse features. The sum only grows, so the rate
+/// decays towards zero, which is what Adadelta and RMSprop fix.
+///
+/// ε is inside the square root, as Ruder writes it (PyTorch adds it outside); it only guards
+/// the division before the first non-zero gradient.
+///
+/// Defaults: η = 0.01 ("most implementations use a default value of 0.01"), ε = 1e-8.
+/// State: `G`.
+public struct Adagrad: OptimizerRule {
+    /// ε, the smoothing term.
+    public var epsilon: Float
+
+    public init(epsilon: Float = 1e-8) {
+        precondition(epsilon >= 0, "Adagrad: ε must be non-negative, got \(epsilon)")
+        self.epsilon = epsilon
+    }
+
+    public var name: String { OptimizerName.adagrad.rawValue }
+    public var defaultLearningRate: Float { 0.01 }
+    public var stateNames: [String] { ["G"] }
+    public var hyperParameters: [String: Float] { ["epsilon": epsilon] }
+
+    public func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
+                       state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate eta: Float) {
+        let sum = state[0], eps = epsilon
+        Lanes.forEach(parameter.count) { i, n in
+            let g = Lanes.load(gradient, i, n)
+            let G = Lanes.load(sum, i, n) + g * g
+            Lanes.store(G, sum, i, n)
+            Lanes.store(Lanes.load(parameter, i, n) - eta / (G + eps).squareRoot() * g, parameter, i, n)
+        }
+    }
+}

@@ -1,0 +1,63 @@
+/// Adam, adaptive moment estimation (Kingma & Ba 2015), as in Ruder:
+///
+///     m_t = β₁ · m_{t−1} + (1 − β₁) · g_t          (first moment: mean)
+///     v_t = β₂ · v_{t−1} + (1 − β₂) · g_t²         (second moment: uncentred variance)
+///     m̂_t = m_t / (1 − β₁ᵗ)                        (bias corrections: m and v start at 0,
+///     v̂_t = v_t / (1 − β₂ᵗ)                         so early averages are too small)
+///     θ_{t+1} = θ_t − η · m̂_t / (√v̂_t + ε)
+///
+/// Momentum (m) plus RMSprop's per-parameter scaling (v). The first step moves every
+/// coordinate by about η whatever the gradient's scale, since m̂₁/√v̂₁ = g/|g|.
+///
+/// Defaults (Kingma & Ba, Algorithm 1): η = 0.001, β₁ = 0.9, β₂ = 0.999, ε = 1e-8.
+/// State: `m`, `v`. For decoupled weight decay see ``AdamW``.
+public struct Adam: OptimizerRule {
+    /// β₁, the decay of the first-moment average.
+    public var beta1: Float
+    /// β₂, the decay of the second-moment average.
+    public var beta2: Float
+    /// ε, added to √v̂ (outside the root, as in the paper).
+    public var epsilon: Float
+
+    public init(beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8) {
+        validateAdamFamily("Adam", beta1: beta1, beta2: beta2, epsilon: epsilon)
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+    }
+
+    public var name: String { OptimizerName.adam.rawValue }
+    public var defaultLearningRate: Float { 0.001 }
+    public var stateNames: [String] { ["m", "v"] }
+    public var hyperParameters: [String: Float] { ["beta1": beta1, "beta2": beta2, "epsilon": epsilon] }
+
+    public func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
+                       state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate eta: Float) {
+        adamUpdate(parameter: parameter, gradient: gradient, m: state[0], v: state[1], step: step,
+                   eta: eta, beta1: beta1, beta2: beta2, epsilon: epsilon)
+    }
+}
+
+func validateAdamFamily(_ name: String, beta1: Float, beta2: Float, epsilon: Float) {
+    precondition(beta1 >= 0 && beta1 < 1, "\(name): β₁ must be in [0, 1), got \(beta1)")
+    precondition(beta2 >= 0 && beta2 < 1, "\(name): β₂ must be in [0, 1), got \(beta2)")
+    precondition(epsilon >= 0, "\(name): ε must be non-negative, got \(epsilon)")
+}
+
+/// The Adam update, shared by ``Adam`` and ``AdamW`` (which differ only in weight decay).
+@inline(__always)
+func adamUpdate(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
+                m first: UnsafeMutableBufferPointer<Float>, v second: UnsafeMutableBufferPointer<Float>,
+                step t: Int, eta: Float, beta1: Float, beta2: Float, epsilon: Float) {
+    let c1 = biasCorrection(beta1, t), c2 = biasCorrection(beta2, t)
+    let keep1 = 1 - beta1, keep2 = 1 - beta2
+    Lanes.forEach(parameter.count) { i, n in
+        let g = Lanes.load(gradient, i, n)
+        let m = beta1 * Lanes.load(first, i, n) + keep1 * g
+        let v = beta2 * Lanes.load(second, i, n) + keep2 * (g * g)
+        Lanes.store(m, first, i, n)
+        Lanes.store(v, second, i, n)
+        let mHat = m / c1, vHat = v / c2
+        Lanes.store(Lanes.load(parameter, i, n) - eta * mHat / (vHat.squareRoot() + epsilon), parameter, i, n)
+    }
+}

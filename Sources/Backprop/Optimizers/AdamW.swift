@@ -1,0 +1,48 @@
+/// AdamW: Adam with decoupled weight decay (Loshchilov & Hutter 2019, Algorithm 2):
+///
+///     m_t, v_t, m̂_t, v̂_t as in Adam, from the gradient g_t of the loss alone
+///     θ_{t+1} = θ_t − η · m̂_t / (√v̂_t + ε) − η · λ · θ_t
+///
+/// With L2 regularization (the coupled form, g ← g + λθ) the decay term passes through the
+/// adaptive denominator √v̂, so weights with large gradients are barely regularized; the
+/// decoupled form shrinks every weight by the same fraction ηλ per step, which is what weight
+/// decay means in SGD and what makes λ and η tunable independently.
+///
+/// The equations are Adam's; the decay is applied by ``Optimizer`` for any rule given
+/// ``WeightDecay/decoupled(_:)``, and this rule only makes that the default. (The paper
+/// multiplies λ by the schedule multiplier η_t, not by α; here, as in PyTorch, by η — see
+/// ``WeightDecay``.) As usual, decay applies to weight matrices only (``Variable/decays``)
+/// when the optimizer is built from a model's parameters.
+///
+/// Defaults: η = 0.001, β₁ = 0.9, β₂ = 0.999, ε = 1e-8 (Adam's), λ = 0.01 (PyTorch's; the
+/// paper tunes a normalized λ per budget instead of giving one). State: `m`, `v`.
+public struct AdamW: OptimizerRule {
+    public var beta1: Float
+    public var beta2: Float
+    public var epsilon: Float
+    /// λ, applied decoupled: θ ← θ − ηλθ.
+    public var weightDecay: Float
+
+    public init(beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8, weightDecay: Float = 0.01) {
+        validateAdamFamily("AdamW", beta1: beta1, beta2: beta2, epsilon: epsilon)
+        precondition(weightDecay >= 0, "AdamW: λ must be non-negative, got \(weightDecay)")
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        self.weightDecay = weightDecay
+    }
+
+    public var name: String { OptimizerName.adamw.rawValue }
+    public var defaultLearningRate: Float { 0.001 }
+    public var stateNames: [String] { ["m", "v"] }
+    public var hyperParameters: [String: Float] {
+        ["beta1": beta1, "beta2": beta2, "epsilon": epsilon, "weight-decay": weightDecay]
+    }
+    public var defaultWeightDecay: WeightDecay { .decoupled(weightDecay) }
+
+    public func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
+                       state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate eta: Float) {
+        adamUpdate(parameter: parameter, gradient: gradient, m: state[0], v: state[1], step: step,
+                   eta: eta, beta1: beta1, beta2: beta2, epsilon: epsilon)
+    }
+}

@@ -1,0 +1,46 @@
+/// Nesterov accelerated gradient (Nesterov 1983; Sutskever et al. 2013), as in Ruder:
+///
+///     v_t = γ · v_{t−1} + η · ∇_θ J(θ_t − γ · v_{t−1})
+///     θ_{t+1} = θ_t − v_t
+///
+/// The gradient is taken at the look-ahead point θ − γv, where momentum is about to carry the
+/// parameters, so the step corrects itself before overshooting.
+///
+/// A training loop can only compute the gradient at the parameters it holds, so, like every
+/// library (Bengio et al. 2012, "Advances in optimizing recurrent networks", eq. 7), this
+/// stores the look-ahead point φ_t = θ_t − γ·v_t as the parameter instead of θ_t. Substituting
+/// into the equations above, with g_t = ∇J(φ_{t−1}):
+///
+///     v_t = γ · v_{t−1} + η · g_t
+///     φ_t = φ_{t−1} − γ · v_t − η · g_t
+///
+/// (φ_t = θ_t − γv_t = θ_{t−1} − (1+γ)v_t = φ_{t−1} + γv_{t−1} − (1+γ)v_t, and
+/// γv_{t−1} − v_t = −η·g_t.) With v_0 = 0 both start at the same point, and at a minimum
+/// v → 0 so φ and θ coincide. The hand-worked test checks φ against Ruder's form directly.
+///
+/// Defaults: γ = 0.9, η = 0.01. State: `v`.
+public struct Nesterov: OptimizerRule {
+    /// γ, the fraction of the previous velocity kept.
+    public var momentum: Float
+
+    public init(momentum: Float = 0.9) {
+        precondition(momentum >= 0 && momentum < 1, "Nesterov: γ must be in [0, 1), got \(momentum)")
+        self.momentum = momentum
+    }
+
+    public var name: String { OptimizerName.nesterov.rawValue }
+    public var defaultLearningRate: Float { 0.01 }
+    public var stateNames: [String] { ["v"] }
+    public var hyperParameters: [String: Float] { ["momentum": momentum] }
+
+    public func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
+                       state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate eta: Float) {
+        let velocity = state[0], gamma = momentum
+        Lanes.forEach(parameter.count) { i, n in
+            let g = Lanes.load(gradient, i, n)
+            let v = gamma * Lanes.load(velocity, i, n) + eta * g
+            Lanes.store(v, velocity, i, n)
+            Lanes.store(Lanes.load(parameter, i, n) - (gamma * v + eta * g), parameter, i, n)
+        }
+    }
+}

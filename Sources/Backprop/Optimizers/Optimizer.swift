@@ -1,0 +1,517 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// MARK: - The rule protocol
+
+/// One gradient-descent algorithm: its hyper-parameters, the per-element state it keeps, and
+/// the update it applies to one parameter.
+///
+/// The split follows Optimisers.jl's `rules.jl`: a *rule* is a small value (defaults plus
+/// hyper-parameters), the *state* lives elsewhere (in ``Optimizer``, one set of buffers per
+/// parameter), and `update` is a pure function of (rule, gradient, state, step, η) that writes
+/// the parameter and the state in place. Keeping rules free of bookkeeping means each algorithm
+/// file holds only its equations, and a new algorithm is one struct.
+///
+/// Rules never read the parameter's value, only write increments to it; weight decay, which
+/// does read it, is applied by ``Optimizer`` (coupled into the gradient, or decoupled into the
+/// parameter) so every rule gets both forms for free.
+public protocol OptimizerRule: Sendable, CustomStringConvertible {
+    /// The registry name (``OptimizerName``'s raw value), recorded in saved state so a state
+    /// cannot be loaded into a different algorithm.
+    var name: String { get }
+    /// η used when the caller gives none: the paper's default.
+    var defaultLearningRate: Float { get }
+    /// Names of the per-element state buffers, in the order `update` receives them
+    /// (e.g. `["m", "v"]` for Adam). Each buffer has the parameter's element count and starts
+    /// at zero.
+    var stateNames: [String] { get }
+    /// The hyper-parameters by their registry key (see ``OptimizerName/hyperParameterKeys``),
+    /// for descriptions and saved state.
+    var hyperParameters: [String: Float] { get }
+    /// The weight decay a parameter group gets when none is given (decoupled for AdamW, none
+    /// for the others).
+    var defaultWeightDecay: WeightDecay { get }
+
+    /// Applies one step to one parameter.
+    ///
+    /// - Parameters:
+    ///   - parameter: θ, updated in place.
+    ///   - gradient: g_t (already including a coupled L2 term, if any).
+    ///   - state: the buffers named by ``stateNames``, updated in place.
+    ///   - step: t, the 1-based number of this update for this parameter (bias corrections use
+    ///     it).
+    ///   - learningRate: η for this parameter (the optimizer's rate times its group's scale).
+    func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
+                state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate: Float)
+}
+
+extension OptimizerRule {
+    public var defaultWeightDecay: WeightDecay { .none }
+    public var description: String {
+        let shown = hyperParameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        return "\(name)(\(shown.joined(separator: ", ")))"
+    }
+}
+
+// MARK: - Weight decay and parameter groups
+
+/// How weight decay λ enters the update.
+///
+/// - `coupled(λ)`: L2 regularization. λθ is added to the gradient before the rule sees it,
+///   g ← g + λθ, which is exactly the gradient of λ/2·‖θ‖² added to the loss. For adaptive
+///   rules the term then passes through the adaptive denominator, so weights with large
+///   gradient history decay less (Loshchilov & Hutter's argument against it).
+/// - `decoupled(λ)`: θ ← θ − η·λ·θ, applied to the parameter beside the rule's update and
+///   never seen by its moments (AdamW). Note that Loshchilov & Hutter write the decay as
+///   η_t·λ·θ with η_t the *schedule multiplier* only; like PyTorch we multiply by the full η
+///   (so a paper λ corresponds to λ·α/η here), which keeps decay proportional to the step size
+///   under every schedule.
+public enum WeightDecay: Sendable, Equatable, Codable {
+    case none
+    case coupled(Float)
+    case decoupled(Float)
+
+    /// λ, or 0 for ``none``.
+    public var lambda: Float {
+        switch self {
+        case .none: return 0
+        case .coupled(let l), .decoupled(let l): return l
+        }
+    }
+}
+
+/// Parameters that share a learning-rate scale and a weight decay (PyTorch's param groups):
+/// typically weights with decay in one group, biases and normalization parameters without.
+public struct ParameterGroup {
+    /// The parameters, named (names must be unique across the optimizer).
+    public var parameters: [(name: String, parameter: Variable)]
+    /// Multiplies the optimizer's learning rate for this group (schedules set the optimizer's
+    /// rate, so a scale composes with every schedule).
+    public var learningRateScale: Float
+    /// The group's weight decay; nil takes the rule's ``OptimizerRule/defaultWeightDecay``.
+    public var weightDecay: WeightDecay?
+
+    public init(_ parameters: [(name: String, parameter: Variable)], learningRateScale: Float = 1,
+                weightDecay: WeightDecay? = nil) {
+        self.parameters = parameters
+        self.learningRateScale = learningRateScale
+        self.weightDecay = weightDecay
+    }
+}
+
+// MARK: - Errors
+
+/// Bad input to an optimizer: an unknown name or hyper-parameter from the command line, or a
+/// saved state that does not fit the model.
+public enum OptimizerError: Error, Equatable, CustomStringConvertible {
+    /// No optimizer has this name.
+    case unknownOptimizer(String, valid: [String])
+    /// The optimizer has no hyper-parameter with this key.
+    case unknownHyperParameter(String, optimizer: String, valid: [String])
+    /// The value is out of the hyper-parameter's range.
+    case invalidHyperParameter(String, value: Float, reason: String)
+    /// A `name:key=value,…` specification could not be read.
+    case malformedSpecification(String, reason: String)
+    /// A saved state was made by another algorithm.
+    case algorithmMismatch(expected: String, found: String)
+    /// A saved state has no entry for this parameter.
+    case missingParameterState(String)
+    /// A saved state has an entry for a parameter the optimizer does not have.
+    case unexpectedParameterState(String)
+    /// A saved state's entry has another shape than the parameter.
+    case shapeMismatch(parameter: String, expected: [Int], found: [Int])
+    /// A saved state's entry lacks a buffer, or one has the wrong length.
+    case invalidStateBuffer(parameter: String, buffer: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .unknownOptimizer(name, valid):
+            return "unknown optimizer '\(name)'; valid names: \(valid.joined(separator: ", "))"
+        case let .unknownHyperParameter(key, optimizer, valid):
+            let list = valid.isEmpty ? "none" : valid.joined(separator: ", ")
+            return "optimizer '\(optimizer)' has no hyper-parameter '\(key)'; valid keys: \(list)"
+        case let .invalidHyperParameter(key, value, reason):
+            return "invalid value \(value) for '\(key)': \(reason)"
+        case let .malformedSpecification(text, reason):
+            return "cannot read optimizer specification '\(text)': \(reason)"
+        case let .algorithmMismatch(expected, found):
+            return "saved optimizer state is for '\(found)', not '\(expected)'"
+        case let .missingParameterState(name):
+            return "saved optimizer state has no entry for parameter '\(name)'"
+        case let .unexpectedParameterState(name):
+            return "saved optimizer state has an entry for unknown parameter '\(name)'"
+        case let .shapeMismatch(name, expected, found):
+            return "saved optimizer state for parameter '\(name)' has shape \(found), expected \(expected)"
+        case let .invalidStateBuffer(name, buffer, reason):
+            return "saved optimizer state for parameter '\(name)', buffer '\(buffer)': \(reason)"
+        }
+    }
+}
+
+// MARK: - Saved state
+
+/// Everything an ``Optimizer`` needs to continue exactly where it stopped: the step count, the
+/// learning rate, and each parameter's step count and state buffers, by parameter name.
+///
+/// Floats are stored as their values (`[Float]`), so an in-memory copy restores bit for bit;
+/// `JSONEncoder` also round-trips them exactly (Swift prints the shortest decimal that reads
+/// back as the same `Float`), as long as they are finite.
+public struct OptimizerState: Codable, Sendable, Equatable {
+    /// One parameter's saved state.
+    public struct Parameter: Codable, Sendable, Equatable {
+        /// The parameter's shape when saved, checked on load.
+        public var shape: [Int]
+        /// How many updates this parameter has had (its t for bias correction).
+        public var step: Int
+        /// The rule's buffers by ``OptimizerRule/stateNames``.
+        public var buffers: [String: [Float]]
+    }
+
+    /// The rule's name.
+    public var algorithm: String
+    /// The rule's hyper-parameters when saved (informational; the loading optimizer keeps its
+    /// own).
+    public var hyperParameters: [String: Float]
+    /// Calls to ``Optimizer/step()`` so far.
+    public var stepCount: Int
+    /// The optimizer's learning rate when saved.
+    public var learningRate: Float
+    /// Per-parameter state, by parameter name.
+    public var parameters: [String: Parameter]
+}
+
+// MARK: - The optimizer
+
+/// Updates a model's named parameters with an ``OptimizerRule``.
+///
+/// A training step is
+/// ```swift
+/// let loss = lossFunction(model(x), y)
+/// loss.backward()
+/// optimizer.step()
+/// optimizer.zeroGrad()
+/// ```
+/// The same loop serves batch, mini-batch and stochastic gradient descent: the variants differ
+/// only in how many examples the loss averages over (``BatchOrder`` with batch size N, B or 1),
+/// never in the optimizer.
+///
+/// State buffers are allocated once, when the optimizer is made (one zeroed buffer per state
+/// name per parameter), so `step()` does not allocate. Parameters whose gradient is nil are
+/// skipped and their step count does not advance — as in PyTorch, a parameter that got no
+/// gradient this step is not touched, not even by weight decay.
+public final class Optimizer {
+    /// The algorithm.
+    public let rule: any OptimizerRule
+    /// η, before each group's scale. Schedules set it between steps.
+    public var learningRate: Float
+    /// Number of completed calls to ``step()``.
+    public private(set) var stepCount: Int = 0
+    /// The parameter groups, in the order given.
+    public private(set) var groups: [ParameterGroup]
+
+    private var slots: [Slot]
+    private var slotByName: [String: Int]
+
+    /// One parameter and its state, allocated once.
+    private final class Slot {
+        let name: String
+        let variable: Variable
+        let group: Int
+        let shape: [Int]
+        let count: Int
+        var step: Int = 0
+        /// One aligned allocation holding every state buffer back to back.
+        let storage: UnsafeMutablePointer<Float>?
+        let buffers: [UnsafeMutableBufferPointer<Float>]
+        /// g + λθ for coupled decay; allocated the first time it is needed.
+        var scratch: UnsafeMutableBufferPointer<Float>?
+
+        init(name: String, variable: Variable, group: Int, stateCount: Int) {
+            self.name = name
+            self.variable = variable
+            self.group = group
+            self.shape = variable.value.shape
+            self.count = variable.value.count
+            let count = variable.value.count
+            let total = stateCount * count
+            if total > 0 {
+                let raw = UnsafeMutableRawPointer.allocate(byteCount: total * MemoryLayout<Float>.stride,
+                                                           alignment: 64)
+                let p = raw.bindMemory(to: Float.self, capacity: total)
+                p.initialize(repeating: 0, count: total)
+                storage = p
+                buffers = (0..<stateCount).map { UnsafeMutableBufferPointer(start: p + $0 * count, count: count) }
+            } else {
+                storage = nil
+                buffers = Array(repeating: UnsafeMutableBufferPointer(start: nil, count: 0), count: stateCount)
+            }
+        }
+
+        deinit {
+            storage?.deallocate()
+            scratch?.deallocate()
+        }
+    }
+
+    /// An optimizer over parameter groups.
+    ///
+    /// - Parameters:
+    ///   - groups: the groups; every parameter name must be unique (a programming error
+    ///     otherwise, as module names are unique by construction).
+    ///   - rule: the algorithm.
+    ///   - learningRate: η; nil takes the rule's default.
+    public init(groups: [ParameterGroup], rule: any OptimizerRule, learningRate: Float? = nil) {
+        self.rule = rule
+        self.learningRate = learningRate ?? rule.defaultLearningRate
+        self.groups = groups
+        var slots: [Slot] = []
+        var byName: [String: Int] = [:]
+        let stateCount = rule.stateNames.count
+        for (g, group) in groups.enumerated() {
+            for (name, variable) in group.parameters {
+                precondition(byName[name] == nil, "Optimizer: parameter name '\(name)' appears twice")
+                byName[name] = slots.count
+                slots.append(Slot(name: name, variable: variable, group: g, stateCount: stateCount))
+            }
+        }
+        self.slots = slots
+        self.slotByName = byName
+    }
+
+    /// An optimizer over a model's named parameters (``Module/namedParameters()``).
+    ///
+    /// Weight decay, when given, applies only to parameters that ``Variable/decays`` (weight
+    /// matrices), which form group 0; the others (biases, normalization parameters) form
+    /// group 1 without decay — the usual convention, since decaying a bias only adds bias.
+    ///
+    /// - Parameters:
+    ///   - weightDecay: the decay for decaying parameters; nil takes the rule's default
+    ///     (decoupled 0.01 for AdamW, none otherwise).
+    public convenience init(_ parameters: [(name: String, parameter: Variable)], rule: any OptimizerRule,
+                            learningRate: Float? = nil, weightDecay: WeightDecay? = nil) {
+        let decaying = parameters.filter { $0.parameter.decays }
+        let others = parameters.filter { !$0.parameter.decays }
+        self.init(groups: [ParameterGroup(decaying, weightDecay: weightDecay ?? rule.defaultWeightDecay),
+                           ParameterGroup(others, weightDecay: WeightDecay.none)],
+                  rule: rule, learningRate: learningRate)
+    }
+
+    /// The parameters, named, in group order.
+    public var parameters: [(name: String, parameter: Variable)] {
+        slots.map { ($0.name, $0.variable) }
+    }
+
+    /// Sets a group's learning-rate scale.
+    public func setLearningRateScale(_ scale: Float, group: Int) {
+        groups[group].learningRateScale = scale
+    }
+
+    /// Sets a group's weight decay.
+    public func setWeightDecay(_ decay: WeightDecay, group: Int) {
+        groups[group].weightDecay = decay
+    }
+
+    /// The weight decay in effect for a group (its own, or the rule's default).
+    public func weightDecay(group: Int) -> WeightDecay {
+        groups[group].weightDecay ?? rule.defaultWeightDecay
+    }
+
+    /// Updates every parameter that has a gradient, then counts the step.
+    public func step() {
+        for slot in slots {
+            guard let gradient = slot.variable.grad else { continue }
+            precondition(gradient.shape == slot.shape,
+                         "Optimizer.step: gradient of '\(slot.name)' has shape \(gradient.shape), parameter \(slot.shape)")
+            let group = groups[slot.group]
+            let eta = learningRate * group.learningRateScale
+            let decay = group.weightDecay ?? rule.defaultWeightDecay
+            let t = slot.step + 1
+            let rule = self.rule
+            slot.variable.value.withUnsafeMutableBufferPointer { theta in
+                gradient.withUnsafeBufferPointer { g in
+                    switch decay {
+                    case .none, .coupled(0), .decoupled(0):
+                        rule.update(parameter: theta, gradient: g, state: slot.buffers, step: t, learningRate: eta)
+                    case .coupled(let lambda):
+                        // g' = g + λθ, into a buffer kept for this parameter.
+                        let scratch = slot.scratch ?? {
+                            let s = UnsafeMutableBufferPointer<Float>.allocate(capacity: slot.count)
+                            slot.scratch = s
+                            return s
+                        }()
+                        Lanes.forEach(slot.count) { i, n in
+                            Lanes.store(Lanes.load(g, i, n) + lambda * Lanes.load(theta, i, n), scratch, i, n)
+                        }
+                        rule.update(parameter: theta, gradient: UnsafeBufferPointer(scratch), state: slot.buffers,
+                                    step: t, learningRate: eta)
+                    case .decoupled(let lambda):
+                        // θ ← θ − ηλθ with θ = θ_{t−1}; the rule's update does not read θ, so
+                        // applying the decay first is the same as applying both to θ_{t−1}.
+                        let shrink = eta * lambda
+                        Lanes.forEach(slot.count) { i, n in
+                            let p = Lanes.load(theta, i, n)
+                            Lanes.store(p - shrink * p, theta, i, n)
+                        }
+                        rule.update(parameter: theta, gradient: g, state: slot.buffers, step: t, learningRate: eta)
+                    }
+                }
+            }
+            slot.step = t
+        }
+        stepCount += 1
+    }
+
+    /// Clears every parameter's gradient.
+    ///
+    /// - Parameter setToNil: true (the default, as PyTorch's `set_to_none`) drops the
+    ///   gradients: the buffers go back to the pool, the next backward pass writes fresh ones
+    ///   without first adding to zeros, and ``step()`` skips any parameter the next pass does
+    ///   not reach. false fills the existing buffers with 0 instead, for code that reads
+    ///   `grad` between passes and wants a tensor there.
+    public func zeroGrad(setToNil: Bool = true) {
+        for slot in slots {
+            if setToNil {
+                slot.variable.grad = nil
+            } else if var g = slot.variable.grad {
+                slot.variable.grad = nil   // keep the buffer uniquely referenced
+                g.withUnsafeMutableBufferPointer { b in
+                    if let base = b.baseAddress { base.update(repeating: 0, count: b.count) }
+                }
+                slot.variable.grad = g
+            }
+        }
+    }
+
+    /// A parameter's state buffers by name (a copy), or nil for an unknown parameter. For
+    /// inspection and tests; ``stateDictionary()`` saves everything.
+    public func state(of parameterName: String) -> [String: [Float]]? {
+        guard let index = slotByName[parameterName] else { return nil }
+        let slot = slots[index]
+        var out: [String: [Float]] = [:]
+        for (name, buffer) in zip(rule.stateNames, slot.buffers) { out[name] = Array(buffer) }
+        return out
+    }
+
+    /// How many updates a parameter has had, or nil for an unknown parameter.
+    public func stepCount(of parameterName: String) -> Int? {
+        slotByName[parameterName].map { slots[$0].step }
+    }
+
+    /// A copy of the whole state, for checkpoints.
+    public func stateDictionary() -> OptimizerState {
+        var parameters: [String: OptimizerState.Parameter] = [:]
+        for slot in slots {
+            var buffers: [String: [Float]] = [:]
+            for (name, buffer) in zip(rule.stateNames, slot.buffers) { buffers[name] = Array(buffer) }
+            parameters[slot.name] = OptimizerState.Parameter(shape: slot.shape, step: slot.step, buffers: buffers)
+        }
+        return OptimizerState(algorithm: rule.name, hyperParameters: rule.hyperParameters, stepCount: stepCount,
+                              learningRate: learningRate, parameters: parameters)
+    }
+
+    /// Restores a state saved by ``stateDictionary()``, bit for bit: step counts, learning rate
+    /// and every buffer.
+    ///
+    /// Everything is checked before anything is written, so a failed load leaves the optimizer
+    /// as it was.
+    ///
+    /// - Throws: ``OptimizerError`` naming the algorithm, the parameter, the expected shape or
+    ///   the buffer that does not fit.
+    public func load(_ state: OptimizerState) throws(OptimizerError) {
+        guard state.algorithm == rule.name else {
+            throw .algorithmMismatch(expected: rule.name, found: state.algorithm)
+        }
+        for slot in slots {
+            guard let saved = state.parameters[slot.name] else { throw .missingParameterState(slot.name) }
+            guard saved.shape == slot.shape else {
+                throw .shapeMismatch(parameter: slot.name, expected: slot.shape, found: saved.shape)
+            }
+            guard saved.step >= 0 else {
+                throw .invalidStateBuffer(parameter: slot.name, buffer: "step", reason: "negative step \(saved.step)")
+            }
+            for name in rule.stateNames {
+                guard let buffer = saved.buffers[name] else {
+                    throw .invalidStateBuffer(parameter: slot.name, buffer: name, reason: "missing")
+                }
+                guard buffer.count == slot.count else {
+                    throw .invalidStateBuffer(parameter: slot.name, buffer: name,
+                                              reason: "\(buffer.count) values for shape \(slot.shape) (\(slot.count))")
+                }
+            }
+        }
+        if let extra = state.parameters.keys.sorted().first(where: { slotByName[$0] == nil }) {
+            throw .unexpectedParameterState(extra)
+        }
+        for slot in slots {
+            guard let saved = state.parameters[slot.name] else { continue }
+            slot.step = saved.step
+            for (name, buffer) in zip(rule.stateNames, slot.buffers) {
+                guard let values = saved.buffers[name], let base = buffer.baseAddress else { continue }
+                values.withUnsafeBufferPointer { src in
+                    if let s = src.baseAddress { base.update(from: s, count: buffer.count) }
+                }
+            }
+        }
+        stepCount = state.stepCount
+        learningRate = state.learningRate
+    }
+}
+
+// MARK: - SIMD helpers for the rules' loops
+
+/// Loads and stores of 16 lanes with a partial tail, so each rule writes its update once, in
+/// SIMD16, and the last `count % 16` elements go through the same code on a zero-padded
+/// vector (the padding lanes may compute NaN; they are never stored).
+@usableFromInline
+enum Lanes {
+    @usableFromInline typealias V = SIMD16<Float>
+
+    /// Calls `body(i, n)` for i = 0, 16, 32, … with n = min(16, count − i).
+    @inline(__always) @usableFromInline
+    static func forEach(_ count: Int, _ body: (_ i: Int, _ n: Int) -> Void) {
+        var i = 0
+        while i < count {
+            body(i, min(16, count - i))
+            i += 16
+        }
+    }
+
+    @inline(__always) @usableFromInline
+    static func load(_ p: UnsafeBufferPointer<Float>, _ i: Int, _ n: Int) -> V {
+        guard let base = p.baseAddress else { return V() }
+        if n == 16 { return UnsafeRawPointer(base + i).loadUnaligned(as: V.self) }
+        var v = V()
+        for k in 0..<n { v[k] = base[i + k] }
+        return v
+    }
+
+    @inline(__always) @usableFromInline
+    static func load(_ p: UnsafeMutableBufferPointer<Float>, _ i: Int, _ n: Int) -> V {
+        load(UnsafeBufferPointer(p), i, n)
+    }
+
+    @inline(__always) @usableFromInline
+    static func store(_ v: V, _ p: UnsafeMutableBufferPointer<Float>, _ i: Int, _ n: Int) {
+        guard let base = p.baseAddress else { return }
+        if n == 16 {
+            UnsafeMutableRawPointer(base + i).storeBytes(of: v, as: V.self)
+            return
+        }
+        for k in 0..<n { base[i + k] = v[k] }
+    }
+
+    /// |v|, lane by lane.
+    @inline(__always) @usableFromInline
+    static func abs(_ v: V) -> V { v.replacing(with: -v, where: v .< 0) }
+}
+
+/// 1 − βᵗ, computed in Double so large t stays accurate, then rounded once to Float.
+@inline(__always)
+func biasCorrection(_ beta: Float, _ t: Int) -> Float {
+    Float(1 - pow(Double(beta), Double(t)))
+}

@@ -1,0 +1,40 @@
+/// RMSprop (Hinton, Coursera lecture 6e), as in Ruder:
+///
+///     E[g²]_t = ρ · E[g²]_{t−1} + (1 − ρ) · g_t²
+///     θ_{t+1} = θ_t − η / √(E[g²]_t + ε) · g_t
+///
+/// Adagrad with a decaying average instead of a sum, so the per-parameter rate stops
+/// shrinking to zero. Ruder calls the decay γ; the key is `rho` as in Adadelta, whose first
+/// equation this is.
+///
+/// Defaults (Hinton, via Ruder): ρ = 0.9, η = 0.001, ε = 1e-8 (inside the root, as Ruder
+/// writes it). State: `Eg2`.
+public struct RMSprop: OptimizerRule {
+    /// ρ (Ruder's γ), the decay of the squared-gradient average.
+    public var rho: Float
+    /// ε, the smoothing term.
+    public var epsilon: Float
+
+    public init(rho: Float = 0.9, epsilon: Float = 1e-8) {
+        precondition(rho >= 0 && rho < 1, "RMSprop: ρ must be in [0, 1), got \(rho)")
+        precondition(epsilon >= 0, "RMSprop: ε must be non-negative, got \(epsilon)")
+        self.rho = rho
+        self.epsilon = epsilon
+    }
+
+    public var name: String { OptimizerName.rmsprop.rawValue }
+    public var defaultLearningRate: Float { 0.001 }
+    public var stateNames: [String] { ["Eg2"] }
+    public var hyperParameters: [String: Float] { ["rho": rho, "epsilon": epsilon] }
+
+    public func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
+                       state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate eta: Float) {
+        let meanG2 = state[0], rho = rho, keep = 1 - rho, eps = epsilon
+        Lanes.forEach(parameter.count) { i, n in
+            let g = Lanes.load(gradient, i, n)
+            let e = rho * Lanes.load(meanG2, i, n) + keep * (g * g)
+            Lanes.store(e, meanG2, i, n)
+            Lanes.store(Lanes.load(parameter, i, n) - eta / (e + eps).squareRoot() * g, parameter, i, n)
+        }
+    }
+}
