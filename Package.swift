@@ -29,15 +29,23 @@ let package = Package(
             name: "CBackpropSupport",
             cSettings: nativeC
         ),
+        // The system zlib (zlib1g-dev) for gzip-compressed data files such as MNIST's.
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
+        ),
         .target(
             name: "Backprop",
-            dependencies: ["CBackpropSupport"],
+            dependencies: ["CBackpropSupport", "CZlib"],
+            resources: [.copy("Resources/mnist")],
             swiftSettings: nativeSwift
         ),
         .executableTarget(
             name: "backprop",
             dependencies: [
                 "Backprop",
+                "CBackpropSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: nativeSwift

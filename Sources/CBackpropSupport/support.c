@@ -1,3 +1,6 @@
 #include "CBackpropSupport.h"
-// SwiftPM needs one translation unit per C target; the header carries everything.
-int bp_support_linked(void) { return 1; }
+#include <stdio.h>
+
+void bp_line_buffer_stdout(void) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+}

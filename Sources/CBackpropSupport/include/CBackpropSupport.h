@@ -33,4 +33,8 @@ static inline int bp_vector_width_floats(void) {
 #endif
 }
 
+/// Makes stdout line-buffered, so progress lines appear as printed even through a pipe.
+/// (C, because Swift 6 treats the global `stdout` as unsafe shared state.)
+void bp_line_buffer_stdout(void);
+
 #endif

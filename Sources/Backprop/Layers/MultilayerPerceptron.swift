@@ -1,0 +1,104 @@
+import Foundation
+
+/// Errors in a network description that came from user input.
+public enum ModelError: Error, Equatable, CustomStringConvertible {
+    case invalidLayerList(String, reason: String)
+    case unknownActivation(String)
+    case invalidOption(String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .invalidLayerList(text, reason): return "invalid layer list '\(text)': \(reason)"
+        case let .unknownActivation(name):
+            return "unknown activation '\(name)'; expected one of \(Activation.allCases.map(\.rawValue).joined(separator: ", "))"
+        case let .invalidOption(name, reason): return "invalid \(name): \(reason)"
+        }
+    }
+}
+
+/// A fully connected network of any depth, described by its layer sizes — the course's
+/// 1-hidden-layer network (`[2, 32, 2]`) or a deep one (`[784, 100, 100, 100, 10]`).
+public struct MultilayerPerceptron: Sendable, Hashable, Codable {
+    /// Input size, hidden sizes…, output size.
+    public var sizes: [Int]
+    /// The hidden non-linearity (the output layer is linear: its non-linearity lives in the loss).
+    public var activation: Activation
+    /// Batch normalization after every hidden affine layer, before the non-linearity (as in
+    /// Ioffe & Szegedy's MNIST network).
+    public var batchNorm: Bool
+    /// Dropout probability after every hidden non-linearity (0: none).
+    public var dropout: Float
+    /// Standard deviation of Gaussian noise added to the input in training (0: none).
+    public var inputNoise: Float
+    /// Weight initialization; nil picks ``Initializer/recommended(for:)``.
+    public var initializer: Initializer?
+
+    /// Validates a description; throws when it could not build a network.
+    public init(sizes: [Int], activation: Activation = .relu, batchNorm: Bool = false,
+                dropout: Float = 0, inputNoise: Float = 0, initializer: Initializer? = nil) throws(ModelError) {
+        let text = sizes.map(String.init).joined(separator: ",")
+        guard sizes.count >= 2 else {
+            throw .invalidLayerList(text, reason: "need at least an input and an output size")
+        }
+        if let bad = sizes.first(where: { $0 <= 0 }) {
+            throw .invalidLayerList(text, reason: "size \(bad) is not positive")
+        }
+        guard dropout >= 0 && dropout < 1 else {
+            throw .invalidOption("dropout", reason: "probability \(dropout) must be in [0, 1)")
+        }
+        guard inputNoise >= 0 && inputNoise.isFinite else {
+            throw .invalidOption("input noise", reason: "σ \(inputNoise) must be a finite number ≥ 0")
+        }
+        self.sizes = sizes
+        self.activation = activation
+        self.batchNorm = batchNorm
+        self.dropout = dropout
+        self.inputNoise = inputNoise
+        self.initializer = initializer
+    }
+
+    /// Parses a comma-separated layer list such as `784,256,256,10`.
+    public static func parseSizes(_ text: String) throws(ModelError) -> [Int] {
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false)
+        var sizes: [Int] = []
+        for part in parts {
+            let trimmed = part.trimmingCharacters(in: .whitespaces)
+            guard let n = Int(trimmed) else {
+                throw .invalidLayerList(text, reason: "'\(trimmed)' is not a whole number")
+            }
+            sizes.append(n)
+        }
+        return sizes
+    }
+
+    /// Parses an activation name (`relu`, `sigmoid`, `tanh`, `leakyReLU` or `leaky-relu`, …).
+    public static func parseActivation(_ name: String) throws(ModelError) -> Activation {
+        let key = name.lowercased().replacingOccurrences(of: "-", with: "").replacingOccurrences(of: "_", with: "")
+        guard let match = Activation.allCases.first(where: { $0.rawValue.lowercased() == key }) else {
+            throw .unknownActivation(name)
+        }
+        return match
+    }
+
+    /// The number of hidden layers.
+    public var depth: Int { sizes.count - 2 }
+
+    /// Builds the network as a ``Sequential`` whose indices match the equivalent PyTorch
+    /// `nn.Sequential` (noise, then per hidden layer: Linear, [BatchNorm1d], activation,
+    /// [Dropout]; then the output Linear).
+    public func build(seed: UInt64) -> Sequential {
+        var generator = RandomGenerator(seed: seed)
+        let hiddenInit = initializer ?? .recommended(for: activation)
+        var layers: [any Module] = []
+        if inputNoise > 0 { layers.append(GaussianNoise(standardDeviation: inputNoise, seed: seed &+ 1)) }
+        for i in 0..<(sizes.count - 2) {
+            layers.append(Linear(sizes[i], sizes[i + 1], initializer: hiddenInit, generator: &generator))
+            if batchNorm { layers.append(BatchNorm1d(sizes[i + 1])) }
+            layers.append(ActivationLayer(activation))
+            if dropout > 0 { layers.append(Dropout(dropout, seed: seed &+ UInt64(100 + i))) }
+        }
+        let n = sizes.count
+        layers.append(Linear(sizes[n - 2], sizes[n - 1], initializer: initializer ?? .glorotUniform, generator: &generator))
+        return Sequential(layers)
+    }
+}

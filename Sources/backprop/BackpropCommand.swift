@@ -1,0 +1,17 @@
+import ArgumentParser
+import Backprop
+
+/// `backprop`: define, train, evaluate and benchmark neural networks.
+struct BackpropCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backprop",
+        abstract: "Define, train, evaluate and benchmark neural networks on the CPU.",
+        discussion: """
+            Examples:
+              backprop train                         train the default network and print its test accuracy
+              backprop train --dataset spirals --layers 2,64,64,3
+              backprop bench gemm                    GEMM GFLOP/s against the measured peak and numpy
+            """,
+        subcommands: [TrainCommand.self, BenchCommand.self]
+    )
+}
