@@ -31,6 +31,8 @@ enum GemmDriver<Kernel: GemmMicroKernel> {
     static var rowChunk: Int { 128 }
     /// Columns of B packed at a time (bounds the per-thread buffer to kc × nc floats).
     static var columnChunk: Int { 1024 }
+    /// Tasks with at most this many rows read full-width B panels in place (see `multiplyBlock`).
+    static var inPlaceRowLimit: Int { 256 }
 
     static func multiply(_ operands: GemmOperands, pool: ThreadPool?) {
         let partition = GemmPartition(m: operands.m, n: operands.n, k: operands.k,
@@ -49,6 +51,14 @@ enum GemmDriver<Kernel: GemmMicroKernel> {
         }
     }
 
+    /// Whether a `kc × nr` sliver of B can be streamed from B itself rather than packed: its rows
+    /// must be contiguous, and the row stride must not be a multiple of 128 bytes, which would
+    /// fold the sliver's rows onto a few L1 sets (a 4 KiB stride maps them all to one).
+    @inline(__always)
+    static func canReadBInPlace(_ op: GemmOperands) -> Bool {
+        op.bColumnStride == 1 && op.bDepthStride % 32 != 0
+    }
+
     /// Computes the rectangle `rows × columns` of C, serially, on the calling thread.
     static func multiplyBlock(_ op: GemmOperands, rows: Range<Int>, columns: Range<Int>) {
         let mr = Kernel.mr
@@ -57,7 +67,10 @@ enum GemmDriver<Kernel: GemmMicroKernel> {
         let depthChunks = (k + maxDepthChunk - 1) / maxDepthChunk
         let kcNominal = (k + depthChunks - 1) / depthChunks
         let ncNominal = min(columnChunk, columns.count)
-        let packedBFloats = kcNominal * ((ncNominal + nr - 1) / nr) * nr
+        // Reading B in place saves the packing pass, which matters when few row slivers share each
+        // packed panel (small M); with many slivers the packed copy's locality wins.
+        let bInPlace = canReadBInPlace(op) && rows.count <= inPlaceRowLimit
+        let packedBFloats = kcNominal * (bInPlace ? nr : (ncNominal + nr - 1) / nr * nr)
         let workspace = GemmWorkspace.current
         let packedB = workspace.floats(packedBFloats + kcNominal * mr)
         let packedEdgeA = packedB + packedBFloats
@@ -66,14 +79,23 @@ enum GemmDriver<Kernel: GemmMicroKernel> {
         while jc < columns.upperBound {
             let nc = min(ncNominal, columns.upperBound - jc)
             let panels = (nc + nr - 1) / nr
+            let fullPanels = nc / nr
             var pc = 0
             while pc < k {
                 let kc = min(kcNominal, k - pc)
                 let beta: Float = pc == 0 ? op.beta : 1
-                GemmPacking.packB(depth: kc, columns: nc,
-                                  b: op.b + pc * op.bDepthStride + jc * op.bColumnStride,
-                                  depthStride: op.bDepthStride, columnStride: op.bColumnStride,
-                                  nr: nr, into: packedB)
+                let bBlock = op.b + pc * op.bDepthStride + jc * op.bColumnStride
+                if !bInPlace {
+                    GemmPacking.packB(depth: kc, columns: nc, b: bBlock,
+                                      depthStride: op.bDepthStride, columnStride: op.bColumnStride,
+                                      nr: nr, into: packedB)
+                } else if fullPanels < panels {
+                    // Only the ragged right-hand panel is copied (zero-padded).
+                    GemmPacking.packB(depth: kc, columns: nc - fullPanels * nr,
+                                      b: bBlock + fullPanels * nr * op.bColumnStride,
+                                      depthStride: op.bDepthStride, columnStride: op.bColumnStride,
+                                      nr: nr, into: packedB)
+                }
                 var ic = rows.lowerBound
                 while ic < rows.upperBound {
                     let icEnd = min(ic + rowChunk, rows.upperBound)
@@ -91,17 +113,26 @@ enum GemmDriver<Kernel: GemmMicroKernel> {
                             b: UnsafePointer(packedB + panel * kc * nr), bDepthStride: width,
                             c: op.c, ldc: op.ldc, rows: mr, cols: min(nr, nc - panel * nr),
                             alpha: op.alpha, beta: beta)
+                        if bInPlace {
+                            if panel < fullPanels {
+                                tile.b = bBlock + panel * nr
+                                tile.bDepthStride = op.bDepthStride
+                            } else {
+                                tile.b = UnsafePointer(packedB)
+                            }
+                        }
                         var ir = ic
                         while ir < icEnd {
                             tile.c = op.c + ir * op.ldc + jc + panel * nr
                             tile.rows = min(mr, icEnd - ir)
                             if ir < fullEnd {
                                 tile.a = op.a + ir * op.aRowStride + pc * op.aDepthStride
-                                runKernel(tile, full: width == nr,
+                                runKernel(tile, full: width == nr, short: false,
                                           aRowStride: op.aRowStride, aDepthStride: op.aDepthStride)
                             } else {
                                 tile.a = UnsafePointer(packedEdgeA)
-                                runKernel(tile, full: width == nr, aRowStride: 1, aDepthStride: mr)
+                                runKernel(tile, full: width == nr, short: tile.rows <= mr / 2,
+                                          aRowStride: 1, aDepthStride: mr)
                             }
                             ir += mr
                         }
@@ -114,23 +145,14 @@ enum GemmDriver<Kernel: GemmMicroKernel> {
         }
     }
 
-    /// Dispatches to a copy of the kernel specialized for a unit row stride (packed or
-    /// transposed A) or a unit depth stride (row-major A read in place), so the broadcasts use
-    /// immediate offsets or one scaled index register rather than a multiply per load.
+    /// Picks the kernel for the tile's shape: full or half width, full or short height.
     @inline(__always)
-    static func runKernel(_ tile: MicroTile, full: Bool, aRowStride: Int, aDepthStride: Int) {
-        if aRowStride == 1 {
-            if full {
-                Kernel.full(tile, aRowStride: 1, aDepthStride: aDepthStride)
-            } else {
-                Kernel.half(tile, aRowStride: 1, aDepthStride: aDepthStride)
-            }
-        } else {
-            if full {
-                Kernel.full(tile, aRowStride: aRowStride, aDepthStride: 1)
-            } else {
-                Kernel.half(tile, aRowStride: aRowStride, aDepthStride: 1)
-            }
+    static func runKernel(_ tile: MicroTile, full: Bool, short: Bool, aRowStride: Int, aDepthStride: Int) {
+        switch (full, short) {
+        case (true, false): Kernel.full(tile, aRowStride: aRowStride, aDepthStride: aDepthStride)
+        case (false, false): Kernel.half(tile, aRowStride: aRowStride, aDepthStride: aDepthStride)
+        case (true, true): Kernel.fullShort(tile, aRowStride: aRowStride, aDepthStride: aDepthStride)
+        case (false, true): Kernel.halfShort(tile, aRowStride: aRowStride, aDepthStride: aDepthStride)
         }
     }
 }

@@ -5,10 +5,11 @@
 ///
 /// Why 6 × 16: AVX2 has 16 vector registers; 12 accumulators + 2 B vectors + 1 broadcast fit
 /// without spilling, whereas a 16-wide kernel would need 32 ymm registers.
+@usableFromInline
 enum AVX2Kernel: GemmMicroKernel {
-    static var mr: Int { 6 }
-    static var nr: Int { 16 }
-    static var vectorWidth: Int { 8 }
+    @usableFromInline static var mr: Int { 6 }
+    @usableFromInline static var nr: Int { 16 }
+    @usableFromInline static var vectorWidth: Int { 8 }
 
     /// 6 × 16: 12 accumulators.
     @inline(__always)
@@ -19,26 +20,96 @@ enum AVX2Kernel: GemmMicroKernel {
         var c30 = SIMD8<Float>(); var c31 = SIMD8<Float>()
         var c40 = SIMD8<Float>(); var c41 = SIMD8<Float>()
         var c50 = SIMD8<Float>(); var c51 = SIMD8<Float>()
-        var pa = tile.a
+        // Load the C tile before the k loop when it will be read anyway (beta != 0): its cache
+        // misses then overlap the arithmetic instead of stalling the write-back (C of a large
+        // problem is re-read once per depth chunk and lives in L3 or DRAM by then).
+        let preload = tile.beta != 0 && tile.rows == 6 && tile.cols == 16
+        var o00 = SIMD8<Float>(); var o01 = SIMD8<Float>()
+        var o10 = SIMD8<Float>(); var o11 = SIMD8<Float>()
+        var o20 = SIMD8<Float>(); var o21 = SIMD8<Float>()
+        var o30 = SIMD8<Float>(); var o31 = SIMD8<Float>()
+        var o40 = SIMD8<Float>(); var o41 = SIMD8<Float>()
+        var o50 = SIMD8<Float>(); var o51 = SIMD8<Float>()
+        if preload {
+            let row0 = tile.c + 0 * tile.ldc
+            o00 = loadVector(row0 + 0, as: SIMD8<Float>.self); o01 = loadVector(row0 + 8, as: SIMD8<Float>.self)
+            let row1 = tile.c + 1 * tile.ldc
+            o10 = loadVector(row1 + 0, as: SIMD8<Float>.self); o11 = loadVector(row1 + 8, as: SIMD8<Float>.self)
+            let row2 = tile.c + 2 * tile.ldc
+            o20 = loadVector(row2 + 0, as: SIMD8<Float>.self); o21 = loadVector(row2 + 8, as: SIMD8<Float>.self)
+            let row3 = tile.c + 3 * tile.ldc
+            o30 = loadVector(row3 + 0, as: SIMD8<Float>.self); o31 = loadVector(row3 + 8, as: SIMD8<Float>.self)
+            let row4 = tile.c + 4 * tile.ldc
+            o40 = loadVector(row4 + 0, as: SIMD8<Float>.self); o41 = loadVector(row4 + 8, as: SIMD8<Float>.self)
+            let row5 = tile.c + 5 * tile.ldc
+            o50 = loadVector(row5 + 0, as: SIMD8<Float>.self); o51 = loadVector(row5 + 8, as: SIMD8<Float>.self)
+        }
         var pb = tile.b
         let bStride = tile.bDepthStride
-        for _ in 0..<tile.kc {
-            let b0: SIMD8<Float> = loadVector(pb + 0, as: SIMD8<Float>.self)
-            let b1: SIMD8<Float> = loadVector(pb + 8, as: SIMD8<Float>.self)
-            let a0 = SIMD8<Float>(repeating: pa[0])
-            c00 = c00.addingProduct(a0, b0); c01 = c01.addingProduct(a0, b1)
-            let a1 = SIMD8<Float>(repeating: pa[aRowStride])
-            c10 = c10.addingProduct(a1, b0); c11 = c11.addingProduct(a1, b1)
-            let a2 = SIMD8<Float>(repeating: pa[2 * aRowStride])
-            c20 = c20.addingProduct(a2, b0); c21 = c21.addingProduct(a2, b1)
-            let a3 = SIMD8<Float>(repeating: pa[3 * aRowStride])
-            c30 = c30.addingProduct(a3, b0); c31 = c31.addingProduct(a3, b1)
-            let a4 = SIMD8<Float>(repeating: pa[4 * aRowStride])
-            c40 = c40.addingProduct(a4, b0); c41 = c41.addingProduct(a4, b1)
-            let a5 = SIMD8<Float>(repeating: pa[5 * aRowStride])
-            c50 = c50.addingProduct(a5, b0); c51 = c51.addingProduct(a5, b1)
-            pa += aDepthStride
-            pb += bStride
+        if aDepthStride == 1 {
+            // Row-major A read in place: one pointer per row, all indexed by p, so no
+            // serial chain of address additions limits the loop.
+            let r0 = tile.a + 0 * aRowStride
+            let r1 = tile.a + 1 * aRowStride
+            let r2 = tile.a + 2 * aRowStride
+            let r3 = tile.a + 3 * aRowStride
+            let r4 = tile.a + 4 * aRowStride
+            let r5 = tile.a + 5 * aRowStride
+            for p in 0..<tile.kc {
+                let b0: SIMD8<Float> = loadVector(pb + 0, as: SIMD8<Float>.self)
+                let b1: SIMD8<Float> = loadVector(pb + 8, as: SIMD8<Float>.self)
+                let a0 = SIMD8<Float>(repeating: r0[p])
+                c00 = c00.addingProduct(a0, b0); c01 = c01.addingProduct(a0, b1)
+                let a1 = SIMD8<Float>(repeating: r1[p])
+                c10 = c10.addingProduct(a1, b0); c11 = c11.addingProduct(a1, b1)
+                let a2 = SIMD8<Float>(repeating: r2[p])
+                c20 = c20.addingProduct(a2, b0); c21 = c21.addingProduct(a2, b1)
+                let a3 = SIMD8<Float>(repeating: r3[p])
+                c30 = c30.addingProduct(a3, b0); c31 = c31.addingProduct(a3, b1)
+                let a4 = SIMD8<Float>(repeating: r4[p])
+                c40 = c40.addingProduct(a4, b0); c41 = c41.addingProduct(a4, b1)
+                let a5 = SIMD8<Float>(repeating: r5[p])
+                c50 = c50.addingProduct(a5, b0); c51 = c51.addingProduct(a5, b1)
+                pb += bStride
+            }
+        } else {
+            // Packed or transposed A: the rows of one depth step are adjacent.
+            precondition(aRowStride == 1)
+            var pa = tile.a
+            for _ in 0..<tile.kc {
+                let b0: SIMD8<Float> = loadVector(pb + 0, as: SIMD8<Float>.self)
+                let b1: SIMD8<Float> = loadVector(pb + 8, as: SIMD8<Float>.self)
+                let a0 = SIMD8<Float>(repeating: pa[0])
+                c00 = c00.addingProduct(a0, b0); c01 = c01.addingProduct(a0, b1)
+                let a1 = SIMD8<Float>(repeating: pa[1])
+                c10 = c10.addingProduct(a1, b0); c11 = c11.addingProduct(a1, b1)
+                let a2 = SIMD8<Float>(repeating: pa[2])
+                c20 = c20.addingProduct(a2, b0); c21 = c21.addingProduct(a2, b1)
+                let a3 = SIMD8<Float>(repeating: pa[3])
+                c30 = c30.addingProduct(a3, b0); c31 = c31.addingProduct(a3, b1)
+                let a4 = SIMD8<Float>(repeating: pa[4])
+                c40 = c40.addingProduct(a4, b0); c41 = c41.addingProduct(a4, b1)
+                let a5 = SIMD8<Float>(repeating: pa[5])
+                c50 = c50.addingProduct(a5, b0); c51 = c51.addingProduct(a5, b1)
+                pa += aDepthStride
+                pb += bStride
+            }
+        }
+        if preload {
+            let alpha = tile.alpha, beta = tile.beta
+            let row0 = tile.c + 0 * tile.ldc
+            storeVector((c00 * alpha).addingProduct(o00, beta), to: row0 + 0); storeVector((c01 * alpha).addingProduct(o01, beta), to: row0 + 8)
+            let row1 = tile.c + 1 * tile.ldc
+            storeVector((c10 * alpha).addingProduct(o10, beta), to: row1 + 0); storeVector((c11 * alpha).addingProduct(o11, beta), to: row1 + 8)
+            let row2 = tile.c + 2 * tile.ldc
+            storeVector((c20 * alpha).addingProduct(o20, beta), to: row2 + 0); storeVector((c21 * alpha).addingProduct(o21, beta), to: row2 + 8)
+            let row3 = tile.c + 3 * tile.ldc
+            storeVector((c30 * alpha).addingProduct(o30, beta), to: row3 + 0); storeVector((c31 * alpha).addingProduct(o31, beta), to: row3 + 8)
+            let row4 = tile.c + 4 * tile.ldc
+            storeVector((c40 * alpha).addingProduct(o40, beta), to: row4 + 0); storeVector((c41 * alpha).addingProduct(o41, beta), to: row4 + 8)
+            let row5 = tile.c + 5 * tile.ldc
+            storeVector((c50 * alpha).addingProduct(o50, beta), to: row5 + 0); storeVector((c51 * alpha).addingProduct(o51, beta), to: row5 + 8)
+            return
         }
         writeRow(tile, row: 0, c00, c01)
         writeRow(tile, row: 1, c10, c11)
@@ -57,25 +128,94 @@ enum AVX2Kernel: GemmMicroKernel {
         var c30 = SIMD8<Float>()
         var c40 = SIMD8<Float>()
         var c50 = SIMD8<Float>()
-        var pa = tile.a
+        // Load the C tile before the k loop when it will be read anyway (beta != 0): its cache
+        // misses then overlap the arithmetic instead of stalling the write-back (C of a large
+        // problem is re-read once per depth chunk and lives in L3 or DRAM by then).
+        let preload = tile.beta != 0 && tile.rows == 6 && tile.cols == 8
+        var o00 = SIMD8<Float>()
+        var o10 = SIMD8<Float>()
+        var o20 = SIMD8<Float>()
+        var o30 = SIMD8<Float>()
+        var o40 = SIMD8<Float>()
+        var o50 = SIMD8<Float>()
+        if preload {
+            let row0 = tile.c + 0 * tile.ldc
+            o00 = loadVector(row0 + 0, as: SIMD8<Float>.self)
+            let row1 = tile.c + 1 * tile.ldc
+            o10 = loadVector(row1 + 0, as: SIMD8<Float>.self)
+            let row2 = tile.c + 2 * tile.ldc
+            o20 = loadVector(row2 + 0, as: SIMD8<Float>.self)
+            let row3 = tile.c + 3 * tile.ldc
+            o30 = loadVector(row3 + 0, as: SIMD8<Float>.self)
+            let row4 = tile.c + 4 * tile.ldc
+            o40 = loadVector(row4 + 0, as: SIMD8<Float>.self)
+            let row5 = tile.c + 5 * tile.ldc
+            o50 = loadVector(row5 + 0, as: SIMD8<Float>.self)
+        }
         var pb = tile.b
         let bStride = tile.bDepthStride
-        for _ in 0..<tile.kc {
-            let b0: SIMD8<Float> = loadVector(pb + 0, as: SIMD8<Float>.self)
-            let a0 = SIMD8<Float>(repeating: pa[0])
-            c00 = c00.addingProduct(a0, b0)
-            let a1 = SIMD8<Float>(repeating: pa[aRowStride])
-            c10 = c10.addingProduct(a1, b0)
-            let a2 = SIMD8<Float>(repeating: pa[2 * aRowStride])
-            c20 = c20.addingProduct(a2, b0)
-            let a3 = SIMD8<Float>(repeating: pa[3 * aRowStride])
-            c30 = c30.addingProduct(a3, b0)
-            let a4 = SIMD8<Float>(repeating: pa[4 * aRowStride])
-            c40 = c40.addingProduct(a4, b0)
-            let a5 = SIMD8<Float>(repeating: pa[5 * aRowStride])
-            c50 = c50.addingProduct(a5, b0)
-            pa += aDepthStride
-            pb += bStride
+        if aDepthStride == 1 {
+            // Row-major A read in place: one pointer per row, all indexed by p, so no
+            // serial chain of address additions limits the loop.
+            let r0 = tile.a + 0 * aRowStride
+            let r1 = tile.a + 1 * aRowStride
+            let r2 = tile.a + 2 * aRowStride
+            let r3 = tile.a + 3 * aRowStride
+            let r4 = tile.a + 4 * aRowStride
+            let r5 = tile.a + 5 * aRowStride
+            for p in 0..<tile.kc {
+                let b0: SIMD8<Float> = loadVector(pb + 0, as: SIMD8<Float>.self)
+                let a0 = SIMD8<Float>(repeating: r0[p])
+                c00 = c00.addingProduct(a0, b0)
+                let a1 = SIMD8<Float>(repeating: r1[p])
+                c10 = c10.addingProduct(a1, b0)
+                let a2 = SIMD8<Float>(repeating: r2[p])
+                c20 = c20.addingProduct(a2, b0)
+                let a3 = SIMD8<Float>(repeating: r3[p])
+                c30 = c30.addingProduct(a3, b0)
+                let a4 = SIMD8<Float>(repeating: r4[p])
+                c40 = c40.addingProduct(a4, b0)
+                let a5 = SIMD8<Float>(repeating: r5[p])
+                c50 = c50.addingProduct(a5, b0)
+                pb += bStride
+            }
+        } else {
+            // Packed or transposed A: the rows of one depth step are adjacent.
+            precondition(aRowStride == 1)
+            var pa = tile.a
+            for _ in 0..<tile.kc {
+                let b0: SIMD8<Float> = loadVector(pb + 0, as: SIMD8<Float>.self)
+                let a0 = SIMD8<Float>(repeating: pa[0])
+                c00 = c00.addingProduct(a0, b0)
+                let a1 = SIMD8<Float>(repeating: pa[1])
+                c10 = c10.addingProduct(a1, b0)
+                let a2 = SIMD8<Float>(repeating: pa[2])
+                c20 = c20.addingProduct(a2, b0)
+                let a3 = SIMD8<Float>(repeating: pa[3])
+                c30 = c30.addingProduct(a3, b0)
+                let a4 = SIMD8<Float>(repeating: pa[4])
+                c40 = c40.addingProduct(a4, b0)
+                let a5 = SIMD8<Float>(repeating: pa[5])
+                c50 = c50.addingProduct(a5, b0)
+                pa += aDepthStride
+                pb += bStride
+            }
+        }
+        if preload {
+            let alpha = tile.alpha, beta = tile.beta
+            let row0 = tile.c + 0 * tile.ldc
+            storeVector((c00 * alpha).addingProduct(o00, beta), to: row0 + 0)
+            let row1 = tile.c + 1 * tile.ldc
+            storeVector((c10 * alpha).addingProduct(o10, beta), to: row1 + 0)
+            let row2 = tile.c + 2 * tile.ldc
+            storeVector((c20 * alpha).addingProduct(o20, beta), to: row2 + 0)
+            let row3 = tile.c + 3 * tile.ldc
+            storeVector((c30 * alpha).addingProduct(o30, beta), to: row3 + 0)
+            let row4 = tile.c + 4 * tile.ldc
+            storeVector((c40 * alpha).addingProduct(o40, beta), to: row4 + 0)
+            let row5 = tile.c + 5 * tile.ldc
+            storeVector((c50 * alpha).addingProduct(o50, beta), to: row5 + 0)
+            return
         }
         writeRow(tile, row: 0, c00)
         writeRow(tile, row: 1, c10)
@@ -83,5 +223,147 @@ enum AVX2Kernel: GemmMicroKernel {
         writeRow(tile, row: 3, c30)
         writeRow(tile, row: 4, c40)
         writeRow(tile, row: 5, c50)
+    }
+
+    /// 3 × 16: the bottom edge.
+    @inline(__always)
+    static func fullShort(_ tile: MicroTile, aRowStride: Int, aDepthStride: Int) {
+        var c00 = SIMD8<Float>(); var c01 = SIMD8<Float>()
+        var c10 = SIMD8<Float>(); var c11 = SIMD8<Float>()
+        var c20 = SIMD8<Float>(); var c21 = SIMD8<Float>()
+        // Load the C tile before the k loop when it will be read anyway (beta != 0): its cache
+        // misses then overlap the arithmetic instead of stalling the write-back (C of a large
+        // problem is re-read once per depth chunk and lives in L3 or DRAM by then).
+        let preload = tile.beta != 0 && tile.rows == 3 && tile.cols == 16
+        var o00 = SIMD8<Float>(); var o01 = SIMD8<Float>()
+        var o10 = SIMD8<Float>(); var o11 = SIMD8<Float>()
+        var o20 = SIMD8<Float>(); var o21 = SIMD8<Float>()
+        if preload {
+            let row0 = tile.c + 0 * tile.ldc
+            o00 = loadVector(row0 + 0, as: SIMD8<Float>.self); o01 = loadVector(row0 + 8, as: SIMD8<Float>.self)
+            let row1 = tile.c + 1 * tile.ldc
+            o10 = loadVector(row1 + 0, as: SIMD8<Float>.self); o11 = loadVector(row1 + 8, as: SIMD8<Float>.self)
+            let row2 = tile.c + 2 * tile.ldc
+            o20 = loadVector(row2 + 0, as: SIMD8<Float>.self); o21 = loadVector(row2 + 8, as: SIMD8<Float>.self)
+        }
+        var pb = tile.b
+        let bStride = tile.bDepthStride
+        if aDepthStride == 1 {
+            // Row-major A read in place: one pointer per row, all indexed by p, so no
+            // serial chain of address additions limits the loop.
+            let r0 = tile.a + 0 * aRowStride
+            let r1 = tile.a + 1 * aRowStride
+            let r2 = tile.a + 2 * aRowStride
+            for p in 0..<tile.kc {
+                let b0: SIMD8<Float> = loadVector(pb + 0, as: SIMD8<Float>.self)
+                let b1: SIMD8<Float> = loadVector(pb + 8, as: SIMD8<Float>.self)
+                let a0 = SIMD8<Float>(repeating: r0[p])
+                c00 = c00.addingProduct(a0, b0); c01 = c01.addingProduct(a0, b1)
+                let a1 = SIMD8<Float>(repeating: r1[p])
+                c10 = c10.addingProduct(a1, b0); c11 = c11.addingProduct(a1, b1)
+                let a2 = SIMD8<Float>(repeating: r2[p])
+                c20 = c20.addingProduct(a2, b0); c21 = c21.addingProduct(a2, b1)
+                pb += bStride
+            }
+        } else {
+            // Packed or transposed A: the rows of one depth step are adjacent.
+            precondition(aRowStride == 1)
+            var pa = tile.a
+            for _ in 0..<tile.kc {
+                let b0: SIMD8<Float> = loadVector(pb + 0, as: SIMD8<Float>.self)
+                let b1: SIMD8<Float> = loadVector(pb + 8, as: SIMD8<Float>.self)
+                let a0 = SIMD8<Float>(repeating: pa[0])
+                c00 = c00.addingProduct(a0, b0); c01 = c01.addingProduct(a0, b1)
+                let a1 = SIMD8<Float>(repeating: pa[1])
+                c10 = c10.addingProduct(a1, b0); c11 = c11.addingProduct(a1, b1)
+                let a2 = SIMD8<Float>(repeating: pa[2])
+                c20 = c20.addingProduct(a2, b0); c21 = c21.addingProduct(a2, b1)
+                pa += aDepthStride
+                pb += bStride
+            }
+        }
+        if preload {
+            let alpha = tile.alpha, beta = tile.beta
+            let row0 = tile.c + 0 * tile.ldc
+            storeVector((c00 * alpha).addingProduct(o00, beta), to: row0 + 0); storeVector((c01 * alpha).addingProduct(o01, beta), to: row0 + 8)
+            let row1 = tile.c + 1 * tile.ldc
+            storeVector((c10 * alpha).addingProduct(o10, beta), to: row1 + 0); storeVector((c11 * alpha).addingProduct(o11, beta), to: row1 + 8)
+            let row2 = tile.c + 2 * tile.ldc
+            storeVector((c20 * alpha).addingProduct(o20, beta), to: row2 + 0); storeVector((c21 * alpha).addingProduct(o21, beta), to: row2 + 8)
+            return
+        }
+        writeRow(tile, row: 0, c00, c01)
+        writeRow(tile, row: 1, c10, c11)
+        writeRow(tile, row: 2, c20, c21)
+    }
+
+    /// 3 × 8: the bottom-right corner.
+    @inline(__always)
+    static func halfShort(_ tile: MicroTile, aRowStride: Int, aDepthStride: Int) {
+        var c00 = SIMD8<Float>()
+        var c10 = SIMD8<Float>()
+        var c20 = SIMD8<Float>()
+        // Load the C tile before the k loop when it will be read anyway (beta != 0): its cache
+        // misses then overlap the arithmetic instead of stalling the write-back (C of a large
+        // problem is re-read once per depth chunk and lives in L3 or DRAM by then).
+        let preload = tile.beta != 0 && tile.rows == 3 && tile.cols == 8
+        var o00 = SIMD8<Float>()
+        var o10 = SIMD8<Float>()
+        var o20 = SIMD8<Float>()
+        if preload {
+            let row0 = tile.c + 0 * tile.ldc
+            o00 = loadVector(row0 + 0, as: SIMD8<Float>.self)
+            let row1 = tile.c + 1 * tile.ldc
+            o10 = loadVector(row1 + 0, as: SIMD8<Float>.self)
+            let row2 = tile.c + 2 * tile.ldc
+            o20 = loadVector(row2 + 0, as: SIMD8<Float>.self)
+        }
+        var pb = tile.b
+        let bStride = tile.bDepthStride
+        if aDepthStride == 1 {
+            // Row-major A read in place: one pointer per row, all indexed by p, so no
+            // serial chain of address additions limits the loop.
+            let r0 = tile.a + 0 * aRowStride
+            let r1 = tile.a + 1 * aRowStride
+            let r2 = tile.a + 2 * aRowStride
+            for p in 0..<tile.kc {
+                let b0: SIMD8<Float> = loadVector(pb + 0, as: SIMD8<Float>.self)
+                let a0 = SIMD8<Float>(repeating: r0[p])
+                c00 = c00.addingProduct(a0, b0)
+                let a1 = SIMD8<Float>(repeating: r1[p])
+                c10 = c10.addingProduct(a1, b0)
+                let a2 = SIMD8<Float>(repeating: r2[p])
+                c20 = c20.addingProduct(a2, b0)
+                pb += bStride
+            }
+        } else {
+            // Packed or transposed A: the rows of one depth step are adjacent.
+            precondition(aRowStride == 1)
+            var pa = tile.a
+            for _ in 0..<tile.kc {
+                let b0: SIMD8<Float> = loadVector(pb + 0, as: SIMD8<Float>.self)
+                let a0 = SIMD8<Float>(repeating: pa[0])
+                c00 = c00.addingProduct(a0, b0)
+                let a1 = SIMD8<Float>(repeating: pa[1])
+                c10 = c10.addingProduct(a1, b0)
+                let a2 = SIMD8<Float>(repeating: pa[2])
+                c20 = c20.addingProduct(a2, b0)
+                pa += aDepthStride
+                pb += bStride
+            }
+        }
+        if preload {
+            let alpha = tile.alpha, beta = tile.beta
+            let row0 = tile.c + 0 * tile.ldc
+            storeVector((c00 * alpha).addingProduct(o00, beta), to: row0 + 0)
+            let row1 = tile.c + 1 * tile.ldc
+            storeVector((c10 * alpha).addingProduct(o10, beta), to: row1 + 0)
+            let row2 = tile.c + 2 * tile.ldc
+            storeVector((c20 * alpha).addingProduct(o20, beta), to: row2 + 0)
+            return
+        }
+        writeRow(tile, row: 0, c00)
+        writeRow(tile, row: 1, c10)
+        writeRow(tile, row: 2, c20)
     }
 }

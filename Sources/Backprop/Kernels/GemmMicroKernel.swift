@@ -46,6 +46,11 @@ protocol GemmMicroKernel {
     static func full(_ tile: MicroTile, aRowStride: Int, aDepthStride: Int)
     /// Computes an `mr × (nr / 2)` tile: the right-hand edge when few columns remain.
     static func half(_ tile: MicroTile, aRowStride: Int, aDepthStride: Int)
+    /// Computes an `(mr / 2) × nr` tile: the bottom edge when few rows remain (M = 60 = 7 · 8 + 4
+    /// would otherwise spend an eighth of its time on padding).
+    static func fullShort(_ tile: MicroTile, aRowStride: Int, aDepthStride: Int)
+    /// Computes an `(mr / 2) × (nr / 2)` tile.
+    static func halfShort(_ tile: MicroTile, aRowStride: Int, aDepthStride: Int)
 }
 
 // MARK: - Loads and stores shared by the kernels

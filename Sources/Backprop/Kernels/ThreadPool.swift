@@ -81,18 +81,22 @@ public final class ThreadPool: @unchecked Sendable {
 
 /// The state shared between a pool and its workers. Kept apart from `ThreadPool` so that the
 /// workers do not keep the pool alive: releasing the pool shuts the workers down.
+///
+/// Protocol: one atomic word holds (job generation << 32 | next index). A thread claims index
+/// `i` of generation `g` by compare-and-swapping `(g, i)` to `(g, i + 1)`, so a worker that wakes
+/// late can never run an index of a finished job, and the submitter waits only for indices that
+/// were actually claimed (`completed == count`), never for workers that were descheduled before
+/// they joined. On a shared machine that difference is a scheduler time slice per call.
 private final class PoolState: @unchecked Sendable {
-    let workerCount: Int
-    /// Bumped (release) to publish a new job; workers wait for it to change.
-    let generation = Atomic<Int>(0)
-    /// Next index to hand out.
-    let nextIndex = Atomic<Int>(0)
-    /// Workers that have not yet finished with the current generation.
-    let pending = Atomic<Int>(0)
+    /// (generation << 32) | next unclaimed index of the current job.
+    let ticket = Atomic<UInt64>(0)
+    /// Indices of the current job whose body has returned.
+    let completed = Atomic<Int>(0)
     let stopping = Atomic<Bool>(false)
 
-    // Written by the submitter before `generation` is bumped, read by workers after they observe
-    // the bump (acquire), so the plain stores are ordered by the atomic.
+    // Written by the submitter before it publishes a new generation (release) and read only by a
+    // thread that has claimed an index of that generation, which keeps the job alive until the
+    // body returns; so these plain fields never race.
     nonisolated(unsafe) var body: ((Int) -> Void)?
     nonisolated(unsafe) var count = 0
 
@@ -106,7 +110,6 @@ private final class PoolState: @unchecked Sendable {
     private static let spinIterations = 200_000
 
     init(workerCount: Int) {
-        self.workerCount = workerCount
         mutex = .allocate(capacity: 1)
         condition = .allocate(capacity: 1)
         pthread_mutex_init(mutex, nil)
@@ -119,6 +122,9 @@ private final class PoolState: @unchecked Sendable {
         mutex.deallocate()
         condition.deallocate()
     }
+
+    @inline(__always)
+    static func generation(_ ticket: UInt64) -> UInt64 { ticket >> 32 }
 
     // MARK: Nesting detection
 
@@ -148,74 +154,82 @@ private final class PoolState: @unchecked Sendable {
     // MARK: Submitting
 
     func run(_ count: Int, _ body: @escaping (Int) -> Void) {
+        precondition(count < 1 << 31, "parallelFor count \(count) too large")
         self.body = body
         self.count = count
-        nextIndex.store(0, ordering: .relaxed)
-        pending.store(workerCount, ordering: .relaxed)
-        generation.add(1, ordering: .releasing)
+        completed.store(0, ordering: .relaxed)
+        let generation = PoolState.generation(ticket.load(ordering: .relaxed)) &+ 1
+        ticket.store(generation << 32, ordering: .releasing)
         pthread_mutex_lock(mutex)
         if sleepers > 0 { pthread_cond_broadcast(condition) }
         pthread_mutex_unlock(mutex)
 
-        drain(body, count)
+        work(generation: generation)
 
-        // Every worker must have left this generation before `body` (a non-escaping closure in
-        // disguise) goes out of scope.
+        // Wait for indices other threads claimed; they are running, so this wait is short.
         var polls = 0
-        while pending.load(ordering: .acquiring) != 0 {
+        while completed.load(ordering: .acquiring) != count {
             polls += 1
             if polls > 1_000 { sched_yield() }
         }
         self.body = nil
     }
 
-    @inline(__always)
-    private func drain(_ body: (Int) -> Void, _ count: Int) {
+    /// Claims and runs indices of job `generation` until none is left or a newer job appears.
+    private func work(generation: UInt64) {
         PoolState.withInsideBodyMark {
             while true {
-                let index = nextIndex.add(1, ordering: .relaxed).oldValue
-                if index >= count { break }
-                body(index)
+                let current = ticket.load(ordering: .acquiring)
+                guard PoolState.generation(current) == generation else { return }
+                let index = Int(truncatingIfNeeded: current & 0xFFFF_FFFF)
+                guard index < count else { return }
+                guard ticket.compareExchange(expected: current, desired: current + 1,
+                                             ordering: .acquiringAndReleasing).exchanged else { continue }
+                runClaimed(index)
+                completed.add(1, ordering: .releasing)
             }
         }
+    }
+
+    /// Runs one claimed index; a separate function so the closure copy is released before the
+    /// index is reported complete.
+    @inline(never)
+    private func runClaimed(_ index: Int) {
+        body.unsafelyUnwrapped(index)
     }
 
     // MARK: Workers
 
     func workerLoop() {
-        // Generation 0 is "no job yet". Reading the counter here instead would race with a job
-        // submitted before this thread first runs, and the worker would never acknowledge it.
-        var seen = 0
+        var seen: UInt64 = 0
         while true {
-            var current = generation.load(ordering: .acquiring)
+            var current = PoolState.generation(ticket.load(ordering: .acquiring))
             var polls = 0
             while current == seen && polls < PoolState.spinIterations {
                 polls += 1
-                current = generation.load(ordering: .acquiring)
+                current = PoolState.generation(ticket.load(ordering: .acquiring))
             }
             if current == seen {
                 pthread_mutex_lock(mutex)
-                while generation.load(ordering: .acquiring) == seen
+                while PoolState.generation(ticket.load(ordering: .acquiring)) == seen
                         && !stopping.load(ordering: .acquiring) {
                     sleepers += 1
                     pthread_cond_wait(condition, mutex)
                     sleepers -= 1
                 }
                 pthread_mutex_unlock(mutex)
-                current = generation.load(ordering: .acquiring)
+                current = PoolState.generation(ticket.load(ordering: .acquiring))
             }
             if stopping.load(ordering: .acquiring) { return }
             seen = current
-            if let body = self.body {
-                drain(body, count)
-            }
-            pending.subtract(1, ordering: .releasing)
+            work(generation: current)
         }
     }
 
     func shutdown() {
         stopping.store(true, ordering: .releasing)
-        generation.add(1, ordering: .releasing)
+        // A generation no job uses wakes spinning workers.
+        ticket.add(1 << 32, ordering: .releasing)
         pthread_mutex_lock(mutex)
         pthread_cond_broadcast(condition)
         pthread_mutex_unlock(mutex)
