@@ -37,7 +37,9 @@ enum GemmDriver<Kernel: GemmMicroKernel> {
     static func multiply(_ operands: GemmOperands, pool: ThreadPool?) {
         let partition = GemmPartition(m: operands.m, n: operands.n, k: operands.k,
                                       mr: Kernel.mr, nr: Kernel.nr,
-                                      threads: pool?.threadCount ?? 1)
+                                      threads: pool?.threadCount ?? 1,
+                                      bTransposed: operands.bColumnStride != 1,
+                                      bInPlace: canReadBInPlace(operands), inPlaceRowLimit: inPlaceRowLimit)
         if partition.taskCount == 1 {
             multiplyBlock(operands, rows: 0..<operands.m, columns: 0..<operands.n)
             return

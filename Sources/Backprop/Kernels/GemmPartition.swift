@@ -19,7 +19,11 @@ struct GemmPartition {
     /// Below this many multiply-adds, waking the pool (≈ 1 µs) costs more than it saves.
     static let minimumParallelWork = 1 << 18
 
-    init(m: Int, n: Int, k: Int, mr: Int, nr: Int, threads: Int) {
+    /// - Parameters:
+    ///   - bTransposed: B is packed by transposing (A·Bᵀ), which costs more per panel.
+    ///   - bInPlace: B may be read in place by tasks of at most `inPlaceRowLimit` rows.
+    init(m: Int, n: Int, k: Int, mr: Int, nr: Int, threads: Int,
+         bTransposed: Bool, bInPlace: Bool, inPlaceRowLimit: Int) {
         self.m = m
         self.n = n
         self.mr = mr
@@ -35,17 +39,28 @@ struct GemmPartition {
         let edge = n % nr
         let edgeDiscount = (edge != 0 && edge <= nr / 2) ? 0.5 : 0.0
         var best = (rows: 1, columns: 1, cost: Double.infinity)
-        for rowParts in 1...threads where threads % rowParts == 0 {
-            let columnParts = threads / rowParts
-            guard rowParts <= slivers, columnParts <= panels else { continue }
-            let sliversPerTask = Double((slivers + rowParts - 1) / rowParts)
-            // Only an undivided N surely has its heaviest part holding the (cheaper) edge panel.
-            let panelsPerTask = Double((panels + columnParts - 1) / columnParts)
-                - (columnParts == 1 ? edgeDiscount : 0)
-            // Packing B costs about a quarter of a micro-kernel call per panel and depth step.
-            let cost = sliversPerTask * panelsPerTask + 0.25 * panelsPerTask
-            // Ties go to splitting N, which duplicates nothing.
-            if cost < best.cost - 1e-9 { best = (rowParts, columnParts, cost) }
+        // Large problems may also take 2 tasks per thread: with dynamic claiming, a thread that
+        // the OS deschedules on a shared machine then delays a quarter of the product instead of
+        // half. It is chosen only when the model says it costs (almost) nothing on an idle machine.
+        let perThreadOptions = m * n * k >= threads << 24 ? [1, 2] : [1]
+        for perThread in perThreadOptions {
+            let tasks = threads * perThread
+            for rowParts in 1...tasks where tasks % rowParts == 0 {
+                let columnParts = tasks / rowParts
+                guard rowParts <= slivers, columnParts <= panels else { continue }
+                let rowsPerTask = (slivers + rowParts - 1) / rowParts
+                // Only an undivided N surely has its heaviest part holding the (cheaper) edge panel.
+                let panelsPerTask = Double((panels + columnParts - 1) / columnParts)
+                    - (columnParts == 1 ? edgeDiscount : 0)
+                // Packing one panel for one depth step, in units of one micro-kernel step
+                // (8 cycles): a copy from L3 ≈ 0.75, a transposing copy ≈ 1.25, none in place.
+                let packing = bInPlace && rowsPerTask * mr <= inPlaceRowLimit ? 0 : (bTransposed ? 1.25 : 0.75)
+                let taskCost = Double(rowsPerTask) * panelsPerTask + packing * panelsPerTask
+                // Each thread runs `perThread` tasks; 3 % slack buys the balance on a busy machine.
+                let cost = taskCost * Double(perThread) * (perThread > 1 ? 0.97 : 1)
+                // Ties go to splitting N, which duplicates nothing.
+                if cost < best.cost - 1e-9 { best = (rowParts, columnParts, cost) }
+            }
         }
         if best.cost == .infinity {
             best = slivers >= panels ? (min(threads, slivers), 1, 0) : (1, min(threads, panels), 0)
