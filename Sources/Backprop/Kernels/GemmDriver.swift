@@ -31,6 +31,8 @@ enum GemmDriver<Kernel: GemmMicroKernel> {
     static var rowChunk: Int { 128 }
     /// Columns of B packed at a time (bounds the per-thread buffer to kc × nc floats).
     static var columnChunk: Int { 1024 }
+    /// Size of a task's C block (floats) above which the rows-outer order is used.
+    static var largeCElements: Int { 1 << 19 }
     /// Tasks with at most this many rows read full-width B panels in place (see `multiplyBlock`).
     static var inPlaceRowLimit: Int { 256 }
 
@@ -68,7 +70,12 @@ enum GemmDriver<Kernel: GemmMicroKernel> {
         let k = op.k
         let depthChunks = (k + maxDepthChunk - 1) / maxDepthChunk
         let kcNominal = (k + depthChunks - 1) / depthChunks
-        let ncNominal = min(columnChunk, columns.count)
+        // When C is too large to stay cached between depth chunks, walk each A sliver across all
+        // B panels (rows outer): C is then touched left to right, a stream the hardware
+        // prefetcher follows, and the B block (kc × nc, nc ≤ 512 so ≤ 512 KiB) stays in L2.
+        // Otherwise walk each B panel down all slivers (panels outer), keeping it in L1.
+        let rowsOuter = rows.count * columns.count >= largeCElements && k > maxDepthChunk
+        let ncNominal = min(rowsOuter ? 512 : columnChunk, columns.count)
         // Reading B in place saves the packing pass, which matters when few row slivers share each
         // packed panel (small M); with many slivers the packed copy's locality wins.
         let bInPlace = canReadBInPlace(op) && rows.count <= inPlaceRowLimit
@@ -108,12 +115,14 @@ enum GemmDriver<Kernel: GemmMicroKernel> {
                                           rowStride: op.aRowStride, depthStride: op.aDepthStride,
                                           mr: mr, into: packedEdgeA)
                     }
-                    for panel in 0..<panels {
+                    /// One micro-kernel call: B panel `panel` times the A sliver at row `ir`.
+                    func runTile(panel: Int, ir: Int) {
                         let width = GemmPacking.panelWidth(columns: nc, panel: panel, nr: nr)
                         var tile = MicroTile(
                             kc: kc, a: op.a, aRowStride: op.aRowStride, aDepthStride: op.aDepthStride,
                             b: UnsafePointer(packedB + panel * kc * nr), bDepthStride: width,
-                            c: op.c, ldc: op.ldc, rows: mr, cols: min(nr, nc - panel * nr),
+                            c: op.c + ir * op.ldc + jc + panel * nr, ldc: op.ldc,
+                            rows: min(mr, icEnd - ir), cols: min(nr, nc - panel * nr),
                             alpha: op.alpha, beta: beta)
                         if bInPlace {
                             if panel < fullPanels {
@@ -123,20 +132,29 @@ enum GemmDriver<Kernel: GemmMicroKernel> {
                                 tile.b = UnsafePointer(packedB)
                             }
                         }
+                        if ir < fullEnd {
+                            tile.a = op.a + ir * op.aRowStride + pc * op.aDepthStride
+                            runKernel(tile, full: width == nr, short: false,
+                                      aRowStride: op.aRowStride, aDepthStride: op.aDepthStride)
+                        } else {
+                            tile.a = UnsafePointer(packedEdgeA)
+                            runKernel(tile, full: width == nr, short: tile.rows <= mr / 2,
+                                      aRowStride: 1, aDepthStride: mr)
+                        }
+                    }
+                    if rowsOuter {
                         var ir = ic
                         while ir < icEnd {
-                            tile.c = op.c + ir * op.ldc + jc + panel * nr
-                            tile.rows = min(mr, icEnd - ir)
-                            if ir < fullEnd {
-                                tile.a = op.a + ir * op.aRowStride + pc * op.aDepthStride
-                                runKernel(tile, full: width == nr, short: false,
-                                          aRowStride: op.aRowStride, aDepthStride: op.aDepthStride)
-                            } else {
-                                tile.a = UnsafePointer(packedEdgeA)
-                                runKernel(tile, full: width == nr, short: tile.rows <= mr / 2,
-                                          aRowStride: 1, aDepthStride: mr)
-                            }
+                            for panel in 0..<panels { runTile(panel: panel, ir: ir) }
                             ir += mr
+                        }
+                    } else {
+                        for panel in 0..<panels {
+                            var ir = ic
+                            while ir < icEnd {
+                                runTile(panel: panel, ir: ir)
+                                ir += mr
+                            }
                         }
                     }
                     ic = icEnd
