@@ -124,6 +124,11 @@ struct GemmTests {
         check(layout, m: 131, n: 1100, k: 40, alpha: 0.5, beta: 1, padding: 0, pool: threeThreads, kernel: kernel)
     }
 
+    @Test("large C (rows-outer order, several column chunks), native kernel", arguments: Layout.all)
+    fileprivate func largeC(layout: Layout) {
+        check(layout, m: 520, n: 1030, k: 300, alpha: 1, beta: 1, padding: 3, pool: nil, kernel: .native)
+    }
+
     @Test("default entry point uses the native kernel and the shared pool")
     func defaultEntryPoint() {
         for layout in Layout.all {
