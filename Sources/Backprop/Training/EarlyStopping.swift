@@ -1,0 +1,131 @@
+/// Stops training when a monitored validation metric has not improved for `patience` epochs,
+/// and keeps a copy of the parameters from the best epoch to restore.
+///
+/// Why: training loss keeps falling after a network starts to overfit, while validation loss
+/// turns up; the best generalizing weights are those of the validation minimum, so they are
+/// snapshotted whenever the metric improves (cheaply: tensors are copy-on-write, so a snapshot
+/// shares buffers until the optimizer next writes them).
+///
+/// Semantics (Keras's `EarlyStopping`): a value improves on the best when it is lower by more
+/// than `minDelta` (``Mode/minimize``; higher, for ``Mode/maximize``). Each epoch without
+/// improvement adds one to ``epochsWithoutImprovement``; training should stop once it reaches
+/// `patience`. So with patience p and the best epoch b, ``record(_:epoch:parameters:)`` returns
+/// true at epoch b + p. NaN never improves.
+public struct EarlyStopping: Sendable {
+    /// Whether a smaller (loss) or larger (accuracy) metric is better.
+    public enum Mode: String, Sendable, Codable {
+        case minimize, maximize
+    }
+
+    public let mode: Mode
+    /// How much better a value must be to count as an improvement (≥ 0).
+    public let minDelta: Float
+    /// Epochs without improvement tolerated before stopping (≥ 1).
+    public let patience: Int
+    /// Whether to snapshot the parameters at the best epoch.
+    public let keepsBestWeights: Bool
+
+    /// The best value so far, or nil before the first record.
+    public private(set) var bestValue: Float?
+    /// The epoch of ``bestValue``.
+    public private(set) var bestEpoch: Int?
+    /// Epochs recorded since the last improvement.
+    public private(set) var epochsWithoutImprovement: Int = 0
+    /// Whether patience ran out.
+    public private(set) var shouldStop: Bool = false
+    /// The parameters at ``bestEpoch`` by name (empty unless `keepsBestWeights`).
+    public private(set) var bestWeights: [String: Tensor] = [:]
+
+    public init(mode: Mode = .minimize, minDelta: Float = 0, patience: Int, keepsBestWeights: Bool = true) {
+        precondition(patience >= 1, "EarlyStopping: patience must be at least 1, got \(patience)")
+        precondition(minDelta >= 0 && minDelta.isFinite, "EarlyStopping: minDelta must be non-negative, got \(minDelta)")
+        self.mode = mode
+        self.minDelta = minDelta
+        self.patience = patience
+        self.keepsBestWeights = keepsBestWeights
+    }
+
+    /// Whether `value` improves on the best so far.
+    public func isImprovement(_ value: Float) -> Bool {
+        guard !value.isNaN else { return false }
+        guard let best = bestValue else { return true }
+        switch mode {
+        case .minimize: return value < best - minDelta
+        case .maximize: return value > best + minDelta
+        }
+    }
+
+    /// Records one epoch's metric; snapshots `parameters` when it improves.
+    ///
+    /// - Parameters:
+    ///   - parameters: what to snapshot (a model's ``Module/namedParameters()``, plus
+    ///     ``Module/namedBuffers()`` to include BatchNorm's running statistics).
+    /// - Returns: ``shouldStop``: whether training should stop now.
+    @discardableResult
+    public mutating func record(_ value: Float, epoch: Int,
+                                parameters: [(name: String, parameter: Variable)]) -> Bool {
+        if isImprovement(value) {
+            bestValue = value
+            bestEpoch = epoch
+            epochsWithoutImprovement = 0
+            if keepsBestWeights {
+                bestWeights = Dictionary(parameters.map { ($0.name, $0.parameter.value) },
+                                         uniquingKeysWith: { first, _ in first })
+            }
+        } else {
+            epochsWithoutImprovement += 1
+            if epochsWithoutImprovement >= patience { shouldStop = true }
+        }
+        return shouldStop
+    }
+
+    /// Records one epoch's metric for a module, snapshotting its parameters and buffers.
+    @discardableResult
+    public mutating func record(_ value: Float, epoch: Int, module: any Module) -> Bool {
+        record(value, epoch: epoch, parameters: Self.state(of: module))
+    }
+
+    /// Writes the best snapshot back into the parameters.
+    ///
+    /// - Throws: ``EarlyStoppingError`` when nothing was snapshotted, or a parameter is missing
+    ///   from the snapshot or has another shape — checked for all before any is written.
+    public func restoreBestWeights(into parameters: [(name: String, parameter: Variable)]) throws(EarlyStoppingError) {
+        guard keepsBestWeights, bestEpoch != nil else { throw .noSnapshot }
+        for (name, p) in parameters {
+            guard let saved = bestWeights[name] else { throw .missingParameter(name) }
+            guard saved.shape == p.value.shape else {
+                throw .shapeMismatch(parameter: name, expected: p.value.shape, found: saved.shape)
+            }
+        }
+        for (name, p) in parameters {
+            if let saved = bestWeights[name] { p.value = saved }
+        }
+    }
+
+    /// Writes the best snapshot back into a module's parameters and buffers.
+    public func restoreBestWeights(into module: any Module) throws(EarlyStoppingError) {
+        try restoreBestWeights(into: Self.state(of: module))
+    }
+
+    static func state(of module: any Module) -> [(name: String, parameter: Variable)] {
+        module.namedParameters() + module.namedBuffers().map { (name: $0.name, parameter: $0.buffer) }
+    }
+}
+
+/// Why best weights could not be restored.
+public enum EarlyStoppingError: Error, Equatable, CustomStringConvertible {
+    case noSnapshot
+    case missingParameter(String)
+    case shapeMismatch(parameter: String, expected: [Int], found: [Int])
+
+    public var description: String {
+        switch self {
+        case .noSnapshot:
+            return "early stopping has no best weights (nothing recorded, or keepsBestWeights is false)"
+        case .missingParameter(let name):
+            return "early stopping's snapshot has no parameter '\(name)'"
+        case let .shapeMismatch(name, expected, found):
+            return "early stopping's snapshot of '\(name)' has shape \(found), expected \(expected)"
+        }
+    }
+}
