@@ -1,5 +1,7 @@
 import Foundation
+#if !canImport(Darwin)
 import Synchronization
+#endif
 
 #if canImport(Glibc)
 import Glibc
@@ -89,10 +91,10 @@ public final class ThreadPool: @unchecked Sendable {
 /// they joined. On a shared machine that difference is a scheduler time slice per call.
 private final class PoolState: @unchecked Sendable {
     /// (generation << 32) | next unclaimed index of the current job.
-    let ticket = Atomic<UInt64>(0)
+    let ticket = PoolAtomic()
     /// Indices of the current job whose body has returned.
-    let completed = Atomic<Int>(0)
-    let stopping = Atomic<Bool>(false)
+    let completed = PoolAtomic()
+    let stopping = PoolAtomic()
 
     // Written by the submitter before it publishes a new generation (release) and read only by a
     // thread that has claimed an index of that generation, which keeps the job alive until the
@@ -157,9 +159,9 @@ private final class PoolState: @unchecked Sendable {
         precondition(count < 1 << 31, "parallelFor count \(count) too large")
         self.body = body
         self.count = count
-        completed.store(0, ordering: .relaxed)
-        let generation = PoolState.generation(ticket.load(ordering: .relaxed)) &+ 1
-        ticket.store(generation << 32, ordering: .releasing)
+        completed.store(0)
+        let generation = PoolState.generation(ticket.load()) &+ 1
+        ticket.store(generation << 32)
         pthread_mutex_lock(mutex)
         if sleepers > 0 { pthread_cond_broadcast(condition) }
         pthread_mutex_unlock(mutex)
@@ -168,7 +170,7 @@ private final class PoolState: @unchecked Sendable {
 
         // Wait for indices other threads claimed; they are running, so this wait is short.
         var polls = 0
-        while completed.load(ordering: .acquiring) != count {
+        while completed.load() != UInt64(count) {
             polls += 1
             if polls > 1_000 { sched_yield() }
         }
@@ -179,14 +181,13 @@ private final class PoolState: @unchecked Sendable {
     private func work(generation: UInt64) {
         PoolState.withInsideBodyMark {
             while true {
-                let current = ticket.load(ordering: .acquiring)
+                let current = ticket.load()
                 guard PoolState.generation(current) == generation else { return }
                 let index = Int(truncatingIfNeeded: current & 0xFFFF_FFFF)
                 guard index < count else { return }
-                guard ticket.compareExchange(expected: current, desired: current + 1,
-                                             ordering: .acquiringAndReleasing).exchanged else { continue }
+                guard ticket.compareExchange(expected: current, desired: current + 1) else { continue }
                 runClaimed(index)
-                completed.add(1, ordering: .releasing)
+                completed.add(1)
             }
         }
     }
@@ -203,35 +204,67 @@ private final class PoolState: @unchecked Sendable {
     func workerLoop() {
         var seen: UInt64 = 0
         while true {
-            var current = PoolState.generation(ticket.load(ordering: .acquiring))
+            var current = PoolState.generation(ticket.load())
             var polls = 0
             while current == seen && polls < PoolState.spinIterations {
                 polls += 1
-                current = PoolState.generation(ticket.load(ordering: .acquiring))
+                current = PoolState.generation(ticket.load())
             }
             if current == seen {
                 pthread_mutex_lock(mutex)
-                while PoolState.generation(ticket.load(ordering: .acquiring)) == seen
-                        && !stopping.load(ordering: .acquiring) {
+                while PoolState.generation(ticket.load()) == seen
+                        && stopping.load() == 0 {
                     sleepers += 1
                     pthread_cond_wait(condition, mutex)
                     sleepers -= 1
                 }
                 pthread_mutex_unlock(mutex)
-                current = PoolState.generation(ticket.load(ordering: .acquiring))
+                current = PoolState.generation(ticket.load())
             }
-            if stopping.load(ordering: .acquiring) { return }
+            if stopping.load() != 0 { return }
             seen = current
             work(generation: current)
         }
     }
 
     func shutdown() {
-        stopping.store(true, ordering: .releasing)
+        stopping.store(1)
         // A generation no job uses wakes spinning workers.
-        ticket.add(1 << 32, ordering: .releasing)
+        ticket.add(1 << 32)
         pthread_mutex_lock(mutex)
         pthread_cond_broadcast(condition)
         pthread_mutex_unlock(mutex)
     }
+}
+
+/// A 64-bit atomic cell with sequentially consistent operations.
+///
+/// Why a wrapper: `Synchronization.Atomic` needs macOS 15 / iOS 18 while the package supports
+/// macOS 13, and stored properties cannot be availability-gated. Linux (and any platform without
+/// Darwin) uses the lock-free `Atomic`; Apple platforms fall back to a mutex per operation, which
+/// is correct and only slows the spin-wait polling.
+final class PoolAtomic: @unchecked Sendable {
+    #if !canImport(Darwin)
+    private let value = Atomic<UInt64>(0)
+
+    @inline(__always) func load() -> UInt64 { value.load(ordering: .sequentiallyConsistent) }
+    @inline(__always) func store(_ newValue: UInt64) { value.store(newValue, ordering: .sequentiallyConsistent) }
+    @inline(__always) func add(_ delta: UInt64) { value.wrappingAdd(delta, ordering: .sequentiallyConsistent) }
+    @inline(__always) func compareExchange(expected: UInt64, desired: UInt64) -> Bool {
+        value.compareExchange(expected: expected, desired: desired, ordering: .sequentiallyConsistent).exchanged
+    }
+    #else
+    private var value: UInt64 = 0
+    private let lock = NSLock()
+
+    func load() -> UInt64 { lock.lock(); defer { lock.unlock() }; return value }
+    func store(_ newValue: UInt64) { lock.lock(); value = newValue; lock.unlock() }
+    func add(_ delta: UInt64) { lock.lock(); value &+= delta; lock.unlock() }
+    func compareExchange(expected: UInt64, desired: UInt64) -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        guard value == expected else { return false }
+        value = desired
+        return true
+    }
+    #endif
 }
