@@ -26,27 +26,6 @@ public struct ImageDataset: Sendable {
     /// Pixels per image.
     public var featureCount: Int { height * width }
 
-    /// The images at `indices` as a [indices.count, height·width] tensor scaled to [0, 1].
-    public func features(at indices: some Collection<Int>) -> Tensor {
-        var out = Tensor.zeros([indices.count, featureCount])
-        let f = featureCount
-        pixels.withUnsafeBufferPointer { src in
-            out.withUnsafeMutableBufferPointer { dst in
-                for (row, i) in indices.enumerated() {
-                    precondition(i >= 0 && i < count, "ImageDataset: index \(i) out of 0..<\(count)")
-                    let s = i * f, d = row * f
-                    for k in 0..<f { dst[d + k] = Float(src[s + k]) * (1 / 255) }
-                }
-            }
-        }
-        return out
-    }
-
-    /// The whole set as floats in [0, 1] with its labels.
-    public func labeledData() -> LabeledData {
-        LabeledData(features: features(at: 0..<count), labels: labels, classCount: classCount)
-    }
-
     /// The images at `indices` (a subset, e.g. a validation split), copied.
     public func subset(_ indices: some Collection<Int>) -> ImageDataset {
         var p: [UInt8] = []

@@ -1,0 +1,114 @@
+import Foundation
+
+/// One mini-batch: features [batchSize, featureCount] and their labels.
+public struct Batch: Sendable {
+    public var features: Tensor
+    public var labels: [Int32]
+    /// The examples' indices in the source.
+    public var indices: ArraySlice<Int>
+}
+
+/// Serves mini-batches of a source for one epoch after another: visits the examples in a
+/// ``BatchOrder`` (shuffled per epoch from a seed, sequential, or a curriculum), gathers each
+/// batch into a fresh pooled tensor, normalizes and optionally transforms it (augmentation) —
+/// the next batch on a background thread while the caller trains on the current one.
+///
+/// Batch size N (the whole set) gives batch gradient descent, 1 stochastic, anything between
+/// mini-batch: the training loop needs no special case for any of them.
+public final class DataLoader: @unchecked Sendable {
+    public let source: any ExampleSource
+    public let batchSize: Int
+    public let order: BatchOrder
+    public let dropLast: Bool
+    public let normalization: Normalization
+    /// Applied to every batch's features after normalization (e.g. augmentation); it receives
+    /// a generator seeded from (seed, epoch, batch), so augmentation is reproducible.
+    public let transform: (@Sendable (inout Tensor, inout RandomGenerator) -> Void)?
+    public let seed: UInt64
+    /// Whether batches are prepared on a background thread.
+    public let prefetches: Bool
+
+    private let queue = DispatchQueue(label: "backprop.dataloader")
+
+    public init(_ source: any ExampleSource, batchSize: Int, order: BatchOrder, dropLast: Bool = false,
+                normalization: Normalization = .none, seed: UInt64 = 0, prefetches: Bool = true,
+                transform: (@Sendable (inout Tensor, inout RandomGenerator) -> Void)? = nil) {
+        precondition(batchSize >= 1, "DataLoader: batch size \(batchSize) must be at least 1")
+        self.source = source
+        self.batchSize = min(batchSize, max(source.count, 1))
+        self.order = order
+        self.dropLast = dropLast
+        self.normalization = normalization
+        self.seed = seed
+        self.prefetches = prefetches
+        self.transform = transform
+    }
+
+    /// Batches per epoch.
+    public var batchesPerEpoch: Int {
+        dropLast ? source.count / batchSize : (source.count + batchSize - 1) / batchSize
+    }
+
+    /// The index plan of `epoch` (0-based).
+    public func plan(epoch: Int) -> BatchPlan {
+        // The order's own errors concern the count and batch size, both validated at init.
+        (try? order.plan(epoch: epoch, count: source.count, batchSize: batchSize, dropLast: dropLast))
+            ?? BatchPlan(order: [], batchSize: batchSize, dropLast: dropLast)
+    }
+
+    /// Prepares batch `b` of `plan`.
+    public func makeBatch(_ plan: BatchPlan, _ b: Int, epoch: Int) -> Batch {
+        let indices = plan[b]
+        var (features, labels) = source.batch(indices)
+        normalization.apply(to: &features)
+        if let transform {
+            var generator = RandomGenerator(seed: seed ^ 0xA5A5_5A5A, stream: UInt64(epoch) << 32 | UInt64(b))
+            transform(&features, &generator)
+        }
+        return Batch(features: features, labels: labels, indices: indices)
+    }
+
+    /// The batches of `epoch`, starting at batch `first` (to resume mid-epoch).
+    public func batches(epoch: Int, startingAt first: Int = 0) -> AnyIterator<Batch> {
+        let plan = plan(epoch: epoch)
+        var next = first
+        guard prefetches else {
+            return AnyIterator {
+                guard next < plan.count else { return nil }
+                defer { next += 1 }
+                return self.makeBatch(plan, next, epoch: epoch)
+            }
+        }
+        let pending = PrefetchSlot()
+        func schedule(_ b: Int) {
+            guard b < plan.count else { return }
+            queue.async { pending.finish(self.makeBatch(plan, b, epoch: epoch)) }
+        }
+        schedule(next)
+        return AnyIterator {
+            guard next < plan.count else { return nil }
+            let batch = pending.wait()
+            next += 1
+            schedule(next)
+            return batch
+        }
+    }
+}
+
+/// A one-element handoff between the prefetch thread and the training loop.
+private final class PrefetchSlot: @unchecked Sendable {
+    private let ready = DispatchSemaphore(value: 0)
+    private var value: Batch?
+
+    func finish(_ batch: Batch) {
+        value = batch
+        ready.signal()
+    }
+
+    func wait() -> Batch {
+        ready.wait()
+        guard let batch = value else { preconditionFailure("DataLoader: prefetch slot signalled without a batch") }
+        value = nil
+        return batch
+    }
+}

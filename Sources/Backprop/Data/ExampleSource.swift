@@ -1,0 +1,85 @@
+/// Labelled examples that a ``DataLoader`` can gather into mini-batches: an in-memory float
+/// data set, image bytes, or (for data larger than memory) a memory-mapped file.
+public protocol ExampleSource: Sendable {
+    /// The number of examples.
+    var count: Int { get }
+    /// Features per example.
+    var featureCount: Int { get }
+    /// The number of classes.
+    var classCount: Int { get }
+    /// The class of example `index`.
+    func label(_ index: Int) -> Int32
+    /// Writes the features of the examples at `indices`, one row each, into `destination`
+    /// (`indices.count × featureCount` floats).
+    func gatherFeatures(_ indices: ArraySlice<Int>, into destination: UnsafeMutableBufferPointer<Float>)
+}
+
+extension ExampleSource {
+    /// The examples at `indices` as a feature tensor and labels.
+    public func batch(_ indices: ArraySlice<Int>) -> (features: Tensor, labels: [Int32]) {
+        var features = Tensor.zeros([indices.count, featureCount])
+        features.withUnsafeMutableBufferPointer { gatherFeatures(indices, into: $0) }
+        return (features, indices.map { label($0) })
+    }
+
+    /// All labels, in order.
+    public var allLabels: [Int32] { (0..<count).map { label($0) } }
+}
+
+extension LabeledData: ExampleSource {
+    public var featureCount: Int { features.shape[1] }
+    public func label(_ index: Int) -> Int32 { labels[index] }
+    public func gatherFeatures(_ indices: ArraySlice<Int>, into destination: UnsafeMutableBufferPointer<Float>) {
+        let f = featureCount
+        features.withUnsafeBufferPointer { src in
+            for (row, i) in indices.enumerated() {
+                for k in 0..<f { destination[row * f + k] = src[i * f + k] }
+            }
+        }
+    }
+}
+
+extension ImageDataset: ExampleSource {
+    public func label(_ index: Int) -> Int32 { labels[index] }
+    /// Pixels scaled from bytes to [0, 1].
+    public func gatherFeatures(_ indices: ArraySlice<Int>, into destination: UnsafeMutableBufferPointer<Float>) {
+        let f = featureCount
+        pixels.withUnsafeBufferPointer { src in
+            for (row, i) in indices.enumerated() {
+                let s = i * f, d = row * f
+                for k in 0..<f { destination[d + k] = Float(src[s + k]) * (1 / 255) }
+            }
+        }
+    }
+}
+
+/// A subset of another source, by index (a train/validation split without copying data).
+public struct SubsetSource<Base: ExampleSource>: ExampleSource {
+    public let base: Base
+    public let indices: [Int]
+
+    public init(_ base: Base, indices: [Int]) {
+        precondition(indices.allSatisfy { $0 >= 0 && $0 < base.count }, "SubsetSource: index out of range 0..<\(base.count)")
+        self.base = base
+        self.indices = indices
+    }
+
+    public var count: Int { indices.count }
+    public var featureCount: Int { base.featureCount }
+    public var classCount: Int { base.classCount }
+    public func label(_ index: Int) -> Int32 { base.label(indices[index]) }
+    public func gatherFeatures(_ rows: ArraySlice<Int>, into destination: UnsafeMutableBufferPointer<Float>) {
+        base.gatherFeatures(ArraySlice(rows.map { indices[$0] }), into: destination)
+    }
+}
+
+/// Splits `count` examples into training and validation index sets, shuffled by `seed`, with
+/// `validationFraction` of them (rounded) held out. Model selection uses the validation part;
+/// the test set is never touched by training decisions.
+public func trainValidationSplit(count: Int, validationFraction: Float, seed: UInt64) -> (train: [Int], validation: [Int]) {
+    precondition(validationFraction >= 0 && validationFraction < 1, "trainValidationSplit: fraction \(validationFraction) must be in [0, 1)")
+    var generator = RandomGenerator(seed: seed, stream: 0x5917)
+    let order = generator.permutation(count)
+    let held = Int((Float(count) * validationFraction).rounded())
+    return (Array(order[held...]).sorted(), Array(order[..<held]).sorted())
+}

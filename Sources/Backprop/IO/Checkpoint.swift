@@ -1,0 +1,123 @@
+import Foundation
+
+/// Errors restoring a model or training run from a checkpoint.
+public enum CheckpointError: Error, CustomStringConvertible {
+    case data(DataError)
+    case write(WriteError)
+    case missingTensor(path: String, name: String)
+    case shapeMismatch(path: String, name: String, expected: [Int], actual: [Int])
+    case invalidMetadata(path: String, key: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .data(e): return e.description
+        case let .write(e): return e.description
+        case let .missingTensor(path, name): return "\(path): no tensor named \(name)"
+        case let .shapeMismatch(path, name, expected, actual):
+            return "\(path): tensor \(name) has shape \(actual), expected \(expected)"
+        case let .invalidMetadata(path, key, reason): return "\(path): metadata \(key): \(reason)"
+        }
+    }
+}
+
+/// Model and training-state files in the safetensors format.
+///
+/// Model tensors carry PyTorch's `nn.Sequential` state-dict names (`0.weight` [out, in],
+/// `0.bias`, BatchNorm's `running_mean`, `running_var` and an I64 `num_batches_tracked`), so a
+/// model file loads into the equivalent PyTorch network with `load_state_dict`. A training
+/// checkpoint adds the optimizer's state as `optimizer.<parameter>.<buffer>` tensors, and the
+/// rest of the run (architecture, configuration, RNG states, counters) as JSON in the metadata.
+public enum Checkpoint {
+    /// Metadata keys.
+    public enum Key {
+        public static let format = "format"
+        public static let architecture = "architecture"
+        public static let normalization = "normalization"
+        public static let configuration = "configuration"
+        public static let optimizer = "optimizer"
+        public static let training = "training"
+        public static let randomState = "rng"
+        public static let metrics = "metrics"
+    }
+
+    /// The format tag written in every file.
+    public static let formatTag = "backprop-1"
+
+    /// The model's parameters and buffers as named entries.
+    public static func modelEntries(_ model: any Module) -> [(name: String, entry: Safetensors.Entry)] {
+        var entries: [(name: String, entry: Safetensors.Entry)] = model.namedParameters().map { ($0.name, Safetensors.Entry($0.parameter.value)) }
+        for (name, buffer) in model.namedBuffers() {
+            if name.hasSuffix("num_batches_tracked") {
+                entries.append((name, Safetensors.Entry(int64: Int64(buffer.value.scalar))))
+            } else {
+                entries.append((name, Safetensors.Entry(buffer.value)))
+            }
+        }
+        return entries
+    }
+
+    /// Copies the model tensors of `file` into `model`, checking names and shapes.
+    public static func restoreModel(_ model: Sequential, from file: Safetensors, path: String) throws(CheckpointError) {
+        for (name, parameter) in model.namedParameters() {
+            guard let entry = file[name] else { throw .missingTensor(path: path, name: name) }
+            guard entry.shape == parameter.shape else {
+                throw .shapeMismatch(path: path, name: name, expected: parameter.shape, actual: entry.shape)
+            }
+            parameter.value = entry.tensor()
+        }
+        for (index, layer) in model.layers.enumerated() {
+            guard let bn = layer as? BatchNorm1d else { continue }
+            for (suffix, variable) in [("running_mean", bn.runningMean), ("running_var", bn.runningVariance)] {
+                let name = "\(index).\(suffix)"
+                guard let entry = file[name] else { throw .missingTensor(path: path, name: name) }
+                guard entry.shape == variable.shape else {
+                    throw .shapeMismatch(path: path, name: name, expected: variable.shape, actual: entry.shape)
+                }
+                variable.value = entry.tensor()
+            }
+            if let count = file["\(index).num_batches_tracked"]?.integerValue { bn.setBatchesTracked(Int(count)) }
+        }
+    }
+
+    /// The architecture stored in a file's metadata.
+    public static func architecture(of file: Safetensors, path: String) throws(CheckpointError) -> MultilayerPerceptron {
+        guard let json = file.metadata[Key.architecture] else {
+            throw .invalidMetadata(path: path, key: Key.architecture, reason: "missing: the file does not describe its network")
+        }
+        do {
+            return try JSONDecoder().decode(MultilayerPerceptron.self, from: Data(json.utf8))
+        } catch {
+            throw .invalidMetadata(path: path, key: Key.architecture, reason: "not a valid network description (\(error))")
+        }
+    }
+
+    /// Loads a model file (or a training checkpoint): the network it describes, with its weights.
+    public static func loadModel(_ path: String) throws(CheckpointError) -> (model: Sequential, architecture: MultilayerPerceptron, file: Safetensors) {
+        let file: Safetensors
+        do { file = try Safetensors(contentsOf: path) } catch { throw .data(error) }
+        let architecture = try architecture(of: file, path: path)
+        let model = architecture.build(seed: 0)
+        try restoreModel(model, from: file, path: path)
+        model.eval()
+        return (model, architecture, file)
+    }
+
+    /// Encodes a Codable value as JSON text for metadata.
+    public static func json<T: Encodable>(_ value: T) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
+    }
+
+    /// Decodes JSON metadata.
+    public static func decode<T: Decodable>(_ type: T.Type, _ file: Safetensors, key: String, path: String) throws(CheckpointError) -> T {
+        guard let text = file.metadata[key] else {
+            throw .invalidMetadata(path: path, key: key, reason: "missing")
+        }
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(text.utf8))
+        } catch {
+            throw .invalidMetadata(path: path, key: key, reason: "cannot be decoded (\(error))")
+        }
+    }
+}

@@ -1,0 +1,345 @@
+import Foundation
+
+/// Why training stopped with an error.
+public enum TrainingError: Error, CustomStringConvertible {
+    case invalidConfiguration(String)
+    /// The loss became NaN or infinite; the last good checkpoint (if any) is left intact.
+    case nonFiniteLoss(epoch: Int, step: Int, loss: Float, lastCheckpoint: String?)
+    case checkpoint(CheckpointError)
+    case write(WriteError)
+
+    public var description: String {
+        switch self {
+        case let .invalidConfiguration(reason): return "invalid training configuration: \(reason)"
+        case let .nonFiniteLoss(epoch, step, loss, last):
+            return "training stopped: the loss became \(loss) at epoch \(epoch), step \(step) (try a smaller learning rate or gradient clipping)"
+                + (last.map { "; the last good checkpoint is \($0)" } ?? "")
+        case let .checkpoint(e): return e.description
+        case let .write(e): return e.description
+        }
+    }
+}
+
+/// The outcome of ``Trainer/fit()``.
+public struct TrainingSummary: Sendable {
+    /// One record per evaluation.
+    public var history: [MetricsRecord]
+    /// The epoch whose weights were kept (best validation accuracy), if there was validation.
+    public var bestEpoch: Int?
+    public var bestValidationAccuracy: Float?
+    /// The kept model on the test set, if one was given.
+    public var test: Evaluation?
+    /// Wall-clock seconds spent in training steps and evaluations (this session).
+    public var seconds: Double
+    public var steps: Int
+    public var stoppedEarly: Bool
+}
+
+/// Trains a classifier: mini-batch steps with an optimizer, a learning-rate schedule, optional
+/// clipping and gradient noise; evaluation on validation and test sets; model selection and
+/// early stopping on validation accuracy only (never the test set); the best model and a full
+/// training checkpoint written atomically to a run folder; `resume(from:)` continuing a run
+/// bit-identically to one that never stopped.
+public final class Trainer {
+    public let model: Sequential
+    public let architecture: MultilayerPerceptron
+    public let configuration: TrainingConfiguration
+    public let optimizer: Optimizer
+    public private(set) var scheduler: LearningRateScheduler
+    public private(set) var gradientNoise: GradientNoise?
+    public let loader: DataLoader
+    public let validation: (any ExampleSource)?
+    public let test: (any ExampleSource)?
+    public let normalization: Normalization
+    public let runDirectory: String?
+    public let reporter: ProgressReporter
+
+    /// The state that a checkpoint carries besides tensors.
+    struct State: Codable {
+        var epochsCompleted = 0
+        var step = 0
+        var bestValidationAccuracy: Float?
+        var bestEpoch: Int?
+        var evaluationsWithoutImprovement = 0
+        var history: [MetricsRecord] = []
+        var scheduler: LearningRateScheduler
+        var gradientNoise: GradientNoise?
+    }
+
+    private var state: State
+    private var log: MetricsLog?
+
+    /// Path of the best model (PyTorch-compatible tensors + description) in the run folder.
+    public var modelPath: String? { runDirectory.map { ($0 as NSString).appendingPathComponent("model.safetensors") } }
+    /// Path of the latest full training checkpoint in the run folder.
+    public var checkpointPath: String? { runDirectory.map { ($0 as NSString).appendingPathComponent("checkpoint.safetensors") } }
+
+    public init(architecture: MultilayerPerceptron, configuration: TrainingConfiguration,
+                train: any ExampleSource, validation: (any ExampleSource)?, test: (any ExampleSource)?,
+                normalization: Normalization = .none,
+                transform: (@Sendable (inout Tensor, inout RandomGenerator) -> Void)? = nil,
+                runDirectory: String?, reporter: ProgressReporter = ProgressReporter()) throws(TrainingError) {
+        let c = configuration
+        guard c.epochs >= 1 else { throw .invalidConfiguration("epochs must be at least 1, got \(c.epochs)") }
+        guard c.batchSize >= 1 else { throw .invalidConfiguration("batch size must be at least 1, got \(c.batchSize)") }
+        guard train.count > 0 else { throw .invalidConfiguration("the training set is empty") }
+        guard train.featureCount == architecture.sizes.first else {
+            throw .invalidConfiguration("the data has \(train.featureCount) features but the network's input size is \(architecture.sizes.first ?? 0)")
+        }
+        guard train.classCount == architecture.sizes.last else {
+            throw .invalidConfiguration("the data has \(train.classCount) classes but the network has \(architecture.sizes.last ?? 0) outputs")
+        }
+        self.architecture = architecture
+        self.configuration = c
+        self.model = architecture.build(seed: c.seed)
+        do {
+            var spec = try OptimizerSpecification(parsing: c.optimizer)
+            if c.weightDecay > 0 { spec.hyperParameters[OptimizerName.weightDecayKey] = c.weightDecay }
+            self.optimizer = try spec.makeOptimizer(model.namedParameters())
+        } catch {
+            throw .invalidConfiguration(error.description)
+        }
+        do {
+            let schedule = try LearningRateSchedule(parsing: c.schedule)
+            self.scheduler = LearningRateScheduler(schedule, baseLearningRate: optimizer.learningRate)
+        } catch {
+            throw .invalidConfiguration(error.description)
+        }
+        if let eta = c.gradientNoise {
+            guard eta >= 0, eta.isFinite else { throw .invalidConfiguration("gradient noise η must be ≥ 0, got \(eta)") }
+            gradientNoise = GradientNoise(eta: eta, seed: c.seed &+ 7)
+        }
+        self.loader = DataLoader(train, batchSize: c.batchSize,
+                                 order: c.shuffles ? .shuffled(seed: c.seed) : .sequential,
+                                 dropLast: c.dropLast, normalization: normalization, seed: c.seed, transform: transform)
+        self.validation = validation
+        self.test = test
+        self.normalization = normalization
+        self.runDirectory = runDirectory
+        self.reporter = reporter
+        self.state = State(scheduler: scheduler, gradientNoise: gradientNoise)
+    }
+
+    /// Epochs completed so far (after ``resume(from:)``, those of the earlier session).
+    public var epochsCompleted: Int { state.epochsCompleted }
+    /// Optimizer steps taken so far.
+    public var steps: Int { state.step }
+
+    // MARK: Training
+
+    /// Trains until the configured epochs (or steps) are done or early stopping triggers.
+    public func fit() throws(TrainingError) -> TrainingSummary {
+        if let runDirectory, log == nil {
+            do { log = try MetricsLog(directory: runDirectory, append: state.step > 0) } catch { throw .write(error) }
+        }
+        let c = configuration
+        let start = Date()
+        var stoppedEarly = false
+        model.train()
+        epochs: while state.epochsCompleted < c.epochs {
+            let epoch = state.epochsCompleted + 1
+            let batches = loader.batchesPerEpoch
+            var lossSum = 0.0, correct = 0, seen = 0
+            var batchIndex = 0
+            let epochStart = Date()
+            for batch in loader.batches(epoch: epoch - 1) {
+                scheduler.apply(to: optimizer)
+                optimizer.zeroGrad()
+                let logits = model(Variable(batch.features))
+                let loss = softmaxCrossEntropy(logits: logits, labels: batch.labels)
+                let value = loss.value.scalar
+                guard value.isFinite else {
+                    throw .nonFiniteLoss(epoch: epoch, step: state.step, loss: value,
+                                         lastCheckpoint: checkpointPath.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil })
+                }
+                loss.backward()
+                if let maxNorm = c.clipNorm { _ = GradientClipping.clipByGlobalNorm(model.parameters, maxNorm: maxNorm) }
+                gradientNoise?.perturb(model.parameters, step: state.step)
+                optimizer.step()
+                state.step += 1
+                batchIndex += 1
+                lossSum += Double(value) * Double(batch.labels.count)
+                seen += batch.labels.count
+                for (p, t) in zip(logits.value.argmaxRows(), batch.labels) where p == Int(t) { correct += 1 }
+                let elapsed = Date().timeIntervalSince(epochStart)
+                let rate = Double(seen) / max(elapsed, 1e-9)
+                reporter.step(epoch: epoch, epochs: c.epochs, batch: batchIndex, batches: batches,
+                              loss: Float(lossSum / Double(seen)), accuracy: Float(correct) / Float(seen),
+                              samplesPerSecond: rate, secondsLeft: Double(batches - batchIndex) * elapsed / Double(batchIndex)
+                                + Double(c.epochs - epoch) * elapsed * Double(batches) / Double(batchIndex))
+                if let interval = c.evaluationInterval, state.step % interval == 0 {
+                    if try evaluate(epoch: epoch, trainLoss: Float(lossSum / Double(seen)),
+                                    trainAccuracy: Float(correct) / Float(seen), start: start) {
+                        stoppedEarly = true
+                        break epochs
+                    }
+                }
+                if let maximum = c.maximumSteps, state.step >= maximum { break }
+            }
+            state.epochsCompleted = epoch
+            if c.evaluationInterval == nil || c.maximumSteps.map({ state.step >= $0 }) == true {
+                if try evaluate(epoch: epoch, trainLoss: Float(lossSum / Double(max(seen, 1))),
+                                trainAccuracy: Float(correct) / Float(max(seen, 1)), start: start) {
+                    stoppedEarly = true
+                }
+            }
+            try saveCheckpoint()
+            if stoppedEarly { break }
+            if let maximum = c.maximumSteps, state.step >= maximum { break }
+        }
+        // Keep the model that did best on validation.
+        if state.bestEpoch != nil, let modelPath, FileManager.default.fileExists(atPath: modelPath) {
+            do {
+                let best = try Safetensors(contentsOf: modelPath)
+                try Checkpoint.restoreModel(model, from: best, path: modelPath)
+            } catch let error as DataError {
+                throw .checkpoint(.data(error))
+            } catch let error as CheckpointError {
+                throw .checkpoint(error)
+            } catch {
+                throw .invalidConfiguration("\(error)")
+            }
+        }
+        let testResult = test.map { Evaluation.measure(model, on: $0, normalization: normalization) }
+        return TrainingSummary(history: state.history, bestEpoch: state.bestEpoch,
+                               bestValidationAccuracy: state.bestValidationAccuracy, test: testResult,
+                               seconds: Date().timeIntervalSince(start), steps: state.step, stoppedEarly: stoppedEarly)
+    }
+
+    /// Evaluates, logs, selects the best model; returns whether early stopping triggered.
+    private func evaluate(epoch: Int, trainLoss: Float, trainAccuracy: Float, start: Date) throws(TrainingError) -> Bool {
+        let v = validation.map { Evaluation.measure(model, on: $0, normalization: normalization) }
+        let t = test.map { Evaluation.measure(model, on: $0, normalization: normalization) }
+        model.train()
+        let record = MetricsRecord(epoch: epoch, step: state.step, learningRate: optimizer.learningRate,
+                                   trainLoss: trainLoss, trainAccuracy: trainAccuracy,
+                                   validationLoss: v?.loss, validationAccuracy: v?.accuracy,
+                                   testLoss: t?.loss, testAccuracy: t?.accuracy,
+                                   seconds: Date().timeIntervalSince(start))
+        state.history.append(record)
+        do { try log?.append(record) } catch { throw .write(error) }
+        var parts = [String(format: "epoch %3d  step %6d  loss %.4f  train %.2f%%", epoch, state.step, trainLoss, 100 * trainAccuracy)]
+        if let v { parts.append(String(format: "val loss %.4f  val %.2f%%", v.loss, 100 * v.accuracy)) }
+        if let t { parts.append(String(format: "test %.2f%%", 100 * t.accuracy)) }
+        parts.append(String(format: "lr %.3g  %.1fs", optimizer.learningRate, record.seconds))
+        reporter.line(parts.joined(separator: "  "))
+
+        guard let v else { return false }
+        if case .reduceOnPlateau = scheduler.schedule { _ = scheduler.recordValidationLoss(v.loss) }
+        if state.bestValidationAccuracy.map({ v.accuracy > $0 }) ?? true {
+            state.bestValidationAccuracy = v.accuracy
+            state.bestEpoch = epoch
+            state.evaluationsWithoutImprovement = 0
+            try saveModel(metrics: record)
+        } else {
+            state.evaluationsWithoutImprovement += 1
+        }
+        if let patience = configuration.earlyStoppingPatience, state.evaluationsWithoutImprovement >= patience {
+            reporter.line("early stopping: no validation improvement in \(patience) evaluations; keeping epoch \(state.bestEpoch ?? epoch)")
+            return true
+        }
+        return false
+    }
+
+    // MARK: Files
+
+    private func descriptionMetadata() -> [String: String] {
+        [Checkpoint.Key.format: Checkpoint.formatTag,
+         Checkpoint.Key.architecture: Checkpoint.json(architecture),
+         Checkpoint.Key.normalization: Checkpoint.json(normalization),
+         Checkpoint.Key.configuration: Checkpoint.json(configuration)]
+    }
+
+    /// Writes the current weights as the run's model file (atomically).
+    private func saveModel(metrics: MetricsRecord) throws(TrainingError) {
+        guard let modelPath else { return }
+        var metadata = descriptionMetadata()
+        metadata[Checkpoint.Key.metrics] = Checkpoint.json(metrics)
+        do {
+            try Safetensors(entries: Checkpoint.modelEntries(model), metadata: metadata).write(to: modelPath)
+        } catch { throw .write(error) }
+    }
+
+    /// Writes the full training state (atomically) to the run's checkpoint file.
+    public func saveCheckpoint() throws(TrainingError) {
+        guard let checkpointPath else { return }
+        state.scheduler = scheduler
+        state.gradientNoise = gradientNoise
+        var entries = Checkpoint.modelEntries(model)
+        var optimizerState = optimizer.stateDictionary()
+        for name in optimizerState.parameters.keys.sorted() {
+            guard var p = optimizerState.parameters[name] else { continue }
+            for buffer in p.buffers.keys.sorted() {
+                entries.append(("optimizer.\(name).\(buffer)", Safetensors.Entry(Tensor(shape: p.shape, scalars: p.buffers[buffer] ?? []))))
+            }
+            p.buffers = [:]
+            optimizerState.parameters[name] = p
+        }
+        var metadata = descriptionMetadata()
+        metadata[Checkpoint.Key.optimizer] = Checkpoint.json(optimizerState)
+        metadata[Checkpoint.Key.training] = Checkpoint.json(state)
+        metadata[Checkpoint.Key.randomState] = Checkpoint.json(moduleGenerators())
+        do {
+            try Safetensors(entries: entries, metadata: metadata).write(to: checkpointPath)
+        } catch { throw .write(error) }
+    }
+
+    /// Restores a run from a training checkpoint written by ``saveCheckpoint()``: weights,
+    /// BatchNorm statistics, optimizer state, schedule, noise and dropout generators, counters.
+    public func resume(from path: String) throws(TrainingError) {
+        do {
+            let file = try Safetensors(contentsOf: path)
+            let stored = try Checkpoint.architecture(of: file, path: path)
+            guard stored == architecture else {
+                throw CheckpointError.invalidMetadata(path: path, key: Checkpoint.Key.architecture,
+                                                      reason: "the checkpoint's network \(stored.sizes) differs from \(architecture.sizes)")
+            }
+            try Checkpoint.restoreModel(model, from: file, path: path)
+            var optimizerState = try Checkpoint.decode(OptimizerState.self, file, key: Checkpoint.Key.optimizer, path: path)
+            for (name, var p) in optimizerState.parameters {
+                for buffer in optimizer.rule.stateNames {
+                    let key = "optimizer.\(name).\(buffer)"
+                    guard let entry = file[key] else { throw CheckpointError.missingTensor(path: path, name: key) }
+                    p.buffers[buffer] = entry.tensor().scalars
+                }
+                optimizerState.parameters[name] = p
+            }
+            do { try optimizer.load(optimizerState) } catch {
+                throw CheckpointError.invalidMetadata(path: path, key: Checkpoint.Key.optimizer, reason: error.description)
+            }
+            state = try Checkpoint.decode(State.self, file, key: Checkpoint.Key.training, path: path)
+            scheduler = state.scheduler
+            gradientNoise = state.gradientNoise
+            let generators = try Checkpoint.decode([String: [UInt64]].self, file, key: Checkpoint.Key.randomState, path: path)
+            try restoreModuleGenerators(generators, path: path)
+        } catch let error as DataError {
+            throw .checkpoint(.data(error))
+        } catch let error as CheckpointError {
+            throw .checkpoint(error)
+        } catch {
+            throw .invalidConfiguration("\(error)")
+        }
+    }
+
+    /// The random generators inside the model (dropout masks, input noise), by layer index.
+    private func moduleGenerators() -> [String: [UInt64]] {
+        var out: [String: [UInt64]] = [:]
+        for (i, layer) in model.layers.enumerated() {
+            if let d = layer as? Dropout { out["\(i)"] = [d.generator.state, d.generator.increment] }
+            if let n = layer as? GaussianNoise { out["\(i)"] = [n.generator.state, n.generator.increment] }
+        }
+        return out
+    }
+
+    private func restoreModuleGenerators(_ generators: [String: [UInt64]], path: String) throws(CheckpointError) {
+        for (i, layer) in model.layers.enumerated() {
+            guard layer is Dropout || layer is GaussianNoise else { continue }
+            guard let words = generators["\(i)"], words.count == 2 else {
+                throw .invalidMetadata(path: path, key: Checkpoint.Key.randomState, reason: "no generator state for layer \(i)")
+            }
+            let g = RandomGenerator(state: words[0], increment: words[1])
+            if let d = layer as? Dropout { d.generator = g }
+            if let n = layer as? GaussianNoise { n.generator = g }
+        }
+    }
+}

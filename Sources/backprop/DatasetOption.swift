@@ -1,0 +1,59 @@
+import ArgumentParser
+import Backprop
+import Foundation
+
+/// The data sets `--dataset` names, loaded into training and test sources.
+struct LoadedDataset {
+    var name: String
+    var train: any ExampleSource
+    var test: any ExampleSource
+}
+
+enum DatasetLoader {
+    static let syntheticNames = ["moons", "circles", "spirals", "xor", "blobs"]
+
+    /// Loads `name`: mnist (shipped), fashion-mnist or another MNIST-format set from a data
+    /// directory, or a generated 2-D set (its test set generated from the next seed).
+    static func load(_ name: String, dataDirectory: String?, examples: Int, seed: UInt64) throws -> LoadedDataset {
+        let key = name.lowercased()
+        switch key {
+        case "mnist":
+            if let dataDirectory {
+                let (train, test) = try MNIST.load(directory: (dataDirectory as NSString).appendingPathComponent("mnist"))
+                return LoadedDataset(name: key, train: train, test: test)
+            }
+            let (train, test) = try MNIST.loadBundled()
+            return LoadedDataset(name: key, train: train, test: test)
+        case "fashion-mnist":
+            var searched: [String] = []
+            var candidates: [String] = []
+            if let dataDirectory { candidates.append((dataDirectory as NSString).appendingPathComponent(key)) }
+            if let env = ProcessInfo.processInfo.environment["BACKPROP_DATA"], !env.isEmpty {
+                candidates.append((env as NSString).appendingPathComponent(key))
+            }
+            candidates.append("/usr/share/datasets/fashion-mnist")
+            for directory in candidates {
+                searched.append(directory)
+                let probe = (directory as NSString).appendingPathComponent(MNIST.fileNames.trainImages)
+                if FileManager.default.fileExists(atPath: probe) || FileManager.default.fileExists(atPath: String(probe.dropLast(3))) {
+                    let (train, test) = try MNIST.load(directory: directory)
+                    return LoadedDataset(name: key, train: train, test: test)
+                }
+            }
+            throw DataError.notFound(name: key, searched: searched)
+        case _ where syntheticNames.contains(key):
+            func make(_ s: UInt64) -> LabeledData {
+                switch key {
+                case "moons": return SyntheticData.twoMoons(count: examples, noise: 0.2, seed: s)
+                case "circles": return SyntheticData.circles(count: examples, noise: 0.1, seed: s)
+                case "spirals": return SyntheticData.spirals(count: examples, classes: 3, noise: 0.05, seed: s)
+                case "xor": return SyntheticData.xor(repeats: max(1, examples / 4), noise: 0.15, seed: s)
+                default: return SyntheticData.blobs(count: examples, classes: 3, spread: 0.7, seed: s)
+                }
+            }
+            return LoadedDataset(name: key, train: make(seed), test: make(seed &+ 1))
+        default:
+            throw ValidationError("unknown --dataset '\(name)'; expected mnist, fashion-mnist, \(syntheticNames.joined(separator: ", "))")
+        }
+    }
+}
