@@ -102,11 +102,22 @@ public enum Checkpoint {
         return (model, architecture, file)
     }
 
+    /// Non-finite floats (an untouched best loss is +∞) are spelled as strings in JSON.
+    static let nonFinite = (positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+
     /// Encodes a Codable value as JSON text for metadata.
+    ///
+    /// Every type stored this way is plain data, so an encoding failure is a programming error.
     public static func json<T: Encodable>(_ value: T) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: nonFinite.positiveInfinity, negativeInfinity: nonFinite.negativeInfinity, nan: nonFinite.nan)
+        do {
+            return String(decoding: try encoder.encode(value), as: UTF8.self)
+        } catch {
+            preconditionFailure("Checkpoint.json: cannot encode \(T.self): \(error)")
+        }
     }
 
     /// Decodes JSON metadata.
@@ -114,8 +125,11 @@ public enum Checkpoint {
         guard let text = file.metadata[key] else {
             throw .invalidMetadata(path: path, key: key, reason: "missing")
         }
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(
+            positiveInfinity: nonFinite.positiveInfinity, negativeInfinity: nonFinite.negativeInfinity, nan: nonFinite.nan)
         do {
-            return try JSONDecoder().decode(T.self, from: Data(text.utf8))
+            return try decoder.decode(T.self, from: Data(text.utf8))
         } catch {
             throw .invalidMetadata(path: path, key: key, reason: "cannot be decoded (\(error))")
         }

@@ -1,0 +1,174 @@
+import Foundation
+import Testing
+import Backprop
+
+@Suite struct TrainerTests {
+    static func temporaryDirectory() -> String {
+        let path = (NSTemporaryDirectory() as NSString).appendingPathComponent("backprop-trainer-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    static func makeTrainer(epochs: Int, directory: String, optimizer: String = "adam:lr=0.01",
+                            noise: Float? = 0.01) throws -> Trainer {
+        let data = SyntheticData.spirals(count: 240, classes: 3, noise: 0.05, seed: 3)
+        let split = trainValidationSplit(count: data.count, validationFraction: 0.25, seed: 4)
+        let architecture = try MultilayerPerceptron(sizes: [2, 24, 24, 3], activation: .tanh, batchNorm: true,
+                                                    dropout: 0.1, inputNoise: 0.05)
+        var configuration = TrainingConfiguration()
+        configuration.epochs = epochs
+        configuration.batchSize = 16
+        configuration.optimizer = optimizer
+        configuration.schedule = "step:every=20,gamma=0.9"
+        configuration.gradientNoise = noise
+        configuration.clipNorm = 5
+        configuration.seed = 11
+        return try Trainer(architecture: architecture, configuration: configuration,
+                           train: SubsetSource(data, indices: split.train),
+                           validation: SubsetSource(data, indices: split.validation), test: nil,
+                           runDirectory: directory, reporter: ProgressReporter(interactive: false, quiet: true))
+    }
+
+    static func parameters(_ trainer: Trainer) -> [[UInt32]] {
+        trainer.model.namedParameters().map { $0.parameter.value.scalars.map(\.bitPattern) }
+            + trainer.model.namedBuffers().map { $0.buffer.value.scalars.map(\.bitPattern) }
+    }
+
+    @Test(arguments: ["adam:lr=0.01", "momentum:lr=0.05", "adadelta"])
+    func resumingContinuesBitIdentically(_ optimizer: String) throws {
+        let straight = try Self.makeTrainer(epochs: 4, directory: Self.temporaryDirectory(), optimizer: optimizer)
+        _ = try straight.fit()
+
+        let directory = Self.temporaryDirectory()
+        let first = try Self.makeTrainer(epochs: 2, directory: directory, optimizer: optimizer)
+        _ = try first.fit()
+        let second = try Self.makeTrainer(epochs: 4, directory: directory, optimizer: optimizer)
+        try second.resume(from: try #require(second.checkpointPath))
+        #expect(second.epochsCompleted == 2)
+        _ = try second.fit()
+
+        #expect(second.steps == straight.steps)
+        #expect(Self.parameters(second) == Self.parameters(straight))
+    }
+
+    @Test func sameSeedSameResult() throws {
+        let a = try Self.makeTrainer(epochs: 2, directory: Self.temporaryDirectory())
+        let b = try Self.makeTrainer(epochs: 2, directory: Self.temporaryDirectory())
+        _ = try a.fit()
+        _ = try b.fit()
+        #expect(Self.parameters(a) == Self.parameters(b))
+    }
+
+    @Test func keepsTheBestValidationModelAndWritesLoadableFiles() throws {
+        let directory = Self.temporaryDirectory()
+        let trainer = try Self.makeTrainer(epochs: 6, directory: directory)
+        let summary = try trainer.fit()
+        let best = try #require(summary.bestValidationAccuracy)
+        #expect(best == summary.history.compactMap(\.validationAccuracy).max())
+        // The kept model is the best epoch's: re-measuring it on validation gives that accuracy.
+        let (model, architecture, _) = try Checkpoint.loadModel(try #require(trainer.modelPath))
+        #expect(architecture.sizes == [2, 24, 24, 3])
+        #expect(model.namedParameters().map(\.name) == trainer.model.namedParameters().map(\.name))
+        for ((_, a), (_, b)) in zip(model.namedParameters(), trainer.model.namedParameters()) {
+            #expect(a.value == b.value)
+        }
+        let csv = try String(contentsOfFile: (directory as NSString).appendingPathComponent("metrics.csv"), encoding: .utf8)
+        #expect(csv.split(separator: "\n").count == 1 + summary.history.count)
+    }
+
+    @Test func nonFiniteLossStopsWithAClearErrorAndKeepsTheCheckpoint() throws {
+        let directory = Self.temporaryDirectory()
+        let trainer = try Self.makeTrainer(epochs: 1, directory: directory, optimizer: "sgd:lr=0.01", noise: nil)
+        _ = try trainer.fit()
+        let saved = try Data(contentsOf: URL(fileURLWithPath: try #require(trainer.checkpointPath)))
+        // Poison a weight: the next forward pass produces a NaN loss.
+        let diverging = try Self.makeTrainer(epochs: 2, directory: directory, optimizer: "sgd:lr=0.01", noise: nil)
+        try diverging.resume(from: try #require(diverging.checkpointPath))
+        diverging.model.parameters[0].value = diverging.model.parameters[0].value * Float.nan
+        #expect {
+            _ = try diverging.fit()
+        } throws: { error in
+            guard case .nonFiniteLoss(_, _, _, let last)? = error as? TrainingError else { return false }
+            return last == diverging.checkpointPath
+        }
+        let after = try Data(contentsOf: URL(fileURLWithPath: try #require(trainer.checkpointPath)))
+        #expect(after == saved)
+    }
+
+    @Test func invalidConfigurationsAreRejectedWithReasons() throws {
+        let data = SyntheticData.xor()
+        let architecture = try MultilayerPerceptron(sizes: [3, 4, 2])
+        #expect(throws: TrainingError.self) {
+            _ = try Trainer(architecture: architecture, configuration: TrainingConfiguration(),
+                            train: data, validation: nil, test: nil, runDirectory: nil)
+        }
+        var configuration = TrainingConfiguration()
+        configuration.optimizer = "adamm"
+        #expect(throws: TrainingError.self) {
+            _ = try Trainer(architecture: try MultilayerPerceptron(sizes: [2, 4, 2]), configuration: configuration,
+                            train: data, validation: nil, test: nil, runDirectory: nil)
+        }
+    }
+
+    @Test func batchStochasticAndMiniBatchGradientDescentAllTrain() throws {
+        let data = SyntheticData.twoMoons(count: 64, noise: 0.05, seed: 5)
+        for batchSize in [64, 1, 8] {
+            var configuration = TrainingConfiguration()
+            configuration.epochs = batchSize == 64 ? 300 : 20
+            configuration.batchSize = batchSize
+            configuration.optimizer = batchSize == 64 ? "sgd:lr=0.5" : "sgd:lr=0.05"
+            let trainer = try Trainer(architecture: try MultilayerPerceptron(sizes: [2, 16, 2], activation: .tanh),
+                                      configuration: configuration, train: data, validation: nil, test: data,
+                                      runDirectory: nil, reporter: ProgressReporter(interactive: false, quiet: true))
+            let summary = try trainer.fit()
+            #expect(summary.steps == configuration.epochs * ((64 + batchSize - 1) / batchSize))
+            #expect((summary.test?.accuracy ?? 0) > 0.85, "batch size \(batchSize)")
+        }
+    }
+}
+
+@Suite struct MetricsTests {
+    @Test func confusionMatrixCountsAndDerivedMetrics() {
+        var m = ConfusionMatrix(classCount: 3)
+        for (t, p) in [(0, 0), (0, 0), (0, 1), (1, 1), (2, 2), (2, 1)] { m.record(truth: t, prediction: p) }
+        #expect(m.total == 6)
+        #expect(m.accuracy == Float(4) / 6)
+        #expect(m.recall(0) == Float(2) / 3)
+        #expect(m.precision(1) == Float(1) / 3)
+        #expect(m.precision(2) == 1)
+        #expect(m.counts[2][1] == 1)
+        #expect(m.table.contains("recall"))
+    }
+
+    @Test func dataLoaderVisitsEveryExampleOncePerEpochWithPrefetch() {
+        let data = SyntheticData.blobs(count: 103, classes: 3, seed: 1)
+        let loader = DataLoader(data, batchSize: 10, order: .shuffled(seed: 2), prefetches: true)
+        for epoch in 0..<2 {
+            var seen: [Int] = []
+            for batch in loader.batches(epoch: epoch) {
+                #expect(batch.features.shape == [batch.indices.count, 2])
+                for (row, i) in batch.indices.enumerated() {
+                    #expect(batch.features[row, 0] == data.features[i, 0])
+                    #expect(batch.labels[row] == data.labels[i])
+                }
+                seen += batch.indices
+            }
+            #expect(seen.sorted() == Array(0..<103))
+        }
+        #expect(loader.batchesPerEpoch == 11)
+        let dropping = DataLoader(data, batchSize: 10, order: .sequential, dropLast: true, prefetches: false)
+        #expect(Array(dropping.batches(epoch: 0)).count == 10)
+    }
+
+    @Test func standardizationUsesTrainingStatistics() {
+        let data = SyntheticData.blobs(count: 300, classes: 3, seed: 2)
+        let normalization = Normalization.standardizing(data)
+        var all = data.features
+        normalization.apply(to: &all)
+        let mean = all.mean(alongAxis: 0), std = (all.squared().mean(alongAxis: 0) - mean.squared()).squareRoot()
+        for j in 0..<2 {
+            #expect(abs(mean[j]) < 1e-4)
+            #expect(abs(std[j] - 1) < 1e-3)
+        }
+    }
+}
