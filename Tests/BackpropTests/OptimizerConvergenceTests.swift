@@ -94,7 +94,9 @@ import Backprop
     }
 
     static func distance(_ a: [Float], _ b: [Float]) -> Float {
-        zip(a, b).map { ($0 - $1) * ($0 - $1) }.reduce(0, +).squareRoot()
+        var sum: Float = 0
+        for (x, y) in zip(a, b) { sum += (x - y) * (x - y) }
+        return sum.squareRoot()
     }
 
     @Test(arguments: OptimizerName.allCases)

@@ -254,17 +254,31 @@ import Backprop
 /// The properties the issue names, beyond the first steps.
 @Suite struct OptimizerPropertyTests {
     @Test func defaultsAreThePapers() {
-        #expect(SGD().defaultLearningRate == 0.01)
-        #expect(Momentum().momentum == 0.9)
-        #expect(Nesterov().momentum == 0.9)
-        #expect(Adagrad().defaultLearningRate == 0.01 && Adagrad().epsilon == 1e-8)
-        #expect(Adadelta().rho == 0.95 && Adadelta().epsilon == 1e-6 && Adadelta().defaultLearningRate == 1)
-        #expect(RMSprop().rho == 0.9 && RMSprop().defaultLearningRate == 0.001)
-        let adam = Adam()
-        #expect(adam.beta1 == 0.9 && adam.beta2 == 0.999 && adam.epsilon == 1e-8 && adam.defaultLearningRate == 0.001)
-        #expect(AdaMax().defaultLearningRate == 0.002 && AdaMax().beta2 == 0.999)
-        #expect(Nadam().defaultLearningRate == 0.002)
-        #expect(AMSGrad().defaultLearningRate == 0.001)
+        // One comparison per #expect: long && chains of literal comparisons are slow to type-check.
+        let expected: [(String, Float, Float)] = [
+            ("SGD η", SGD().defaultLearningRate, 0.01),
+            ("Momentum γ", Momentum().momentum, 0.9),
+            ("Nesterov γ", Nesterov().momentum, 0.9),
+            ("Adagrad η", Adagrad().defaultLearningRate, 0.01),
+            ("Adagrad ε", Adagrad().epsilon, 1e-8),
+            ("Adadelta ρ", Adadelta().rho, 0.95),
+            ("Adadelta ε", Adadelta().epsilon, 1e-6),
+            ("Adadelta η", Adadelta().defaultLearningRate, 1),
+            ("RMSprop ρ", RMSprop().rho, 0.9),
+            ("RMSprop η", RMSprop().defaultLearningRate, 0.001),
+            ("Adam β₁", Adam().beta1, 0.9),
+            ("Adam β₂", Adam().beta2, 0.999),
+            ("Adam ε", Adam().epsilon, 1e-8),
+            ("Adam η", Adam().defaultLearningRate, 0.001),
+            ("AdaMax η", AdaMax().defaultLearningRate, 0.002),
+            ("AdaMax β₂", AdaMax().beta2, 0.999),
+            ("Nadam η", Nadam().defaultLearningRate, 0.002),
+            ("AMSGrad η", AMSGrad().defaultLearningRate, 0.001),
+            ("AdamW η", AdamW().defaultLearningRate, 0.001),
+        ]
+        for (label, actual, paper) in expected {
+            #expect(actual == paper, "\(label)")
+        }
         #expect(AdamW().defaultWeightDecay == .decoupled(0.01))
         #expect(Adam().defaultWeightDecay == WeightDecay.none)
     }
@@ -352,11 +366,15 @@ import Backprop
         let coupled = firstStep(.coupled(lambda))
         let decoupled = firstStep(.decoupled(lambda))
         // coupled: 1 − 0.01·0.1/(0.1 + 1e-8) = 0.9900000001; −4 + 0.01·0.4/(0.4 + 1e-8) = −3.9900000000
-        #expect(abs(coupled[0] - 0.99) <= 1e-6)
-        #expect(abs(coupled[1] - (-3.99)) <= 4e-6)
-        // decoupled: 1 − 0.001·1 = 0.999; −4 + 0.001·4 = −3.996
-        #expect(abs(decoupled[0] - 0.999) <= 1e-6)
-        #expect(abs(decoupled[1] - (-3.996)) <= 4e-6)
+        let coupledExpected: [Float] = [0.99, -3.99]
+        let decoupledExpected: [Float] = [0.999, -3.996]   // 1 − 0.001·1; −4 + 0.001·4
+        for i in 0..<2 {
+            let tolerance: Float = 1e-6 * abs(coupledExpected[i])
+            let coupledError: Float = abs(coupled[i] - coupledExpected[i])
+            let decoupledError: Float = abs(decoupled[i] - decoupledExpected[i])
+            #expect(coupledError <= tolerance)
+            #expect(decoupledError <= tolerance)
+        }
         // And for plain SGD the two coincide up to rounding: g = λθ gives θ − ηλθ either way.
         func sgdStep(_ decay: WeightDecay) -> [Float] {
             let p = Variable(Tensor(start), requiresGrad: true, decays: true)

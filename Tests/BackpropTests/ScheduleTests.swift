@@ -5,8 +5,9 @@ import Backprop
 /// Learning-rate schedules against their formulas at chosen steps (t = steps already taken).
 @Suite struct ScheduleTests {
     static func expectClose(_ a: Float, _ e: Double, _ label: String, sourceLocation: SourceLocation = #_sourceLocation) {
-        #expect(abs(Double(a) - e) <= 1e-6 * max(abs(e), 1e-12), "\(label): got \(a), expected \(e)",
-                sourceLocation: sourceLocation)
+        let error: Double = abs(Double(a) - e)
+        let bound: Double = 1e-6 * abs(e)
+        #expect(error <= bound, "\(label): got \(a), expected \(e)", sourceLocation: sourceLocation)
     }
 
     @Test func constant() {
