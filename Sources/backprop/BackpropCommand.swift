@@ -12,6 +12,13 @@ struct BackpropCommand: ParsableCommand {
               backprop train --dataset spirals --layers 2,64,64,3
               backprop bench gemm                    GEMM GFLOP/s against the measured peak and numpy
             """,
-        subcommands: [TrainCommand.self, BenchCommand.self]
+        subcommands: [TrainCommand.self, EvalCommand.self, InfoCommand.self, DataCommand.self, BenchCommand.self]
     )
+}
+
+/// A failure while running a command (a missing or corrupt file, a bad name): printed as one
+/// line on stderr with a non-zero exit, without the usage text that flag errors get.
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

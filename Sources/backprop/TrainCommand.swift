@@ -110,7 +110,7 @@ struct TrainCommand: ParsableCommand {
             throw error
         } catch {
             // One clear line, not a trace: typed errors describe themselves.
-            throw ValidationError("\(error)")
+            throw CommandFailure("\(error)")
         }
     }
 
@@ -144,6 +144,7 @@ struct TrainCommand: ParsableCommand {
         configuration.earlyStoppingPatience = earlyStopping
         configuration.validationFraction = validationFraction
         configuration.seed = seed
+        configuration.dataset = data.name
 
         let runDirectory = out ?? "runs/\(data.name)"
         let reporter = ProgressReporter(quiet: quiet)

@@ -1,0 +1,100 @@
+import ArgumentParser
+import Backprop
+import Foundation
+
+/// A model file and what it says about itself.
+struct LoadedModel {
+    var model: Sequential
+    var architecture: MultilayerPerceptron
+    var normalization: Normalization
+    var configuration: TrainingConfiguration?
+    var file: Safetensors
+
+    init(path: String) throws {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw CommandFailure("\(path): no such file")
+        }
+        do {
+            let (model, architecture, file) = try Checkpoint.loadModel(path)
+            self.model = model
+            self.architecture = architecture
+            self.file = file
+            normalization = (try? Checkpoint.decode(Normalization.self, file, key: Checkpoint.Key.normalization, path: path)) ?? .none
+            configuration = try? Checkpoint.decode(TrainingConfiguration.self, file, key: Checkpoint.Key.configuration, path: path)
+        } catch {
+            throw CommandFailure("\(error)")
+        }
+    }
+}
+
+/// `backprop eval`: a trained model's loss, accuracy and confusion matrix on a test set.
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Evaluate a trained model: test loss, accuracy, per-class precision and recall, confusion matrix."
+    )
+
+    @Argument(help: "A model.safetensors or checkpoint.safetensors written by backprop train.")
+    var checkpoint: String
+
+    @Option(help: "Data set to evaluate on (default: the one the model was trained on).")
+    var dataset: String?
+
+    @Option(name: .customLong("data-dir"), help: "Directory holding data sets.")
+    var dataDirectory: String?
+
+    @Option(help: "Examples per generated 2-D data set.")
+    var examples: Int = 1000
+
+    func run() throws {
+        let loaded = try LoadedModel(path: checkpoint)
+        guard let name = dataset ?? loaded.configuration?.dataset else {
+            throw ValidationError("\(checkpoint) does not record its data set; give --dataset")
+        }
+        let data = try DatasetLoader.load(name, dataDirectory: dataDirectory, examples: examples,
+                                          seed: loaded.configuration?.seed ?? 1)
+        guard data.test.featureCount == loaded.architecture.sizes.first, data.test.classCount == loaded.architecture.sizes.last else {
+            throw ValidationError("\(name) has \(data.test.featureCount) features and \(data.test.classCount) classes; the model expects \(loaded.architecture.sizes.first ?? 0) and \(loaded.architecture.sizes.last ?? 0)")
+        }
+        let result = Evaluation.measure(loaded.model, on: data.test, normalization: loaded.normalization)
+        print("\(name) test set: \(result.count) examples")
+        print(String(format: "loss %.4f  accuracy %.2f%%  error %.2f%%", result.loss, 100 * result.accuracy, 100 * (1 - result.accuracy)))
+        print(result.confusion.table)
+    }
+}
+
+/// `backprop info`: what a model file holds.
+struct InfoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "info",
+        abstract: "Describe a model or checkpoint: architecture, parameters, training configuration, metrics."
+    )
+
+    @Argument(help: "A .safetensors file written by backprop train.")
+    var checkpoint: String
+
+    func run() throws {
+        let loaded = try LoadedModel(path: checkpoint)
+        let a = loaded.architecture
+        print("network: \(a.sizes.map(String.init).joined(separator: "-")), \(a.activation.rawValue) hidden units\(a.batchNorm ? ", batch normalization" : "")\(a.dropout > 0 ? ", dropout \(a.dropout)" : "")\(a.inputNoise > 0 ? ", input noise σ=\(a.inputNoise)" : "")")
+        print("parameters: \(loaded.model.parameterCount)")
+        print(loaded.model.summary)
+        print("tensors:")
+        for (name, entry) in loaded.file.entries where !name.hasPrefix("optimizer.") {
+            print("  \(name)  \(entry.dtype.rawValue) \(entry.shape)")
+        }
+        if let c = loaded.configuration {
+            print("training: data set \(c.dataset ?? "?"), optimizer \(c.optimizer), schedule \(c.schedule), batch \(c.batchSize), epochs \(c.epochs), weight decay \(c.weightDecay), seed \(c.seed)")
+        }
+        if let metrics = try? Checkpoint.decode(MetricsRecord.self, loaded.file, key: Checkpoint.Key.metrics, path: checkpoint) {
+            var line = "metrics at epoch \(metrics.epoch), step \(metrics.step): train \(String(format: "%.2f%%", 100 * metrics.trainAccuracy))"
+            if let v = metrics.validationAccuracy { line += String(format: ", validation %.2f%%", 100 * v) }
+            if let t = metrics.testAccuracy { line += String(format: ", test %.2f%%", 100 * t) }
+            print(line)
+        }
+        if loaded.file.entries.contains(where: { $0.name.hasPrefix("optimizer.") }),
+           let state = try? Checkpoint.decode(OptimizerState.self, loaded.file, key: Checkpoint.Key.optimizer, path: checkpoint) {
+            print("optimizer state: \(state.algorithm), \(state.stepCount) steps, η = \(state.learningRate)")
+        }
+    }
+}
