@@ -1,0 +1,85 @@
+import Foundation
+import Testing
+
+/// The `backprop` executable, run as a user runs it.
+@Suite struct CommandLineTests {
+    /// The executable built beside the test bundle.
+    static var executable: URL {
+        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        // On Linux the XCTest runner is `.build/<config>/BackpropPackageTests.xctest`; on macOS the
+        // bundle is a directory whose binary sits deeper.
+        while !FileManager.default.isExecutableFile(atPath: directory.appendingPathComponent("backprop").path),
+              directory.pathComponents.count > 1 {
+            directory.deleteLastPathComponent()
+        }
+        return directory.appendingPathComponent("backprop")
+    }
+
+    struct Run { var status: Int32; var output: String; var error: String }
+
+    static func run(_ arguments: [String]) throws -> Run {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Run(status: process.terminationStatus, output: String(decoding: o, as: UTF8.self),
+                   error: String(decoding: e, as: UTF8.self))
+    }
+
+    static func temporaryDirectory() -> String {
+        (NSTemporaryDirectory() as NSString).appendingPathComponent("backprop-cli-\(UUID().uuidString)")
+    }
+
+    @Test(arguments: ["sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam", "adamax",
+                      "nadam", "amsgrad", "adamw", "momentum:momentum=0.8", "adam:beta1=0.8,beta2=0.99,epsilon=1e-7"])
+    func trainAcceptsEveryOptimizerWithItsHyperParameters(_ optimizer: String) throws {
+        let result = try Self.run(["train", "--dataset", "moons", "--examples", "200", "--epochs", "2",
+                                   "--optimizer", optimizer, "--out", Self.temporaryDirectory(), "--quiet"])
+        #expect(result.status == 0, "\(result.error)")
+        #expect(result.output.contains("test accuracy:"))
+    }
+
+    @Test func trainEvalAndInfoWorkTogether() throws {
+        let out = Self.temporaryDirectory()
+        let train = try Self.run(["train", "--dataset", "spirals", "--layers", "2,16,3", "--activation", "tanh",
+                                  "--epochs", "3", "--batch-size", "all", "--lr", "0.01", "--out", out])
+        #expect(train.status == 0, "\(train.error)")
+        let model = (out as NSString).appendingPathComponent("model.safetensors")
+        let eval = try Self.run(["eval", model])
+        #expect(eval.status == 0, "\(eval.error)")
+        #expect(eval.output.contains("accuracy") && eval.output.contains("recall"))
+        let info = try Self.run(["info", (out as NSString).appendingPathComponent("checkpoint.safetensors")])
+        #expect(info.output.contains("2-16-3"))
+        #expect(info.output.contains("optimizer state: adam"))
+    }
+
+    @Test(arguments: [
+        (["train", "--optimizer", "adamz"], "unknown optimizer"),
+        (["train", "--layers", "784,x,10"], "not a whole number"),
+        (["train", "--activation", "swish2"], "unknown activation"),
+        (["train", "--dataset", "nosuch"], "unknown --dataset"),
+        (["train", "--batch-size", "-3"], "--batch-size"),
+        (["train", "--schedule", "cosine:warmup=x"], "x"),
+        (["eval", "/nonexistent/model.safetensors"], "/nonexistent/model.safetensors"),
+    ])
+    func badInputEndsWithOneClearLine(_ arguments: [String], _ mention: String) throws {
+        let result = try Self.run(arguments + ["--out", Self.temporaryDirectory()].filter { _ in arguments[0] == "train" })
+        #expect(result.status != 0)
+        #expect(result.error.contains(mention), "\(result.error)")
+        #expect(!result.error.contains("Fatal error"))
+    }
+
+    @Test func corruptModelFileIsAClearError() throws {
+        let path = Self.temporaryDirectory() + ".safetensors"
+        try Data([1, 2, 3, 4, 5, 6, 7, 8, 9]).write(to: URL(fileURLWithPath: path))
+        let result = try Self.run(["eval", path])
+        #expect(result.status != 0)
+        #expect(result.error.contains(path))
+    }
+}
