@@ -35,9 +35,15 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
         ),
+        // The system libpng (libpng-dev) for reading digit images and writing plots.
+        .systemLibrary(
+            name: "CPNG",
+            pkgConfig: "libpng",
+            providers: [.apt(["libpng-dev"]), .brew(["libpng"])]
+        ),
         .target(
             name: "Backprop",
-            dependencies: ["CBackpropSupport", "CZlib"],
+            dependencies: ["CBackpropSupport", "CZlib", "CPNG"],
             resources: [.copy("Resources/mnist")],
             swiftSettings: nativeSwift
         ),

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Backprop
 
 /// The `backprop` executable, run as a user runs it.
 @Suite struct CommandLineTests {
@@ -81,5 +82,27 @@ import Testing
         let result = try Self.run(["eval", path])
         #expect(result.status != 0)
         #expect(result.error.contains(path))
+    }
+}
+
+extension CommandLineTests {
+    /// A trained MNIST model classifies a test digit given as a PNG drawn black on white at
+    /// twice the size, through resizing and inversion.
+    @Test func predictReadsAPNGDigitAndIDXFiles() throws {
+        let out = Self.temporaryDirectory()
+        let train = try Self.run(["train", "--epochs", "1", "--steps", "300", "--out", out, "--quiet"])
+        #expect(train.status == 0, "\(train.error)")
+        let model = (out as NSString).appendingPathComponent("model.safetensors")
+        let (_, test) = try MNIST.loadBundled()
+        // The first test digit (a 7), upscaled 2× and inverted.
+        var pixels = [UInt8](repeating: 0, count: 56 * 56)
+        for y in 0..<56 { for x in 0..<56 { pixels[y * 56 + x] = 255 - test.pixels[(y / 2) * 28 + x / 2] } }
+        let png = (out as NSString).appendingPathComponent("seven.png")
+        try PNGImage(width: 56, height: 56, format: .gray, pixels: pixels).write(to: png)
+        let predicted = try Self.run(["predict", model, png])
+        #expect(predicted.status == 0, "\(predicted.error)")
+        #expect(predicted.output.hasPrefix("example 0: class 7"), "\(predicted.output)")
+        let idx = try Self.run(["predict", model, try #require(MNIST.bundledDirectory) + "/t10k-images-idx3-ubyte.gz", "--limit", "2"])
+        #expect(idx.output.contains("example 1: class 2"), "\(idx.output)")
     }
 }
