@@ -52,8 +52,21 @@ enum DatasetLoader {
                 }
             }
             return LoadedDataset(name: key, train: make(seed), test: make(seed &+ 1))
+        case _ where key.hasPrefix("csv:"):
+            // Features then a label column; one sixth, chosen by the seed, is held out as the test set.
+            let path = String(name.dropFirst(4))
+            let all = try CSV.readLabeled(contentsOf: path)
+            var generator = RandomGenerator(seed: seed, stream: 0x7E57)
+            let order = generator.permutation(all.count)
+            let held = max(1, all.count / 6)
+            guard all.count > held else {
+                throw CommandFailure("\(path): \(all.count) rows are too few to hold out a test set")
+            }
+            let test = SubsetSource(all, indices: Array(order[..<held]).sorted())
+            let train = SubsetSource(all, indices: Array(order[held...]).sorted())
+            return LoadedDataset(name: "csv:\(path)", train: train, test: test)
         default:
-            throw ValidationError("unknown --dataset '\(name)'; expected mnist, fashion-mnist, \(syntheticNames.joined(separator: ", "))")
+            throw ValidationError("unknown --dataset '\(name)'; expected mnist, fashion-mnist, csv:PATH, \(syntheticNames.joined(separator: ", "))")
         }
     }
 }

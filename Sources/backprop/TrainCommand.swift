@@ -16,7 +16,7 @@ struct TrainCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "Data set: mnist, fashion-mnist, moons, circles, spirals, xor, blobs.")
+    @Option(help: "Data set: mnist, fashion-mnist, csv:PATH (features then a label column; a sixth held out for testing), moons, circles, spirals, xor, blobs.")
     var dataset: String = "mnist"
 
     @Option(name: .customLong("data-dir"), help: "Directory holding data sets (default: BACKPROP_DATA, then system locations).")
@@ -60,6 +60,9 @@ struct TrainCommand: ParsableCommand {
 
     @Option(help: "Stop after this many optimizer steps.")
     var steps: Int?
+
+    @Option(help: "Augment training images: affine, elastic, noise, or a comma list such as affine,noise (image data sets only).")
+    var augment: String?
 
     @Option(name: .customLong("early-stopping"), help: "Stop after this many epochs without validation improvement.")
     var earlyStopping: Int?
@@ -145,11 +148,22 @@ struct TrainCommand: ParsableCommand {
         configuration.validationFraction = validationFraction
         configuration.seed = seed
         configuration.dataset = data.name
+        var transform: (@Sendable (inout Tensor, inout RandomGenerator) -> Void)? = nil
+        if let augment {
+            guard isImage else { throw ValidationError("--augment works on image data sets (mnist, fashion-mnist), not \(data.name)") }
+            let augmentation = try Augmentation(parsing: augment)
+            let side = Int(Double(inputs).squareRoot())
+            transform = { batch, generator in augmentation.apply(to: &batch, height: side, width: side, using: &generator) }
+            configuration.augmentation = augment
+        }
+        // Features of a CSV file come in any scale: standardize them with training statistics.
+        let normalization: Normalization = data.name.hasPrefix("csv:") ? .standardizing(trainSet) : .none
 
-        let runDirectory = out ?? "runs/\(data.name)"
+        let runDirectory = out ?? "runs/\(data.name.hasPrefix("csv:") ? "csv" : data.name)"
         let reporter = ProgressReporter(quiet: quiet)
         let trainer = try Trainer(architecture: architecture, configuration: configuration,
                                   train: trainSet, validation: validationSet, test: data.test,
+                                  normalization: normalization, transform: transform,
                                   runDirectory: runDirectory, reporter: reporter)
         if resume, let path = trainer.checkpointPath {
             guard FileManager.default.fileExists(atPath: path) else {

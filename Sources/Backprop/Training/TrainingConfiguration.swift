@@ -31,6 +31,8 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
     public var shuffles: Bool = true
     /// Seed for initialization, data order, dropout, noise and augmentation.
     public var seed: UInt64 = 1
+    /// Image augmentation applied to training batches (as `--augment` spells it), if any.
+    public var augmentation: String? = nil
     /// The data set's name (as `backprop train --dataset` takes it), so `eval` can find it.
     public var dataset: String? = nil
 
