@@ -17,7 +17,8 @@ public protocol ExampleSource: Sendable {
 extension ExampleSource {
     /// The examples at `indices` as a feature tensor and labels.
     public func batch(_ indices: ArraySlice<Int>) -> (features: Tensor, labels: [Int32]) {
-        var features = Tensor.zeros([indices.count, featureCount])
+        // Every element is written by the gather: no need to zero the (pooled, reused) buffer.
+        var features = Tensor(uninitializedShape: [indices.count, featureCount])
         features.withUnsafeMutableBufferPointer { gatherFeatures(indices, into: $0) }
         return (features, indices.map { label($0) })
     }
@@ -31,9 +32,15 @@ extension LabeledData: ExampleSource {
     public func label(_ index: Int) -> Int32 { labels[index] }
     public func gatherFeatures(_ indices: ArraySlice<Int>, into destination: UnsafeMutableBufferPointer<Float>) {
         let f = featureCount
+        precondition(destination.count >= indices.count * f, "gatherFeatures: destination too small")
+        guard let out = destination.baseAddress else { return }
         features.withUnsafeBufferPointer { src in
-            for (row, i) in indices.enumerated() {
-                for k in 0..<f { destination[row * f + k] = src[i * f + k] }
+            guard let base = src.baseAddress else { return }
+            var d = out
+            for i in indices {
+                precondition(i >= 0 && i < count, "gatherFeatures: index \(i) out of range 0..<\(count)")
+                d.update(from: base + i * f, count: f)
+                d += f
             }
         }
     }
@@ -44,10 +51,15 @@ extension ImageDataset: ExampleSource {
     /// Pixels scaled from bytes to [0, 1].
     public func gatherFeatures(_ indices: ArraySlice<Int>, into destination: UnsafeMutableBufferPointer<Float>) {
         let f = featureCount
+        precondition(destination.count >= indices.count * f, "gatherFeatures: destination too small")
+        guard let out = destination.baseAddress else { return }
         pixels.withUnsafeBufferPointer { src in
-            for (row, i) in indices.enumerated() {
-                let s = i * f, d = row * f
-                for k in 0..<f { destination[d + k] = Float(src[s + k]) * (1 / 255) }
+            guard let base = src.baseAddress else { return }
+            var d = out
+            for i in indices {
+                precondition(i >= 0 && i < count, "gatherFeatures: index \(i) out of range 0..<\(count)")
+                Elementwise.convertBytes(base + i * f, scale: 1 / 255, d, count: f)
+                d += f
             }
         }
     }
