@@ -30,6 +30,7 @@ public struct Adam: OptimizerRule {
     public var defaultLearningRate: Float { 0.001 }
     public var stateNames: [String] { ["m", "v"] }
     public var hyperParameters: [String: Float] { ["beta1": beta1, "beta2": beta2, "epsilon": epsilon] }
+    public var isElementwise: Bool { true }
 
     public func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
                        state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate eta: Float) {
@@ -51,13 +52,16 @@ func adamUpdate(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBu
                 step t: Int, eta: Float, beta1: Float, beta2: Float, epsilon: Float) {
     let c1 = biasCorrection(beta1, t), c2 = biasCorrection(beta2, t)
     let keep1 = 1 - beta1, keep2 = 1 - beta2
+    // η·m̂ = (η/c₁)·m and v̂ = v·(1/c₂): one vector division per element instead of three
+    // (each rewrite moves the result by at most an ulp).
+    let stepSize = eta / c1, inverseC2 = 1 / c2
     Lanes.forEach(parameter.count) { i, n in
         let g = Lanes.load(gradient, i, n)
         let m = beta1 * Lanes.load(first, i, n) + keep1 * g
         let v = beta2 * Lanes.load(second, i, n) + keep2 * (g * g)
         Lanes.store(m, first, i, n)
         Lanes.store(v, second, i, n)
-        let mHat = m / c1, vHat = v / c2
-        Lanes.store(Lanes.load(parameter, i, n) - eta * mHat / (vHat.squareRoot() + epsilon), parameter, i, n)
+        let vHat = v * inverseC2
+        Lanes.store(Lanes.load(parameter, i, n) - stepSize * m / (Elementwise.squareRoot(vHat) + epsilon), parameter, i, n)
     }
 }
