@@ -25,14 +25,26 @@ public struct Momentum: OptimizerRule {
     public var defaultLearningRate: Float { 0.01 }
     public var stateNames: [String] { ["v"] }
     public var hyperParameters: [String: Float] { ["momentum": momentum] }
+    public var isElementwise: Bool { true }
 
     public func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
                        state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate eta: Float) {
-        let velocity = state[0], gamma = momentum
-        Lanes.forEach(parameter.count) { i, n in
-            let v = gamma * Lanes.load(velocity, i, n) + eta * Lanes.load(gradient, i, n)
-            Lanes.store(v, velocity, i, n)
-            Lanes.store(Lanes.load(parameter, i, n) - v, parameter, i, n)
+        let gamma = momentum
+        // A plain pointer loop (see SGD): the `Lanes.forEach` body was not inlined.
+        guard let p = parameter.baseAddress, let g = gradient.baseAddress, let velocity = state[0].baseAddress else { return }
+        let count = parameter.count
+        var i = 0
+        while i + 16 <= count {
+            let v = gamma * Elementwise.load(velocity + i) + eta * Elementwise.load(g + i)
+            Elementwise.store(v, velocity + i)
+            Elementwise.store(Elementwise.load(p + i) - v, p + i)
+            i += 16
+        }
+        while i < count {
+            let v = gamma * velocity[i] + eta * g[i]
+            velocity[i] = v
+            p[i] = p[i] - v
+            i += 1
         }
     }
 }

@@ -13,11 +13,22 @@ public struct SGD: OptimizerRule {
     public var defaultLearningRate: Float { 0.01 }
     public var stateNames: [String] { [] }
     public var hyperParameters: [String: Float] { [:] }
+    public var isElementwise: Bool { true }
 
     public func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
                        state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate eta: Float) {
-        Lanes.forEach(parameter.count) { i, n in
-            Lanes.store(Lanes.load(parameter, i, n) - eta * Lanes.load(gradient, i, n), parameter, i, n)
+        // A plain pointer loop: through `Lanes.forEach` the body stayed an out-of-line call per
+        // 16 elements (stack realignment and vzeroupper each time).
+        guard let p = parameter.baseAddress, let g = gradient.baseAddress else { return }
+        let count = parameter.count
+        var i = 0
+        while i + 16 <= count {
+            Elementwise.store(Elementwise.load(p + i) - eta * Elementwise.load(g + i), p + i)
+            i += 16
+        }
+        while i < count {
+            p[i] = p[i] - eta * g[i]
+            i += 1
         }
     }
 }
