@@ -48,10 +48,16 @@ public protocol OptimizerRule: Sendable, CustomStringConvertible {
     ///   - learningRate: η for this parameter (the optimizer's rate times its group's scale).
     func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
                 state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate: Float)
+
+    /// Whether `update` treats every element independently (element i of the result depends
+    /// only on element i of the parameter, gradient and state). ``Optimizer`` then splits large
+    /// parameters into ranges updated in parallel on the backend's threads. Default `false`.
+    var isElementwise: Bool { get }
 }
 
 extension OptimizerRule {
     public var defaultWeightDecay: WeightDecay { .none }
+    public var isElementwise: Bool { false }
     public var description: String {
         let shown = hyperParameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
         return "\(name)(\(shown.joined(separator: ", ")))"
@@ -321,8 +327,13 @@ public final class Optimizer {
         groups[group].weightDecay ?? rule.defaultWeightDecay
     }
 
+    /// Parameters of at least this many elements are updated in parallel ranges when the rule
+    /// is elementwise: below it, waking the pool costs more than the update.
+    static let parallelUpdateMinimum = 1 << 15
+
     /// Updates every parameter that has a gradient, then counts the step.
     public func step() {
+        let pool = Backend.current.threads
         for slot in slots {
             guard let gradient = slot.variable.grad else { continue }
             precondition(gradient.shape == slot.shape,
@@ -332,35 +343,57 @@ public final class Optimizer {
             let decay = group.weightDecay ?? rule.defaultWeightDecay
             let t = slot.step + 1
             let rule = self.rule
-            slot.variable.value.withUnsafeMutableBufferPointer { theta in
-                gradient.withUnsafeBufferPointer { g in
-                    switch decay {
-                    case .none, .coupled(0), .decoupled(0):
-                        rule.update(parameter: theta, gradient: g, state: slot.buffers, step: t, learningRate: eta)
-                    case .coupled(let lambda):
-                        // g' = g + λθ, into a buffer kept for this parameter.
-                        let scratch = slot.scratch ?? {
-                            let s = UnsafeMutableBufferPointer<Float>.allocate(capacity: slot.count)
-                            slot.scratch = s
-                            return s
-                        }()
-                        Lanes.forEach(slot.count) { i, n in
-                            Lanes.store(Lanes.load(g, i, n) + lambda * Lanes.load(theta, i, n), scratch, i, n)
-                        }
-                        rule.update(parameter: theta, gradient: UnsafeBufferPointer(scratch), state: slot.buffers,
-                                    step: t, learningRate: eta)
-                    case .decoupled(let lambda):
-                        // θ ← θ − ηλθ with θ = θ_{t−1}; the rule's update does not read θ, so
-                        // applying the decay first is the same as applying both to θ_{t−1}.
-                        let shrink = eta * lambda
-                        Lanes.forEach(slot.count) { i, n in
-                            let p = Lanes.load(theta, i, n)
-                            Lanes.store(p - shrink * p, theta, i, n)
-                        }
-                        rule.update(parameter: theta, gradient: g, state: slot.buffers, step: t, learningRate: eta)
+            let count = slot.count
+            if case .coupled(let lambda) = decay, lambda != 0, slot.scratch == nil {
+                slot.scratch = UnsafeMutableBufferPointer<Float>.allocate(capacity: count)
+            }
+            let scratch = slot.scratch
+            let buffers = slot.buffers
+            // Read the gradient in place (kept alive below), never copied.
+            let gradientPointer = gradient.pointer
+            let thetaPointer = slot.variable.value.mutablePointer()
+            /// Updates elements lower..<upper (lower a multiple of 16).
+            func apply(_ lower: Int, _ upper: Int) {
+                let n = upper - lower
+                let theta = UnsafeMutableBufferPointer(start: thetaPointer + lower, count: n)
+                let g = UnsafeBufferPointer(start: gradientPointer + lower, count: n)
+                let state = lower == 0 && upper == count ? buffers
+                    : buffers.map { UnsafeMutableBufferPointer(rebasing: $0[lower..<upper]) }
+                switch decay {
+                case .none, .coupled(0), .decoupled(0):
+                    rule.update(parameter: theta, gradient: g, state: state, step: t, learningRate: eta)
+                case .coupled(let lambda):
+                    // g' = g + λθ, into a buffer kept for this parameter.
+                    let part = UnsafeMutableBufferPointer(rebasing: scratch.unsafelyUnwrapped[lower..<upper])
+                    Lanes.forEach(n) { i, k in
+                        Lanes.store(Lanes.load(g, i, k) + lambda * Lanes.load(theta, i, k), part, i, k)
                     }
+                    rule.update(parameter: theta, gradient: UnsafeBufferPointer(part), state: state,
+                                step: t, learningRate: eta)
+                case .decoupled(let lambda):
+                    // θ ← θ − ηλθ with θ = θ_{t−1}; the rule's update does not read θ, so
+                    // applying the decay first is the same as applying both to θ_{t−1}.
+                    let shrink = eta * lambda
+                    Lanes.forEach(n) { i, k in
+                        let p = Lanes.load(theta, i, k)
+                        Lanes.store(p - shrink * p, theta, i, k)
+                    }
+                    rule.update(parameter: theta, gradient: g, state: state, step: t, learningRate: eta)
                 }
             }
+            if rule.isElementwise, count >= Self.parallelUpdateMinimum, pool.threadCount > 1 {
+                // Whole cache lines per range, about 2 ranges per thread (dynamic claiming
+                // balances a thread the OS delays).
+                let ranges = min(2 * pool.threadCount, count / 8192)
+                let per = (count / ranges + 15) / 16 * 16
+                pool.parallelFor(ranges) { r in
+                    let lower = r * per
+                    if lower < count { apply(lower, min(count, lower + per)) }
+                }
+            } else {
+                apply(0, count)
+            }
+            withExtendedLifetime(gradient) {}
             slot.step = t
         }
         stepCount += 1

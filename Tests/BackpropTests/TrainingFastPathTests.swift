@@ -1,0 +1,76 @@
+import Testing
+import Backprop
+
+/// The kernels and parallel paths that make a training step fast give the same results as the
+/// straightforward code they replace.
+@Suite struct TrainingFastPathTests {
+    @Test func vectorSquareRootIsCorrectlyRounded() {
+        var generator = RandomGenerator(seed: 11)
+        var values: [Float] = [0, 1, 2, 4, .infinity, .leastNonzeroMagnitude, .leastNormalMagnitude,
+                               .greatestFiniteMagnitude, 1e-40, 0x1p-100, 0x1p-101, 3.999999]
+        for _ in 0..<200_000 {
+            values.append(Float(bitPattern: UInt32(truncatingIfNeeded: generator.next()) % 0x7F80_0000))
+        }
+        while values.count % 16 != 0 { values.append(9) }
+        var mismatches = 0
+        for start in stride(from: 0, to: values.count, by: 16) {
+            var v = SIMD16<Float>()
+            for l in 0..<16 { v[l] = values[start + l] }
+            let root = Elementwise.squareRoot(v)
+            for l in 0..<16 where root[l] != values[start + l].squareRoot() { mismatches += 1 }
+        }
+        #expect(mismatches == 0)
+        let special = Elementwise.squareRoot(SIMD16<Float>(repeating: -1))
+        #expect(special[0].isNaN)
+        #expect(Elementwise.squareRoot(SIMD16<Float>(repeating: .nan))[3].isNaN)
+    }
+
+    @Test func byteConversionMatchesScalar() {
+        let bytes = (0..<1000).map { UInt8(truncatingIfNeeded: $0 &* 37) }
+        var out = [Float](repeating: -1, count: 1000)
+        bytes.withUnsafeBufferPointer { b in
+            out.withUnsafeMutableBufferPointer { Elementwise.convertBytes(b.baseAddress!, scale: 1 / 255, $0.baseAddress!, count: 1000) }
+        }
+        #expect(out == bytes.map { Float($0) * (1 / 255) })
+    }
+
+    @Test func imageBatchGatherMatchesPixels() {
+        let pixels = (0..<(7 * 20)).map { UInt8(truncatingIfNeeded: $0 &* 13) }
+        let data = ImageDataset(pixels: pixels, labels: (0..<7).map { Int32($0 % 3) }, height: 4, width: 5, classCount: 3)
+        let indices: ArraySlice<Int> = [6, 0, 3, 3]
+        let (features, labels) = data.batch(indices)
+        #expect(features.shape == [4, 20])
+        #expect(labels == [0, 0, 0, 0])
+        let expected = indices.flatMap { i in (0..<20).map { Float(pixels[i * 20 + $0]) * (1 / 255) } }
+        #expect(features.scalars == expected)
+    }
+
+    /// Runs three steps of `rule` on a large parameter with a given pool; returns θ and state.
+    static func steps(_ rule: any OptimizerRule, decay: WeightDecay, threads: Int) -> ([Float], [String: [Float]]) {
+        let backend = Backend(threads: ThreadPool(threadCount: threads))
+        return Backend.$current.withValue(backend) {
+            var generator = RandomGenerator(seed: 5)
+            let count = 100_003
+            let p = Variable(.uniform([count], in: -1...1, using: &generator), requiresGrad: true, decays: true)
+            let optimizer = Optimizer(groups: [ParameterGroup([("p", p)], weightDecay: decay)], rule: rule, learningRate: 0.01)
+            for _ in 0..<3 {
+                p.grad = .uniform([count], in: -1...1, using: &generator)
+                optimizer.step()
+                optimizer.zeroGrad()
+            }
+            return (p.value.scalars, optimizer.state(of: "p") ?? [:])
+        }
+    }
+
+    @Test(arguments: [WeightDecay.none, .coupled(0.1), .decoupled(0.1)])
+    func parallelOptimizerStepIsBitIdentical(decay: WeightDecay) {
+        let rules: [any OptimizerRule] = [SGD(), Momentum(), Adam()]
+        for rule in rules {
+            #expect(rule.isElementwise)
+            let serial = Self.steps(rule, decay: decay, threads: 1)
+            let parallel = Self.steps(rule, decay: decay, threads: 3)
+            #expect(serial.0 == parallel.0, "\(rule.name) θ")
+            #expect(serial.1 == parallel.1, "\(rule.name) state")
+        }
+    }
+}
