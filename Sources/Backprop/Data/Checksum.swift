@@ -75,10 +75,16 @@ public struct MD5: Sendable {
     }
 
     private mutating func compress(block: UnsafeRawBufferPointer, at offset: Int) {
-        var m = [UInt32](repeating: 0, count: 16)
-        for i in 0..<16 {
-            m[i] = UInt32(littleEndian: block.loadUnaligned(fromByteOffset: offset + 4 * i, as: UInt32.self))
+        // A stack buffer for the 16 message words: no heap allocation per 64-byte block.
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 16) { m in
+            for i in 0..<16 {
+                m[i] = UInt32(littleEndian: block.loadUnaligned(fromByteOffset: offset + 4 * i, as: UInt32.self))
+            }
+            compress(words: m)
         }
+    }
+
+    private mutating func compress(words m: UnsafeMutableBufferPointer<UInt32>) {
         var (a, b, c, d) = state
         for i in 0..<64 {
             var f: UInt32
@@ -168,10 +174,15 @@ public struct SHA256: Sendable {
     ]
 
     private mutating func compress(block: UnsafeRawBufferPointer, at offset: Int) {
-        var w = [UInt32](repeating: 0, count: 64)
-        for i in 0..<16 {
-            w[i] = UInt32(bigEndian: block.loadUnaligned(fromByteOffset: offset + 4 * i, as: UInt32.self))
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
+            for i in 0..<16 {
+                w[i] = UInt32(bigEndian: block.loadUnaligned(fromByteOffset: offset + 4 * i, as: UInt32.self))
+            }
+            compress(schedule: w)
         }
+    }
+
+    private mutating func compress(schedule w: UnsafeMutableBufferPointer<UInt32>) {
         func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
         for i in 16..<64 {
             let s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3)
