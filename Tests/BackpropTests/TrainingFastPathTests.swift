@@ -73,4 +73,22 @@ import Backprop
             #expect(serial.1 == parallel.1, "\(rule.name) state")
         }
     }
+    /// Gradients of a linear layer whose input needs a gradient too (so dW and dX run side by
+    /// side on a two-thread pool), bit for bit against one thread.
+    @Test func linearBackwardOnTwoThreadsMatchesOne() {
+        func gradients(threads: Int) -> [[Float]] {
+            Backend.$current.withValue(Backend(threads: ThreadPool(threadCount: threads))) {
+                var generator = RandomGenerator(seed: 3)
+                let x = Variable(.uniform([64, 300], in: -1...1, using: &generator), requiresGrad: true)
+                let w = Variable(.uniform([200, 300], in: -1...1, using: &generator), requiresGrad: true)
+                let b = Variable(.uniform([200], in: -1...1, using: &generator), requiresGrad: true)
+                let seed = Tensor.uniform([64, 200], in: -1...1, using: &generator)
+                linear(x, weight: w, bias: b, activation: .tanh).backward(seed: seed)
+                return [x.grad?.scalars ?? [], w.grad?.scalars ?? [], b.grad?.scalars ?? []]
+            }
+        }
+        let one = gradients(threads: 1), two = gradients(threads: 2)
+        #expect(one[0].count == 64 * 300 && one[1].count == 200 * 300)
+        #expect(one == two)
+    }
 }

@@ -53,15 +53,33 @@ public func linear(_ x: Variable, weight: Variable, bias: Variable?, activation:
                                         biasGradient: nil, rows: batch, cols: outputs)
             }
         }
-        weight.withGradientBuffer { gw, accumulate in
+        let xp = x.value.pointer, wp = weight.value.pointer
+        func weightGradient(_ gw: UnsafeMutablePointer<Float>, _ accumulate: Bool, _ pool: ThreadPool?) {
             Gemm.sgemm(transposeA: true, transposeB: false, m: outputs, n: inputs, k: batch, alpha: 1,
-                       a: dzp, lda: outputs, b: x.value.pointer, ldb: inputs,
-                       beta: accumulate ? 1 : 0, c: gw, ldc: inputs, pool: threads)
+                       a: dzp, lda: outputs, b: xp, ldb: inputs,
+                       beta: accumulate ? 1 : 0, c: gw, ldc: inputs, pool: pool)
         }
-        x.withGradientBuffer { gx, accumulate in
+        func inputGradient(_ gx: UnsafeMutablePointer<Float>, _ accumulate: Bool, _ pool: ThreadPool?) {
             Gemm.sgemm(transposeA: false, transposeB: false, m: batch, n: inputs, k: outputs, alpha: 1,
-                       a: dzp, lda: outputs, b: weight.value.pointer, ldb: inputs,
-                       beta: accumulate ? 1 : 0, c: gx, ldc: inputs, pool: threads)
+                       a: dzp, lda: outputs, b: wp, ldb: inputs,
+                       beta: accumulate ? 1 : 0, c: gx, ldc: inputs, pool: pool)
+        }
+        // dW and dX are independent products of equal cost (batch·inputs·outputs each). On two
+        // threads, running them side by side (one thread each) replaces two split GEMMs — two
+        // wake-ups and waits, B packed twice over — with one; results are the same as either
+        // GEMM alone on one thread.
+        if threads.threadCount == 2, weight.requiresGrad, x.requiresGrad,
+           batch * inputs * outputs >= GemmPartition.minimumParallelWork {
+            weight.withGradientBuffer { gw, accumulateW in
+                x.withGradientBuffer { gx, accumulateX in
+                    threads.parallelFor(2) { task in
+                        if task == 0 { weightGradient(gw, accumulateW, nil) } else { inputGradient(gx, accumulateX, nil) }
+                    }
+                }
+            }
+        } else {
+            weight.withGradientBuffer { gw, accumulate in weightGradient(gw, accumulate, threads) }
+            x.withGradientBuffer { gx, accumulate in inputGradient(gx, accumulate, threads) }
         }
     }
 }
