@@ -34,12 +34,23 @@ public enum BatchNormKernels {
             variance[j] /= m
             inverseStandardDeviation[j] = 1 / (variance[j] + epsilon).squareRoot()
         }
+        // One pass per row: x̂ = (x − μ)·σ⁻¹, y = x̂·γ + β (the same operations, in the same
+        // order, as three separate passes).
         for r in 0..<rows {
             let cr = normalized + r * columns, yr = y + r * columns
-            Elementwise.zip(UnsafePointer(cr), UnsafePointer(inverseStandardDeviation), cr, count: columns,
-                            { $0 * $1 }, { $0 * $1 })
-            Elementwise.zip(UnsafePointer(cr), gamma, yr, count: columns, { $0 * $1 }, { $0 * $1 })
-            Elementwise.zip(UnsafePointer(yr), beta, yr, count: columns, { $0 + $1 }, { $0 + $1 })
+            var j = 0
+            while j + 16 <= columns {
+                let xhat = Elementwise.load(cr + j) * Elementwise.load(inverseStandardDeviation + j)
+                Elementwise.store(xhat, cr + j)
+                Elementwise.store(xhat * Elementwise.load(gamma + j) + Elementwise.load(beta + j), yr + j)
+                j += 16
+            }
+            while j < columns {
+                let xhat = cr[j] * inverseStandardDeviation[j]
+                cr[j] = xhat
+                yr[j] = xhat * gamma[j] + beta[j]
+                j += 1
+            }
         }
     }
 

@@ -73,18 +73,30 @@ public final class BatchNorm1d: Module {
             let gp = g.mutablePointer()
             var scratch = Tensor(uninitializedShape: [2 * columns])
             let sp = scratch.mutablePointer()
-            var gammaGrad: Tensor? = nil, betaGrad: Tensor? = nil
-            if gamma.requiresGrad { gammaGrad = .zeros([columns]) }
-            if beta.requiresGrad { betaGrad = .zeros([columns]) }
-            BatchNormKernels.backward(
-                dy: gp, normalized: xhat.pointer, rows: rows, columns: columns,
-                gamma: gamma.value.pointer, inverseStandardDeviation: invStd.pointer,
-                throughStatistics: training,
-                dx: input.requiresGrad ? gp : nil,
-                gammaGradient: gammaGrad?.mutablePointer(), betaGradient: betaGrad?.mutablePointer(),
-                sumDy: sp, sumDyXhat: sp + columns)
-            if let gammaGrad { gamma.accumulateGradient(gammaGrad) }
-            if let betaGrad { beta.accumulateGradient(betaGrad) }
+            // γ and β gradients go straight into their gradient buffers (the kernel adds to
+            // them; fresh buffers are zeroed first) rather than through temporary tensors.
+            func run(_ gammaGradient: UnsafeMutablePointer<Float>?, _ betaGradient: UnsafeMutablePointer<Float>?) {
+                BatchNormKernels.backward(
+                    dy: gp, normalized: xhat.pointer, rows: rows, columns: columns,
+                    gamma: gamma.value.pointer, inverseStandardDeviation: invStd.pointer,
+                    throughStatistics: training,
+                    dx: input.requiresGrad ? gp : nil,
+                    gammaGradient: gammaGradient, betaGradient: betaGradient,
+                    sumDy: sp, sumDyXhat: sp + columns)
+            }
+            func zeroIfFresh(_ buffer: UnsafeMutablePointer<Float>, _ accumulate: Bool) -> UnsafeMutablePointer<Float> {
+                if !accumulate { Elementwise.fill(buffer, 0, count: columns) }
+                return buffer
+            }
+            switch (gamma.requiresGrad, beta.requiresGrad) {
+            case (true, true):
+                gamma.withGradientBuffer { gg, ga in
+                    beta.withGradientBuffer { bg, ba in run(zeroIfFresh(gg, ga), zeroIfFresh(bg, ba)) }
+                }
+            case (true, false): gamma.withGradientBuffer { gg, ga in run(zeroIfFresh(gg, ga), nil) }
+            case (false, true): beta.withGradientBuffer { bg, ba in run(nil, zeroIfFresh(bg, ba)) }
+            case (false, false): run(nil, nil)
+            }
             if input.requiresGrad { input.accumulateGradient(g) }
         }
     }
@@ -94,9 +106,16 @@ public final class BatchNorm1d: Module {
     private func updateRunningStatistics(mean: Tensor, variance: Tensor, batchSize m: Int) {
         batchesTracked += 1
         let factor = momentum ?? (1 / Float(batchesTracked))
-        let unbiased = variance * (Float(m) / Float(m - 1))
-        runningMean.value = runningMean.value * (1 - factor) + mean * factor
-        runningVariance.value = runningVariance.value * (1 - factor) + unbiased * factor
+        let correction = Float(m) / Float(m - 1), keep = 1 - factor
+        // In place, one pass, the same operations as
+        // running = running·(1 − f) + batch·f  (batch variance made unbiased first).
+        let count = featureCount
+        let meanPointer = runningMean.value.mutablePointer(), variancePointer = runningVariance.value.mutablePointer()
+        let batchMean = mean.pointer, batchVariance = variance.pointer
+        for j in 0..<count {
+            meanPointer[j] = meanPointer[j] * keep + batchMean[j] * factor
+            variancePointer[j] = variancePointer[j] * keep + (batchVariance[j] * correction) * factor
+        }
     }
 
     public func namedParameters() -> [(name: String, parameter: Variable)] {
