@@ -1,0 +1,182 @@
+import Foundation
+
+/// Where a panel's legend goes.
+public enum LegendPosition: Sendable, Equatable {
+    /// The inside corner that hides the least data.
+    case best
+    case topLeft, topRight, bottomLeft, bottomRight
+    /// No legend.
+    case none
+}
+
+/// Colours, sizes and fonts shared by a figure's panels.
+public struct Theme: Sendable {
+    public var background: Color = .white
+    public var text: Color = Color(grey: 0.1)
+    public var axis: Color = Color(grey: 0.25)
+    public var gridLines: Color = Color(grey: 0.9)
+    public var palette: [Color] = Color.categorical
+    /// Integer scale of the 5×7 bitmap font for tick labels, axis labels and legends.
+    public var fontScale: Int = 2
+    /// Integer scale of panel titles (drawn bold).
+    public var titleScale: Int = 2
+    /// Blank pixels around each panel.
+    public var padding: Double = 10
+
+    public init() {}
+
+    /// White background, grey grid, dark axes, tab10 palette, text at twice the font's size.
+    public static let standard = Theme()
+
+    /// Text at the font's own size, for small figures with many panels.
+    public static var compact: Theme {
+        var t = Theme()
+        t.fontScale = 1
+        t.titleScale = 1
+        t.padding = 6
+        return t
+    }
+}
+
+/// One chart inside a figure: title, axis labels, scales, ranges, legend and the layers drawn.
+public struct Panel: Sendable {
+    public var title: String?
+    public var xLabel: String?
+    public var yLabel: String?
+    public var xScale: AxisScale
+    public var yScale: AxisScale
+    /// Fixed axis ranges; nil fits the data (with a small margin for lines and points).
+    public var xRange: ClosedRange<Double>?
+    public var yRange: ClosedRange<Double>?
+    public var legend: LegendPosition = .best
+    public var showsGrid: Bool = true
+    /// Nil: axes are shown unless every layer is an image.
+    public var showsAxes: Bool?
+    /// Equal pixel lengths for equal data lengths on both axes. Nil: only for images.
+    public var equalAspect: Bool?
+    /// A colour bar for the first heatmap or contour layer. Nil: shown when there is one.
+    public var colorBar: Bool?
+    public var colorBarLabel: String?
+    public private(set) var layers: [Layer] = []
+
+    public init(title: String? = nil, xLabel: String? = nil, yLabel: String? = nil,
+                xScale: AxisScale = .linear, yScale: AxisScale = .linear,
+                xRange: ClosedRange<Double>? = nil, yRange: ClosedRange<Double>? = nil,
+                legend: LegendPosition = .best) {
+        self.title = title
+        self.xLabel = xLabel
+        self.yLabel = yLabel
+        self.xScale = xScale
+        self.yScale = yScale
+        self.xRange = xRange
+        self.yRange = yRange
+        self.legend = legend
+    }
+
+    /// Adds a layer, drawn above the ones added before it.
+    public mutating func add(_ layer: Layer) {
+        layers.append(layer)
+    }
+}
+
+/// A figure: one or more panels in a grid (row by row), with an optional overall title,
+/// rendered to PNG (through ``Canvas``) or SVG with the same layout.
+///
+/// ```swift
+/// var figure = Figure(width: 900, height: 600)
+/// var panel = Panel(title: "Training loss", xLabel: "step", yLabel: "loss", yScale: .log)
+/// panel.add(.line(x: steps, y: sgd, label: "SGD"))
+/// figure.add(panel)
+/// try figure.write(png: "out/loss.png")
+/// ```
+public struct Figure: Sendable {
+    public var width: Int
+    public var height: Int
+    public var rows: Int
+    public var columns: Int
+    public var title: String?
+    public var theme: Theme
+    public private(set) var panels: [Panel] = []
+
+    public init(width: Int = 800, height: Int = 500, title: String? = nil, theme: Theme = .standard) {
+        self.init(width: width, height: height, grid: (rows: 1, columns: 1), title: title, theme: theme)
+    }
+
+    /// Small multiples: panels fill a `rows`×`columns` grid row by row; more panels than cells
+    /// add rows.
+    public init(width: Int, height: Int, grid: (rows: Int, columns: Int), title: String? = nil, theme: Theme = .standard) {
+        precondition(width >= 16 && height >= 16, "Figure: size \(width)×\(height) is too small")
+        precondition(grid.rows >= 1 && grid.columns >= 1, "Figure: grid \(grid.rows)×\(grid.columns)")
+        self.width = width
+        self.height = height
+        self.rows = grid.rows
+        self.columns = grid.columns
+        self.title = title
+        self.theme = theme
+    }
+
+    public mutating func add(_ panel: Panel) {
+        panels.append(panel)
+    }
+
+    /// Replaces or reads the panel at `index`.
+    public subscript(panel index: Int) -> Panel {
+        get { panels[index] }
+        set { panels[index] = newValue }
+    }
+
+    /// The rectangle of figure pixels given to panel `index`: its grid cell below the title.
+    public func cell(ofPanel index: Int) -> PixelRect {
+        let gridRows = max(rows, (panels.count + columns - 1) / columns)
+        let top = title == nil ? 0 : Double(BitmapFont.glyphHeight * (theme.titleScale + 1)) + 2 * theme.padding
+        let w = Double(width) / Double(columns), h = (Double(height) - top) / Double(gridRows)
+        return PixelRect(x: Double(index % columns) * w, y: top + Double(index / columns) * h, width: w, height: h)
+    }
+
+    /// Where panel `index`'s data lands: its plot area and data ranges, as used when drawing.
+    /// Tests and callers use it to find the pixel of a data point.
+    public func transform(ofPanel index: Int) -> PlotTransform {
+        PanelLayout(panel: panels[index], cell: cell(ofPanel: index), theme: theme).transform
+    }
+
+    /// The figure drawn into a canvas.
+    public func canvas() -> Canvas {
+        var canvas = Canvas(width: width, height: height, background: theme.background)
+        draw(into: &canvas)
+        return canvas
+    }
+
+    /// The figure as an RGBA image.
+    public func image() -> PNGImage { canvas().image() }
+
+    /// The figure as an SVG document with the same layout: vector lines, shapes and text;
+    /// heatmaps, regions and images embedded as PNG.
+    public func svg() -> String {
+        var document = SVGDocument(width: width, height: height)
+        document.fill(PixelRect(x: 0, y: 0, width: Double(width), height: Double(height)), theme.background)
+        draw(into: &document)
+        return document.finished()
+    }
+
+    /// Writes the figure as a PNG file, atomically, creating the directory if needed.
+    public func write(png path: String) throws(WriteError) {
+        try image().write(to: path)
+    }
+
+    /// Writes the figure as an SVG file, atomically, creating the directory if needed.
+    public func write(svg path: String) throws(WriteError) {
+        try AtomicFile.write(Array(svg().utf8), to: path)
+    }
+
+    func draw<T: RenderTarget>(into target: inout T) {
+        if let title {
+            let s = theme.titleScale + 1
+            target.text(title, at: PixelPoint(x: Double(width) / 2, y: theme.padding), align: .middle, valign: .top,
+                        scale: s, color: theme.text, bold: true)
+        }
+        for index in panels.indices {
+            let layout = PanelLayout(panel: panels[index], cell: cell(ofPanel: index), theme: theme)
+            layout.draw(into: &target)
+        }
+    }
+}
