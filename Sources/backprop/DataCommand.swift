@@ -16,8 +16,9 @@ struct DataCommand: ParsableCommand {
               backprop data info train-images-idx3-ubyte.gz
               backprop data convert train-images-idx3-ubyte.gz train-images.npy
               backprop data convert table.csv table.idx --to idx
+              backprop data download fashion-mnist    into ~/.cache/backprop/datasets, checksums verified
             """,
-        subcommands: [Convert.self, Info.self]
+        subcommands: [Convert.self, Info.self, Download.self]
     )
 
     /// `backprop data convert INPUT OUTPUT`.
@@ -51,12 +52,10 @@ struct DataCommand: ParsableCommand {
         func run() throws {
             let format = to.flatMap { DataConversion.Format(rawValue: $0.lowercased()) }
                 ?? (output.lowercased().hasSuffix(".npy") ? .npy : .idx)
-            do {
-                let summary = try DataConversion.convert(input, to: output, format: format)
-                print("\(output): \(format.rawValue), shape [\(summary.shape.map(String.init).joined(separator: ", "))], dtype \(summary.encoding), \(summary.bytes) bytes")
-            } catch {
-                throw ValidationError(error.description)
-            }
+            // A DataError propagates as it is: ArgumentParser prints "Error: " and its
+            // description (file, field, expectation) and exits with status 1.
+            let summary = try DataConversion.convert(input, to: output, format: format)
+            print("\(output): \(format.rawValue), shape [\(summary.shape.map(String.init).joined(separator: ", "))], dtype \(summary.encoding), \(summary.bytes) bytes")
         }
     }
 
@@ -80,6 +79,47 @@ struct DataCommand: ParsableCommand {
                 }
             }
             if failed { throw ExitCode(1) }
+        }
+    }
+
+    /// `backprop data download NAME`.
+    struct Download: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Find a data set, or download it into the cache with checksum verification.",
+            discussion: """
+                Searched first: --data-dir (DIR/NAME, then DIR), $BACKPROP_DATA/NAME, the cache \
+                ($XDG_CACHE_HOME or ~/.cache, then backprop/datasets/NAME) and system locations \
+                (/usr/share/datasets/fashion-mnist from Debian's dataset-fashion-mnist). Only if none \
+                holds the files are they downloaded; each is checked against its published MD5 \
+                before it is renamed into place.
+                """
+        )
+
+        @Argument(help: "The data set: \(Dataset.all.map(\.name).joined(separator: ", ")).")
+        var name: String
+
+        @Option(help: "A directory searched first.")
+        var dataDir: String?
+
+        @Option(help: "Download from this base URL (http, https or file; ending in /) instead of the mirrors.")
+        var baseURL: String?
+
+        @Flag(help: "Verify the checksums of files found on disk too.")
+        var verify = false
+
+        func run() throws {
+            let dataset = try Dataset.named(name)
+            var locator = DatasetLocator(directory: dataDir, verifiesChecksums: verify)
+            locator.baseURLOverride = baseURL
+            let directory: String
+            if let found = try? locator.locate(dataset) {
+                directory = found
+            } else {
+                print("downloading \(dataset.name) into \(locator.cacheDirectory(for: dataset))")
+                directory = try locator.download(dataset)
+            }
+            let (train, test) = try locator.load(dataset)
+            print("\(dataset.name): \(directory): \(train.count) training and \(test.count) test images of \(train.height)×\(train.width)")
         }
     }
 }

@@ -307,7 +307,7 @@ public enum CSV {
             guard i == end else { return nil }
             for k in 0..<n { buffer[k] = CChar(bitPattern: bytes[start + k]) }
             buffer[n] = 0
-            let value = buffer.withUnsafeBufferPointer { strtod($0.baseAddress!, nil) }
+            guard let value = buffer.withUnsafeBufferPointer({ $0.baseAddress.map { strtod($0, nil) } }) else { return nil }
             let narrowed = Float(value)
             return narrowed.isFinite ? narrowed : nil
         }

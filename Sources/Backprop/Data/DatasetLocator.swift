@@ -119,7 +119,7 @@ public struct DatasetLocator: Sendable {
     /// The environment (BACKPROP_DATA, XDG_CACHE_HOME, HOME); injectable for tests.
     public var environment: [String: String]
     /// Replaces every data set's mirrors when set (tests point it at a local server or a
-    /// `file://` folder). Must end with `/`.
+    /// `file://` folder); a missing final `/` is added.
     public var baseURLOverride: String?
     /// Replaces the data sets' system directories when set (tests use an empty list or a
     /// temporary folder).
@@ -255,7 +255,7 @@ public struct DatasetLocator: Sendable {
         } catch {
             throw .unreadable(path: directory, reason: "cannot create the cache folder: \(IDXArray.reason(error))")
         }
-        let bases = baseURLOverride.map { [$0] } ?? dataset.baseURLs
+        let bases = (baseURLOverride.map { [$0] } ?? dataset.baseURLs).map { $0.hasSuffix("/") ? $0 : $0 + "/" }
         for file in dataset.files {
             let destination = (directory as NSString).appendingPathComponent(file.name)
             if FileManager.default.fileExists(atPath: destination),

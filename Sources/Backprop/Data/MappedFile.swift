@@ -506,12 +506,13 @@ public final class AtomicFileWriter {
         let directory = slash.map { String(destination[..<$0]) } ?? "."
         let name = slash.map { String(destination[destination.index(after: $0)...]) } ?? destination
         var template = Array(((directory.isEmpty ? "" : directory) + "/." + name + ".partial-XXXXXX").utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        let fd = template.withUnsafeMutableBufferPointer { $0.baseAddress.map { mkstemp($0) } ?? -1 }
         guard fd >= 0 else {
             throw .unreadable(path: directory.isEmpty ? "/" : directory, reason: "cannot create a temporary file: \(MappedFile.lastError())")
         }
         self.fd = fd
-        self.temporaryPath = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        // mkstemp replaced the X's in place; drop the terminating NUL.
+        self.temporaryPath = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
         _ = fchmod(fd, 0o644)
     }
 
@@ -537,9 +538,10 @@ public final class AtomicFileWriter {
     }
 
     private func write(_ bytes: UnsafeRawBufferPointer, at offset: Int?) throws(DataError) {
+        guard let base = bytes.baseAddress else { return }
         var done = 0
         while done < bytes.count {
-            let p = bytes.baseAddress! + done
+            let p = base + done
             let n = offset.map { pwrite(fd, p, bytes.count - done, off_t($0 + done)) } ?? systemWrite(fd, p, bytes.count - done)
             if n < 0 {
                 if errno == EINTR { continue }
@@ -668,9 +670,10 @@ public enum DataConversion {
 
         /// Up to `count` bytes into `buffer` (fewer only at the end of the data).
         func read(into buffer: UnsafeMutableRawBufferPointer) throws(DataError) -> Int {
+            guard let base = buffer.baseAddress else { return 0 }
             var total = 0
             while total < buffer.count {
-                let n = gzread(file, buffer.baseAddress! + total, UInt32(buffer.count - total))
+                let n = gzread(file, base + total, UInt32(buffer.count - total))
                 if n < 0 {
                     var code: Int32 = 0
                     let message = gzerror(file, &code).map { String(cString: $0) } ?? "zlib error"
