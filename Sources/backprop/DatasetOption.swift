@@ -52,6 +52,11 @@ enum DatasetLoader {
                 }
             }
             return LoadedDataset(name: key, train: make(seed), test: make(seed &+ 1))
+        case _ where key.hasPrefix("dir:"):
+            // MNIST's layout with uncompressed files (backprop data convert): trains from disk.
+            let directory = String(name.dropFirst(4))
+            let (train, test) = try MappedExamples.mnistLayout(directory: directory)
+            return LoadedDataset(name: "dir:\(directory)", train: train, test: test)
         case _ where key.hasPrefix("csv:"):
             // Features then a label column; one sixth, chosen by the seed, is held out as the test set.
             let path = String(name.dropFirst(4))
@@ -66,7 +71,7 @@ enum DatasetLoader {
             let train = SubsetSource(all, indices: Array(order[held...]).sorted())
             return LoadedDataset(name: "csv:\(path)", train: train, test: test)
         default:
-            throw ValidationError("unknown --dataset '\(name)'; expected mnist, fashion-mnist, csv:PATH, \(syntheticNames.joined(separator: ", "))")
+            throw ValidationError("unknown --dataset '\(name)'; expected mnist, fashion-mnist, csv:PATH, dir:PATH, \(syntheticNames.joined(separator: ", "))")
         }
     }
 }

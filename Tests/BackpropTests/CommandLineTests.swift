@@ -106,3 +106,21 @@ extension CommandLineTests {
         #expect(idx.output.contains("example 1: class 2"), "\(idx.output)")
     }
 }
+
+extension CommandLineTests {
+    /// `data convert` writes uncompressed IDX files; `train --dataset dir:` memory-maps them.
+    @Test func convertedFilesTrainFromDisk() throws {
+        let directory = Self.temporaryDirectory()
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let source = try #require(MNIST.bundledDirectory)
+        for name in ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"] {
+            let convert = try Self.run(["data", "convert", "\(source)/\(name).gz", "\(directory)/\(name)", "--to", "idx"])
+            #expect(convert.status == 0, "\(convert.error)")
+        }
+        let train = try Self.run(["train", "--dataset", "dir:\(directory)", "--steps", "200", "--out", Self.temporaryDirectory(), "--quiet"])
+        #expect(train.status == 0, "\(train.error)")
+        let accuracy = train.output.split(separator: "\n").last { $0.hasPrefix("test accuracy:") }
+        let value = accuracy.flatMap { Float($0.dropFirst("test accuracy: ".count).dropLast()) } ?? 0
+        #expect(value > 85, "\(train.output)")
+    }
+}
