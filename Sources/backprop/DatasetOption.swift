@@ -25,22 +25,10 @@ enum DatasetLoader {
             let (train, test) = try MNIST.loadBundled()
             return LoadedDataset(name: key, train: train, test: test)
         case "fashion-mnist":
-            var searched: [String] = []
-            var candidates: [String] = []
-            if let dataDirectory { candidates.append((dataDirectory as NSString).appendingPathComponent(key)) }
-            if let env = ProcessInfo.processInfo.environment["BACKPROP_DATA"], !env.isEmpty {
-                candidates.append((env as NSString).appendingPathComponent(key))
-            }
-            candidates.append("/usr/share/datasets/fashion-mnist")
-            for directory in candidates {
-                searched.append(directory)
-                let probe = (directory as NSString).appendingPathComponent(MNIST.fileNames.trainImages)
-                if FileManager.default.fileExists(atPath: probe) || FileManager.default.fileExists(atPath: String(probe.dropLast(3))) {
-                    let (train, test) = try MNIST.load(directory: directory)
-                    return LoadedDataset(name: key, train: train, test: test)
-                }
-            }
-            throw DataError.notFound(name: key, searched: searched)
+            // --data-dir, BACKPROP_DATA, the cache folder, then Debian's dataset-fashion-mnist;
+            // checksums are verified. `backprop data download fashion-mnist` fetches it.
+            let (train, test) = try DatasetLocator(directory: dataDirectory).load(.fashionMNIST)
+            return LoadedDataset(name: key, train: train, test: test)
         case _ where syntheticNames.contains(key):
             func make(_ s: UInt64) -> LabeledData {
                 switch key {

@@ -91,3 +91,21 @@ import Backprop
         #expect(parsed < 3000)   // most mutations are caught; none trapped to get here
     }
 }
+
+@Suite struct DecompressionLimitTests {
+    /// A gzip file of a few kilobytes that inflates to 64 MiB of zeros behind an IDX header
+    /// declaring 16 bytes: the reader inflates only what the header declares, plus one byte,
+    /// and reports the trailing data.
+    @Test func idxReaderDoesNotInflateBeyondItsHeader() throws {
+        var bytes: [UInt8] = [0, 0, 0x08, 1, 0, 0, 0, 16] + Array(repeating: 7, count: 16)
+        bytes += [UInt8](repeating: 0, count: 64 << 20)
+        let bomb = Gzip.compress(bytes, level: 9)
+        #expect(bomb.count < 1 << 20)
+        let path = (NSTemporaryDirectory() as NSString).appendingPathComponent("bomb-\(UUID().uuidString).gz")
+        try Data(bomb).write(to: URL(fileURLWithPath: path))
+        #expect(throws: DataError.trailingBytes(path: path, expectedBytes: 24, actualBytes: 25)) {
+            _ = try IDXArray(contentsOf: path)
+        }
+        #expect(try Gzip.decompress(bomb, path: path, limit: 100).count == 100)
+    }
+}

@@ -17,7 +17,10 @@ public enum Gzip {
     ///
     /// The output grows as it is produced rather than trusting the size recorded in the gzip
     /// trailer, so a forged trailer cannot make it allocate more than the data really inflates to.
-    public static func decompress(_ input: [UInt8], path: String) throws(DataError) -> [UInt8] {
+    /// With `limit`, inflation stops once `limit` bytes are out and those are returned: a reader
+    /// that knows from a header how much data to expect asks for no more than that (plus one byte
+    /// to notice trailing data), so a small "decompression bomb" cannot allocate gigabytes.
+    public static func decompress(_ input: [UInt8], path: String, limit: Int = .max) throws(DataError) -> [UInt8] {
         guard isGzip(input) else {
             throw .compression(path: path, reason: "not a gzip file (it does not start with the bytes 1f 8b)")
         }
@@ -29,7 +32,7 @@ public enum Gzip {
         defer { inflateEnd(&stream) }
 
         var output: [UInt8] = []
-        output.reserveCapacity(min(input.count * 4, 1 << 28))
+        output.reserveCapacity(min(input.count * 4, 1 << 28, limit))
         let chunk = 1 << 18
         var buffer = [UInt8](repeating: 0, count: chunk)
         var status: Int32 = Z_OK
@@ -46,6 +49,10 @@ public enum Gzip {
                     return chunk - Int(stream.avail_out)
                 }
                 output.append(contentsOf: buffer[0..<produced])
+                if output.count >= limit {
+                    output.removeLast(output.count - limit)
+                    return
+                }
                 consumed = inBuffer.count - Int(stream.avail_in)
                 if status == Z_STREAM_END {
                     // Another gzip member may follow (gzip files may be concatenated).

@@ -44,8 +44,17 @@ public struct IDXArray: Sendable {
         } catch {
             throw .unreadable(path: path, reason: Self.reason(error))
         }
-        let bytes = Gzip.isGzip(raw) ? try Gzip.decompress(raw, path: path) : raw
-        try self.init(parsing: bytes, path: path)
+        guard Gzip.isGzip(raw) else {
+            try self.init(parsing: raw, path: path)
+            return
+        }
+        // Inflate only as much as the header says the file holds (plus one byte, to report
+        // trailing data), so a forged header or a decompression bomb cannot exhaust memory.
+        let magic = try Gzip.decompress(raw, path: path, limit: 4)
+        let rank = magic.count == 4 ? Int(magic[3]) : 0
+        let header = try Gzip.decompress(raw, path: path, limit: 4 + 4 * rank)
+        let expected = Self.declaredSize(header) ?? header.count
+        try self.init(parsing: Gzip.decompress(raw, path: path, limit: expected == Int.max ? expected : expected + 1), path: path)
     }
 
     /// Parses the bytes of an (uncompressed) IDX file; `path` only labels errors.
@@ -95,6 +104,25 @@ public struct IDXArray: Sendable {
         self.elementType = type
         self.shape = shape
         self.payload = Array(bytes[headerSize...])
+    }
+
+    /// The total file size a header declares (header plus payload), nil when the header is
+    /// incomplete or malformed (the parser then reports why), `Int.max` on overflow.
+    static func declaredSize(_ header: [UInt8]) -> Int? {
+        guard header.count >= 4, header[0] == 0, header[1] == 0,
+              let type = ElementType(rawValue: header[2]) else { return nil }
+        let rank = Int(header[3])
+        guard rank >= 1, header.count >= 4 + 4 * rank else { return nil }
+        var total = type.size
+        for d in 0..<rank {
+            let o = 4 + 4 * d
+            let size = Int(UInt32(header[o]) << 24 | UInt32(header[o + 1]) << 16 | UInt32(header[o + 2]) << 8 | UInt32(header[o + 3]))
+            let (p, overflow) = total.multipliedReportingOverflow(by: size)
+            if overflow { return .max }
+            total = p
+        }
+        let (sum, overflow) = total.addingReportingOverflow(4 + 4 * rank)
+        return overflow ? .max : sum
     }
 
     /// The elements converted to `Float` (multi-byte types decoded from big-endian).
