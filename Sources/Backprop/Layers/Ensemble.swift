@@ -341,7 +341,7 @@ extension Ensemble {
     }
 
     /// Loads a file written by ``save(to:architecture:metadata:)``, in evaluation mode.
-    public static func load(from path: String) throws(CheckpointError) -> (ensemble: Ensemble, architecture: EnsembleArchitecture, file: Safetensors) {
+    public static func load(from path: String) throws(CheckpointError) -> (model: Ensemble, architecture: EnsembleArchitecture, file: Safetensors) {
         let file: Safetensors
         do { file = try Safetensors(contentsOf: path) } catch { throw .data(error) }
         let architecture = try Checkpoint.decode(EnsembleArchitecture.self, file, key: EnsembleArchitecture.metadataKey, path: path)
