@@ -2,25 +2,50 @@ import ArgumentParser
 import Backprop
 import Foundation
 
-/// A model file and what it says about itself.
+/// A model file and what it says about itself: a single network, an ensemble or a mixture of experts.
 struct LoadedModel {
-    var model: Sequential
-    var architecture: MultilayerPerceptron
+    var model: any Module
+    var inputSize: Int
+    var outputSize: Int
+    var description: String
     var normalization: Normalization
     var configuration: TrainingConfiguration?
     var file: Safetensors
+    var mixture: MixtureOfExperts?
 
     init(path: String) throws {
         guard FileManager.default.fileExists(atPath: path) else {
             throw CommandFailure("\(path): no such file")
         }
         do {
-            let (model, architecture, file) = try Checkpoint.loadModel(path)
-            self.model = model
-            self.architecture = architecture
+            let file: Safetensors
+            do { file = try Safetensors(contentsOf: path) } catch { throw CheckpointError.data(error) }
+            if file.metadata[EnsembleArchitecture.metadataKey] != nil {
+                let (model, architecture, _) = try Ensemble.load(from: path)
+                let m = architecture.members[0]
+                self.model = model
+                inputSize = m.sizes.first ?? 0
+                outputSize = m.sizes.last ?? 0
+                description = "ensemble of \(architecture.members.count) × \(m.sizes.map(String.init).joined(separator: "-")) \(m.activation.rawValue)\(architecture.bagging ? " (bagging)" : ""), combined by \(model.combination)"
+            } else if file.metadata[MixtureOfExpertsArchitecture.metadataKey] != nil {
+                let (model, architecture, _) = try MixtureOfExperts.load(from: path)
+                self.model = model
+                mixture = model
+                inputSize = architecture.expert.sizes.first ?? 0
+                outputSize = architecture.expert.sizes.last ?? 0
+                description = "mixture of \(architecture.expertCount) experts \(architecture.expert.sizes.map(String.init).joined(separator: "-")), gate \(architecture.gate.sizes.map(String.init).joined(separator: "-"))\(architecture.topK.map { ", top-\($0) routing" } ?? "")"
+            } else {
+                let (model, architecture, _) = try Checkpoint.loadModel(path)
+                self.model = model
+                inputSize = architecture.sizes.first ?? 0
+                outputSize = architecture.sizes.last ?? 0
+                description = "\(architecture.sizes.map(String.init).joined(separator: "-")), \(architecture.activation.rawValue) hidden units\(architecture.batchNorm ? ", batch normalization" : "")\(architecture.dropout > 0 ? ", dropout \(architecture.dropout)" : "")\(architecture.inputNoise > 0 ? ", input noise σ=\(architecture.inputNoise)" : "")"
+            }
             self.file = file
             normalization = (try? Checkpoint.decode(Normalization.self, file, key: Checkpoint.Key.normalization, path: path)) ?? .none
             configuration = try? Checkpoint.decode(TrainingConfiguration.self, file, key: Checkpoint.Key.configuration, path: path)
+        } catch let error as CommandFailure {
+            throw error
         } catch {
             throw CommandFailure("\(error)")
         }
@@ -53,8 +78,8 @@ struct EvalCommand: ParsableCommand {
         }
         let data = try DatasetLoader.load(name, dataDirectory: dataDirectory, examples: examples,
                                           seed: loaded.configuration?.seed ?? 1)
-        guard data.test.featureCount == loaded.architecture.sizes.first, data.test.classCount == loaded.architecture.sizes.last else {
-            throw ValidationError("\(name) has \(data.test.featureCount) features and \(data.test.classCount) classes; the model expects \(loaded.architecture.sizes.first ?? 0) and \(loaded.architecture.sizes.last ?? 0)")
+        guard data.test.featureCount == loaded.inputSize, data.test.classCount == loaded.outputSize else {
+            throw ValidationError("\(name) has \(data.test.featureCount) features and \(data.test.classCount) classes; the model expects \(loaded.inputSize) and \(loaded.outputSize)")
         }
         let result = Evaluation.measure(loaded.model, on: data.test, normalization: loaded.normalization)
         print("\(name) test set: \(result.count) examples")
@@ -75,8 +100,7 @@ struct InfoCommand: ParsableCommand {
 
     func run() throws {
         let loaded = try LoadedModel(path: checkpoint)
-        let a = loaded.architecture
-        print("network: \(a.sizes.map(String.init).joined(separator: "-")), \(a.activation.rawValue) hidden units\(a.batchNorm ? ", batch normalization" : "")\(a.dropout > 0 ? ", dropout \(a.dropout)" : "")\(a.inputNoise > 0 ? ", input noise σ=\(a.inputNoise)" : "")")
+        print("network: \(loaded.description)")
         print("parameters: \(loaded.model.parameterCount)")
         print(loaded.model.summary)
         print("tensors:")
@@ -85,6 +109,11 @@ struct InfoCommand: ParsableCommand {
         }
         if let c = loaded.configuration {
             print("training: data set \(c.dataset ?? "?"), optimizer \(c.optimizer), schedule \(c.schedule), batch \(c.batchSize), epochs \(c.epochs), weight decay \(c.weightDecay), seed \(c.seed)")
+        }
+        if let mixture = loaded.mixture, let name = loaded.configuration?.dataset,
+           let data = try? DatasetLoader.load(name, dataDirectory: nil, examples: 1000, seed: loaded.configuration?.seed ?? 1) {
+            print("expert usage on the \(name) test set:")
+            print(mixture.usage(on: data.test, normalization: loaded.normalization))
         }
         if let metrics = try? Checkpoint.decode(MetricsRecord.self, loaded.file, key: Checkpoint.Key.metrics, path: checkpoint) {
             var line = "metrics at epoch \(metrics.epoch), step \(metrics.step): train \(String(format: "%.2f%%", 100 * metrics.trainAccuracy))"

@@ -29,7 +29,7 @@ struct PredictCommand: ParsableCommand {
 
     func run() throws {
         let loaded = try LoadedModel(path: checkpoint)
-        let inputs = loaded.architecture.sizes.first ?? 0
+        let inputs = loaded.inputSize
         let (rows, truth) = try readInputs(featureCount: inputs)
         guard !rows.isEmpty else { throw CommandFailure("\(input): no examples") }
         var features = Tensor(shape: [rows.count, inputs], scalars: rows.flatMap { $0 })

@@ -64,6 +64,24 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Augment training images: affine, elastic, noise, or a comma list such as affine,noise (image data sets only).")
     var augment: String?
 
+    @Option(help: "Train an ensemble of this many networks (the given architecture, different seeds) and average their class probabilities.")
+    var ensemble: Int?
+
+    @Flag(help: "With --ensemble: train each member on a bootstrap sample (bagging).")
+    var bagging = false
+
+    @Option(help: "Train a mixture of this many expert networks with a softmax gating network.")
+    var experts: Int?
+
+    @Option(name: .customLong("top-k"), help: "With --experts: route each example to its k most probable experts only.")
+    var topK: Int?
+
+    @Option(name: .customLong("expert-layers"), help: "With --experts: hidden sizes of each expert (e.g. 64 or 128,64).")
+    var expertLayers: String = "64"
+
+    @Option(name: .customLong("gate-layers"), help: "With --experts: hidden sizes of the gating network (empty: linear gate).")
+    var gateLayers: String = ""
+
     @Option(name: .customLong("early-stopping"), help: "Stop after this many epochs without validation improvement.")
     var earlyStopping: Int?
 
@@ -100,6 +118,13 @@ struct TrainCommand: ParsableCommand {
         guard validationFraction >= 0 && validationFraction < 1 else {
             throw ValidationError("--validation-fraction must be in [0, 1), got \(validationFraction)")
         }
+        if let ensemble, ensemble < 2 { throw ValidationError("--ensemble needs at least 2 members, got \(ensemble)") }
+        if let experts, experts < 2 { throw ValidationError("--experts needs at least 2 experts, got \(experts)") }
+        if ensemble != nil && experts != nil { throw ValidationError("--ensemble and --experts cannot be combined") }
+        if let topK, experts.map({ topK < 1 || topK > $0 }) ?? true {
+            throw ValidationError("--top-k \(topK) needs --experts E with 1 ≤ k ≤ E")
+        }
+        if bagging && ensemble == nil { throw ValidationError("--bagging needs --ensemble K") }
         if batchSize != "all", Int(batchSize).map({ $0 < 0 }) ?? true {
             throw ValidationError("--batch-size must be a whole number ≥ 0 or 'all', got '\(batchSize)'")
         }
@@ -161,6 +186,23 @@ struct TrainCommand: ParsableCommand {
 
         let runDirectory = out ?? "runs/\(data.name.hasPrefix("csv:") ? "csv" : data.name.hasPrefix("dir:") ? "dir" : data.name)"
         let reporter = ProgressReporter(quiet: quiet)
+        if let ensemble {
+            try MixtureTraining.trainEnsemble(count: ensemble, bagging: bagging, member: architecture, configuration: configuration,
+                                              train: trainSet, validation: validationSet, test: data.test,
+                                              normalization: normalization, runDirectory: runDirectory, reporter: reporter)
+            return
+        }
+        if let experts {
+            let expertHidden = try MultilayerPerceptron.parseSizes(expertLayers)
+            let gateHidden = gateLayers.isEmpty ? [] : try MultilayerPerceptron.parseSizes(gateLayers)
+            let mixture = try MixtureOfExpertsArchitecture(
+                inputSize: inputs, outputSize: classes, expertCount: experts, expertHidden: expertHidden,
+                gateHidden: gateHidden, topK: topK, activation: architecture.activation, combination: .mixtureOfProbabilities)
+            try MixtureTraining.trainExperts(architecture: mixture, configuration: configuration,
+                                             train: trainSet, validation: validationSet, test: data.test,
+                                             normalization: normalization, runDirectory: runDirectory, reporter: reporter)
+            return
+        }
         let trainer = try Trainer(architecture: architecture, configuration: configuration,
                                   train: trainSet, validation: validationSet, test: data.test,
                                   normalization: normalization, transform: transform,

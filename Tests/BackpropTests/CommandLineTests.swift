@@ -124,3 +124,22 @@ extension CommandLineTests {
         #expect(value > 85, "\(train.output)")
     }
 }
+
+extension CommandLineTests {
+    /// `--ensemble` and `--experts` train, save one file, and eval/info/predict read it back.
+    @Test(arguments: [["--ensemble", "3", "--bagging", "--layers", "784,32,10"],
+                      ["--experts", "3", "--top-k", "2", "--expert-layers", "32"]])
+    func mixturesTrainAndReload(_ flags: [String]) throws {
+        let out = Self.temporaryDirectory()
+        let train = try Self.run(["train", "--epochs", "1", "--out", out, "--quiet"] + flags)
+        #expect(train.status == 0, "\(train.error)")
+        let model = (out as NSString).appendingPathComponent("model.safetensors")
+        let eval = try Self.run(["eval", model])
+        #expect(eval.status == 0, "\(eval.error)")
+        let accuracy = eval.output.split(separator: "\n").first { $0.hasPrefix("loss") }
+        #expect(accuracy?.contains("accuracy 9") == true, "\(eval.output)")   // above 90% after one epoch
+        let info = try Self.run(["info", model])
+        #expect(info.output.contains(flags[0] == "--ensemble" ? "ensemble of 3" : "mixture of 3 experts"), "\(info.output)")
+        if flags[0] == "--experts" { #expect(info.output.contains("expert 2:")) }
+    }
+}
