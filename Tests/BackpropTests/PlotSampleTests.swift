@@ -73,7 +73,7 @@ import Backprop
         a.add(.contour(ravine, count: 12))
         let sgd = Self.descend((-9, 2.5), steps: 40, rate: 0.09, momentum: 0) { x, y in (x, 20 * y) }
         let mom = Self.descend((-9, 2.5), steps: 40, rate: 0.02, momentum: 0.9) { x, y in (x, 20 * y) }
-        a.add(.path(x: sgd.0, y: sgd.1, label: "SGD", color: .white))
+        a.add(.path(x: sgd.0, y: sgd.1, label: "SGD", color: .red))
         a.add(.path(x: mom.0, y: mom.1, label: "momentum", color: .orange))
         // Beale's function on a log colour scale.
         func beale(_ x: Double, _ y: Double) -> Double {

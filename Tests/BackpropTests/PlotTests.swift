@@ -158,6 +158,12 @@ import Backprop
         #expect(AxisTicks.labels([-0.0, 0.5]) == ["0.0", "0.5"])
         #expect(AxisTicks.label(0.000123) == "1.23e-4")
         #expect(AxisTicks.label(1234) == "1234")
+        #expect(AxisTicks.label(10000) == "10000")
+        #expect(AxisTicks.label(0.912) == "0.912")
+        #expect(AxisTicks.label(2.5) == "2.5")
+        #expect(AxisTicks.label(1.0 / 3) == "0.3333")
+        #expect(AxisTicks.logLabels([0.01, 0.1, 1, 10, 100]) == ["0.01", "0.1", "1", "10", "100"])
+        #expect(AxisTicks.logLabels([1e-6, 1e-3, 1]) == ["1e-6", "1e-3", "1e0"])
     }
 
     @Test func svgIsWellFormedAndHoldsTheSeries() throws {
@@ -300,5 +306,23 @@ import Backprop
         #expect(Self.close(Self.pixel(d, Int(dt.pixelX(1.5)), Int(dt.pixelY(1.5))), .white))
         #expect(Self.close(Self.pixel(d, Int(dt.pixelX(0.5)), Int(dt.pixelY(0.5))), .white))
         #expect(abs(dt.area.width - dt.area.height) <= 1)  // square pixels
+    }
+}
+
+@Suite struct PlotScaleTests {
+    @Test func aLongSeriesRendersQuickly() {
+        let n = 100_000
+        var figure = Figure(width: 900, height: 600)
+        var panel = Panel(title: "long", yScale: .log)
+        let y: [Double] = (0..<n).map { i in
+            let wave = sin(Double(i) / 500) * 0.5
+            return 1 + wave + Double(i % 7) * 0.01
+        }
+        panel.add(.line(x: Array(0..<n), y: y, label: "noisy"))
+        figure.add(panel)
+        let start = Date()
+        let image = figure.image()
+        #expect(image.width == 900)
+        #expect(Date().timeIntervalSince(start) < 10)
     }
 }

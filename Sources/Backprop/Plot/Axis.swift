@@ -122,7 +122,15 @@ public enum AxisTicks {
 
     /// Labels for `ticks` on `scale`.
     public static func labels(_ ticks: [Double], scale: AxisScale) -> [String] {
-        scale == .log ? logLabels(ticks) : labels(ticks)
+        guard scale == .log else { return labels(ticks) }
+        // Ticks at 1, 2 or 5 × 10^k read best each on its own; linear ticks inside a decade
+        // share their digits like on a linear axis.
+        let oneTwoFive = ticks.allSatisfy { v in
+            guard v > 0 else { return false }
+            let m = v / Foundation.pow(10, Foundation.log10(v).rounded(.down))
+            return [1.0, 2, 5, 10].contains { abs(m - $0) < 1e-6 }
+        }
+        return oneTwoFive ? logLabels(ticks) : labels(ticks)
     }
 
     /// One value on its own, compactly: "0.25", "1200", "3.5e-5".
@@ -131,7 +139,9 @@ public enum AxisTicks {
         if value == 0 { return "0" }
         let a = abs(value)
         if a >= 1e5 || a < 1e-3 { return scientific(value, relativeStep: a / 1000) }
-        return trimmed(String(format: "%.4g", value))
+        if value == value.rounded() { return String(Int(value)) }
+        let digits = max(1, 4 - Int(Foundation.log10(a).rounded(.down)) - 1)
+        return trimmed(String(format: "%.\(min(7, digits))f", value))
     }
 
     static func plain(_ v: Double, decimals: Int) -> String {

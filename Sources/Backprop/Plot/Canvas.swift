@@ -259,11 +259,15 @@ struct CoverageMask {
         let pminY = points.map(\.y).min()!, pmaxY = points.map(\.y).max()!
         let rowStart = max(0, Int(pminY.rounded(.down)) - y0), rowEnd = min(height, Int(pmaxY.rounded(.up)) - y0)
         guard rowStart < rowEnd else { return }
+        // Work only on the columns the polygon spans.
+        let columnStart = max(0, Int(points.map(\.x).min()!.rounded(.down)) - x0)
+        let columnEnd = min(width, Int(points.map(\.x).max()!.rounded(.up)) - x0 + 1)
+        guard columnStart < columnEnd else { return }
         let s = Self.subsamples, weight = 1 / Float(s)
         var row = [Float](repeating: 0, count: width)
         var crossings: [(x: Double, winding: Int)] = []
         for r in rowStart..<rowEnd {
-            for i in 0..<width { row[i] = 0 }
+            for i in columnStart..<columnEnd { row[i] = 0 }
             var touched = false
             for k in 0..<s {
                 let sy = Double(y0 + r) + (Double(k) + 0.5) / Double(s)
@@ -290,7 +294,7 @@ struct CoverageMask {
             }
             guard touched else { continue }
             let base = r * width
-            for i in 0..<width where row[i] > values[base + i] { values[base + i] = min(1, row[i]) }
+            for i in columnStart..<columnEnd where row[i] > values[base + i] { values[base + i] = min(1, row[i]) }
         }
     }
 

@@ -43,6 +43,15 @@ extension PanelLayout {
                 target.text(label, at: PixelPoint(x: c + 0.5, y: area.maxY + 1 + tick + gap), align: .middle, valign: .top,
                             scale: xLabelScale, color: theme.text)
             }
+            // Minor ticks at 2…9 × each decade of a log axis labelled by decades.
+            for t in Self.minorLogTicks(xTicks, transform.xRange, panel.xScale) {
+                let c = min(area.maxX, transform.pixelX(t).rounded(.down))
+                target.fill(PixelRect(x: c, y: area.maxY + 1, width: 1, height: 3), axis)
+            }
+            for t in Self.minorLogTicks(yTicks, transform.yRange, panel.yScale) {
+                let r = min(area.maxY, transform.pixelY(t).rounded(.down))
+                target.fill(PixelRect(x: area.minX - 4, y: r, width: 3, height: 1), axis)
+            }
             for (t, label) in zip(yTicks, yLabels) {
                 let py = transform.pixelY(t)
                 guard py >= area.minY - 0.5 && py <= area.maxY + 0.5 else { continue }
@@ -63,6 +72,16 @@ extension PanelLayout {
         }
         if let bar = colorBar { drawColorBar(bar, into: &target) }
         drawLegend(into: &target)
+    }
+
+    static func minorLogTicks(_ ticks: [Double], _ range: ClosedRange<Double>, _ scale: AxisScale) -> [Double] {
+        guard scale == .log, ticks.count >= 2 else { return [] }
+        let exponents = ticks.map { Foundation.log10($0) }
+        guard exponents.allSatisfy({ abs($0 - $0.rounded()) < 1e-9 }), exponents[1] - exponents[0] < 1.5 else { return [] }
+        let first = Int(Foundation.log10(range.lowerBound).rounded(.down)), last = Int(Foundation.log10(range.upperBound).rounded(.up))
+        guard first <= last, last - first < 40 else { return [] }
+        return (first...last).flatMap { e in (2...9).map { Double($0) * Foundation.pow(10, Double(e)) } }
+            .filter { range.contains($0) }
     }
 
     // MARK: Layers
@@ -137,7 +156,7 @@ extension PanelLayout {
                 target.fill(rect, color)
                 if showsValues {
                     let above = values[i] >= base, text = AxisTicks.label(values[i])
-                    let fits = Double(BitmapFont.size(of: text, scale: fontScale).width) <= rect.width + 4
+                    let fits = Double(BitmapFont.size(of: text, scale: fontScale).width) <= rect.width / 0.8 - 8
                     target.text(text, at: PixelPoint(x: rect.midX, y: above ? rect.minY - 3 : rect.maxY + 3),
                                 align: .middle, valign: above ? .bottom : .top, scale: fits ? fontScale : max(1, fontScale - 1),
                                 color: theme.text)
