@@ -59,7 +59,7 @@ enum DatasetLoader {
             let train = SubsetSource(all, indices: Array(order[held...]).sorted())
             return LoadedDataset(name: "csv:\(path)", train: train, test: test)
         default:
-            throw ValidationError("unknown --dataset '\(name)'; expected mnist, fashion-mnist, csv:PATH, dir:PATH, \(syntheticNames.joined(separator: ", "))")
+            throw CommandFailure("unknown --dataset '\(name)'; expected mnist, fashion-mnist, csv:PATH, dir:PATH, \(syntheticNames.joined(separator: ", "))")
         }
     }
 }

@@ -74,12 +74,12 @@ struct EvalCommand: ParsableCommand {
     func run() throws {
         let loaded = try LoadedModel(path: checkpoint)
         guard let name = dataset ?? loaded.configuration?.dataset else {
-            throw ValidationError("\(checkpoint) does not record its data set; give --dataset")
+            throw CommandFailure("\(checkpoint) does not record its data set; give --dataset")
         }
         let data = try DatasetLoader.load(name, dataDirectory: dataDirectory, examples: examples,
                                           seed: loaded.configuration?.seed ?? 1)
         guard data.test.featureCount == loaded.inputSize, data.test.classCount == loaded.outputSize else {
-            throw ValidationError("\(name) has \(data.test.featureCount) features and \(data.test.classCount) classes; the model expects \(loaded.inputSize) and \(loaded.outputSize)")
+            throw CommandFailure("\(name) has \(data.test.featureCount) features and \(data.test.classCount) classes; the model expects \(loaded.inputSize) and \(loaded.outputSize)")
         }
         let result = Evaluation.measure(loaded.model, on: data.test, normalization: loaded.normalization)
         print("\(name) test set: \(result.count) examples")

@@ -110,23 +110,23 @@ struct TrainCommand: ParsableCommand {
     var quiet = false
 
     func validate() throws {
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
-        if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
-        if let steps, steps < 1 { throw ValidationError("--steps must be at least 1, got \(steps)") }
-        if let lr, !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number, got \(lr)") }
-        guard examples > 0 else { throw ValidationError("--examples must be positive, got \(examples)") }
+        if let threads, threads < 1 { throw CommandFailure("--threads must be at least 1, got \(threads)") }
+        if let epochs, epochs < 1 { throw CommandFailure("--epochs must be at least 1, got \(epochs)") }
+        if let steps, steps < 1 { throw CommandFailure("--steps must be at least 1, got \(steps)") }
+        if let lr, !(lr > 0 && lr.isFinite) { throw CommandFailure("--lr must be a positive number, got \(lr)") }
+        guard examples > 0 else { throw CommandFailure("--examples must be positive, got \(examples)") }
         guard validationFraction >= 0 && validationFraction < 1 else {
-            throw ValidationError("--validation-fraction must be in [0, 1), got \(validationFraction)")
+            throw CommandFailure("--validation-fraction must be in [0, 1), got \(validationFraction)")
         }
-        if let ensemble, ensemble < 2 { throw ValidationError("--ensemble needs at least 2 members, got \(ensemble)") }
-        if let experts, experts < 2 { throw ValidationError("--experts needs at least 2 experts, got \(experts)") }
-        if ensemble != nil && experts != nil { throw ValidationError("--ensemble and --experts cannot be combined") }
+        if let ensemble, ensemble < 2 { throw CommandFailure("--ensemble needs at least 2 members, got \(ensemble)") }
+        if let experts, experts < 2 { throw CommandFailure("--experts needs at least 2 experts, got \(experts)") }
+        if ensemble != nil && experts != nil { throw CommandFailure("--ensemble and --experts cannot be combined") }
         if let topK, experts.map({ topK < 1 || topK > $0 }) ?? true {
-            throw ValidationError("--top-k \(topK) needs --experts E with 1 ≤ k ≤ E")
+            throw CommandFailure("--top-k \(topK) needs --experts E with 1 ≤ k ≤ E")
         }
-        if bagging && ensemble == nil { throw ValidationError("--bagging needs --ensemble K") }
+        if bagging && ensemble == nil { throw CommandFailure("--bagging needs --ensemble K") }
         if batchSize != "all", Int(batchSize).map({ $0 < 0 }) ?? true {
-            throw ValidationError("--batch-size must be a whole number ≥ 0 or 'all', got '\(batchSize)'")
+            throw CommandFailure("--batch-size must be a whole number ≥ 0 or 'all', got '\(batchSize)'")
         }
     }
 
@@ -134,7 +134,7 @@ struct TrainCommand: ParsableCommand {
         let backend = threads.map { Backend(threads: ThreadPool(threadCount: $0)) } ?? .cpu
         do {
             try Backend.$current.withValue(backend) { try train() }
-        } catch let error as ValidationError {
+        } catch let error as CommandFailure {
             throw error
         } catch {
             // One clear line, not a trace: typed errors describe themselves.
@@ -175,7 +175,7 @@ struct TrainCommand: ParsableCommand {
         configuration.dataset = data.name
         var transform: (@Sendable (inout Tensor, inout RandomGenerator) -> Void)? = nil
         if let augment {
-            guard isImage else { throw ValidationError("--augment works on image data sets (mnist, fashion-mnist), not \(data.name)") }
+            guard isImage else { throw CommandFailure("--augment works on image data sets (mnist, fashion-mnist), not \(data.name)") }
             let augmentation = try Augmentation(parsing: augment)
             let side = Int(Double(inputs).squareRoot())
             transform = { batch, generator in augmentation.apply(to: &batch, height: side, width: side, using: &generator) }
@@ -209,7 +209,7 @@ struct TrainCommand: ParsableCommand {
                                   runDirectory: runDirectory, reporter: reporter)
         if resume, let path = trainer.checkpointPath {
             guard FileManager.default.fileExists(atPath: path) else {
-                throw ValidationError("--resume: no checkpoint at \(path)")
+                throw CommandFailure("--resume: no checkpoint at \(path)")
             }
             try trainer.resume(from: path)
             reporter.line("resuming \(path) after epoch \(trainer.epochsCompleted), step \(trainer.steps)")
