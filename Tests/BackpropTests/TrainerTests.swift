@@ -172,3 +172,29 @@ import Backprop
         }
     }
 }
+
+/// Records what the trainer reports and stops after a given number of evaluations.
+final class RecordingCallback: TrainingCallback {
+    var steps: [Int] = []
+    var evaluations: [MetricsRecord] = []
+    let stopAfter: Int
+    init(stopAfter: Int) { self.stopAfter = stopAfter }
+    func trainer(_ trainer: Trainer, didStep step: Int, loss: Float) { steps.append(step) }
+    func trainer(_ trainer: Trainer, didEvaluate record: MetricsRecord) -> Bool {
+        evaluations.append(record)
+        return evaluations.count < stopAfter
+    }
+}
+
+@Suite struct TrainingCallbackTests {
+    @Test func callbacksSeeEveryStepAndEvaluationAndCanStopTheRun() throws {
+        let trainer = try TrainerTests.makeTrainer(epochs: 10, directory: TrainerTests.temporaryDirectory())
+        let callback = RecordingCallback(stopAfter: 3)
+        trainer.callbacks = [callback]
+        let summary = try trainer.fit()
+        #expect(summary.stoppedEarly)
+        #expect(callback.evaluations.map(\.epoch) == [1, 2, 3])
+        #expect(callback.steps == Array(1...summary.steps))
+        #expect(trainer.epochsCompleted == 3)
+    }
+}

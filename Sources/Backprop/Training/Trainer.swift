@@ -53,6 +53,8 @@ public final class Trainer {
     public let normalization: Normalization
     public let runDirectory: String?
     public let reporter: ProgressReporter
+    /// Called at every step and evaluation, in order.
+    public var callbacks: [any TrainingCallback] = []
 
     /// The state that a checkpoint carries besides tensors.
     struct State: Codable {
@@ -157,6 +159,7 @@ public final class Trainer {
                 gradientNoise?.perturb(model.parameters, step: state.step)
                 optimizer.step()
                 state.step += 1
+                for callback in callbacks { callback.trainer(self, didStep: state.step, loss: value) }
                 batchIndex += 1
                 lossSum += Double(value) * Double(batch.labels.count)
                 seen += batch.labels.count
@@ -223,8 +226,10 @@ public final class Trainer {
         if let t { parts.append(String(format: "test %.2f%%", 100 * t.accuracy)) }
         parts.append(String(format: "lr %.3g  %.1fs", optimizer.learningRate, record.seconds))
         reporter.line(parts.joined(separator: "  "))
+        var keepGoing = true
+        for callback in callbacks where !callback.trainer(self, didEvaluate: record) { keepGoing = false }
 
-        guard let v else { return false }
+        guard let v else { return !keepGoing }
         if case .reduceOnPlateau = scheduler.schedule { _ = scheduler.recordValidationLoss(v.loss) }
         if state.bestValidationAccuracy.map({ v.accuracy > $0 }) ?? true {
             state.bestValidationAccuracy = v.accuracy
@@ -233,6 +238,10 @@ public final class Trainer {
             try saveModel(metrics: record)
         } else {
             state.evaluationsWithoutImprovement += 1
+        }
+        if !keepGoing {
+            reporter.line("stopped by a callback after epoch \(epoch)")
+            return true
         }
         if let patience = configuration.earlyStoppingPatience, state.evaluationsWithoutImprovement >= patience {
             reporter.line("early stopping: no validation improvement in \(patience) evaluations; keeping epoch \(state.bestEpoch ?? epoch)")
