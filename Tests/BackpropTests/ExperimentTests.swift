@@ -29,3 +29,30 @@ import Backprop
         #expect(signs == [true, false, true, false, true, false])
     }
 }
+
+extension ExperimentTests {
+    /// Ruder's Fig. 1: the smaller the batch, the more the per-update loss fluctuates; and the
+    /// experiment writes its figure, CSV and report.
+    @Test func sgdFluctuationGrowsAsTheBatchShrinks() throws {
+        let curves = try SGDFluctuationExperiment.curves(updates: 200)
+        func spread(_ c: SGDFluctuationExperiment.Curve) -> Float {
+            let tail = c.batchLoss.suffix(100)
+            let mean = tail.reduce(0, +) / Float(tail.count)
+            return (tail.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Float(tail.count)).squareRoot()
+        }
+        #expect(curves.map(\.batchSize) == [256, 32, 1])
+        #expect(spread(curves[0]) * 10 < spread(curves[1]))
+        #expect(spread(curves[1]) * 3 < spread(curves[2]))
+        // Every variant still lowers the whole-set objective.
+        for c in curves {
+            let first = try #require(c.fullLoss.first), last = try #require(c.fullLoss.last)
+            #expect(last < first)
+        }
+
+        let directory = (NSTemporaryDirectory() as NSString).appendingPathComponent("bp-exp-\(UUID().uuidString)")
+        let output = try SGDFluctuationExperiment.run(directory: directory)
+        #expect(try PNGImage(contentsOf: output.path("fluctuation.png")).width == 1200)
+        #expect(FileManager.default.fileExists(atPath: output.path("fluctuation.csv")))
+        #expect(FileManager.default.fileExists(atPath: output.path("report.md")))
+    }
+}
