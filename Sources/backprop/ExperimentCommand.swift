@@ -7,10 +7,10 @@ struct ExperimentCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "experiment",
         abstract: "Reproduce one of the course's figures: PNG and SVG figures, CSV numbers and report.md.",
-        discussion: "Experiments so far: momentum (Ruder's Fig. 2 and every optimizer on Beale's function and a saddle), sgd-fluctuation (Ruder's Fig. 1)."
+        discussion: "Experiments so far: nonlinearities (sigmoid, tanh, ReLU on two moons), momentum (Ruder's Fig. 2 and every optimizer on Beale's function and a saddle), sgd-fluctuation (Ruder's Fig. 1)."
     )
 
-    @Argument(help: "The experiment: momentum, sgd-fluctuation.")
+    @Argument(help: "The experiment: nonlinearities, momentum, sgd-fluctuation.")
     var name: String
 
     @Option(help: "Output folder (default: experiments/NAME).")
@@ -26,11 +26,14 @@ struct ExperimentCommand: ParsableCommand {
             case "momentum":
                 let output = try MomentumExperiment.run(directory: directory, full: full)
                 print("wrote \(output.path("report.md"))")
+            case "nonlinearities":
+                let output = try NonlinearitiesExperiment.run(directory: directory, full: full)
+                print("wrote \(output.path("report.md"))")
             case "sgd-fluctuation":
                 let output = try SGDFluctuationExperiment.run(directory: directory, full: full)
                 print("wrote \(output.path("report.md"))")
             default:
-                throw CommandFailure("unknown experiment '\(name)'; available: momentum, sgd-fluctuation")
+                throw CommandFailure("unknown experiment '\(name)'; available: nonlinearities, momentum, sgd-fluctuation")
             }
         } catch let error as CommandFailure {
             throw error

@@ -56,3 +56,19 @@ extension ExperimentTests {
         #expect(FileManager.default.fileExists(atPath: output.path("report.md")))
     }
 }
+
+extension ExperimentTests {
+    /// Each non-linearity separates two moons well with one hidden layer, and the experiment
+    /// writes its function plot, decision regions, CSV and report.
+    @Test func nonlinearitiesExperimentTrainsEachNetworkAndDrawsItsRegions() throws {
+        let results = try NonlinearitiesExperiment.train(epochs: 400)
+        #expect(results.map(\.activation) == [.sigmoid, .tanh, .relu])
+        for r in results { #expect(r.test > 0.9, "\(r.activation): test \(r.test)") }
+        let directory = (NSTemporaryDirectory() as NSString).appendingPathComponent("bp-exp-\(UUID().uuidString)")
+        let output = try NonlinearitiesExperiment.run(directory: directory)
+        #expect(try PNGImage(contentsOf: output.path("regions.png")).width == 1500)
+        #expect(try PNGImage(contentsOf: output.path("functions.png")).width == 1000)
+        let csv = try String(contentsOfFile: output.path("accuracy.csv"), encoding: .utf8)
+        #expect(csv.split(separator: "\n").count == 4)
+    }
+}
