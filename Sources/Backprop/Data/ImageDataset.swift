@@ -25,12 +25,4 @@ public struct ImageDataset: Sendable {
     public var count: Int { labels.count }
     /// Pixels per image.
     public var featureCount: Int { height * width }
-
-    /// The images at `indices` (a subset, e.g. a validation split), copied.
-    public func subset(_ indices: some Collection<Int>) -> ImageDataset {
-        var p: [UInt8] = []
-        p.reserveCapacity(indices.count * featureCount)
-        for i in indices { p.append(contentsOf: pixels[(i * featureCount)..<((i + 1) * featureCount)]) }
-        return ImageDataset(pixels: p, labels: indices.map { labels[$0] }, height: height, width: width, classCount: classCount)
-    }
 }

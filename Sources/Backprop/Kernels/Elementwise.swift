@@ -6,15 +6,12 @@
 public enum Elementwise {
     public typealias V = SIMD16<Float>
 
+    // The vector load and store are VectorMath's; these names keep the loops below short.
     @inline(__always)
-    static func load(_ p: UnsafePointer<Float>) -> V {
-        UnsafeRawPointer(p).loadUnaligned(as: V.self)
-    }
+    static func load(_ p: UnsafePointer<Float>) -> V { VectorMath.load(p) }
 
     @inline(__always)
-    static func store(_ v: V, _ p: UnsafeMutablePointer<Float>) {
-        UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
-    }
+    static func store(_ v: V, _ p: UnsafeMutablePointer<Float>) { VectorMath.store(v, p) }
 
     /// y[i] = f(x[i]).
     @inline(__always)

@@ -9,11 +9,11 @@ public func binaryCrossEntropy(logits: Variable, targets: Tensor, reduction: Red
                  "binaryCrossEntropy: targets \(targets.shape) must match logits \(logits.shape)")
     let n = logits.value.count
     let scale: Float = reduction == .mean ? 1 / Float(Swift.max(n, 1)) : 1
-    var gradient = Tensor(uninitializedShape: logits.shape)
+    var gradient: Tensor? = GradientMode.isEnabled && logits.requiresGrad ? Tensor(uninitializedShape: logits.shape) : nil
     let loss = CrossEntropy.sigmoid(logits: logits.value.pointer, targets: targets.pointer, losses: nil,
-                                    gradient: gradient.mutablePointer(), count: n, scale: scale)
+                                    gradient: gradient?.mutablePointer(), count: n, scale: scale)
     return Variable(Tensor(scalar: loss), inputs: [logits]) { out in
-        guard let g = out.grad else { return }
+        guard let g = out.grad, let gradient else { return }
         logits.accumulateGradient(g.scalar == 1 ? gradient : gradient * g.scalar)
     }
 }

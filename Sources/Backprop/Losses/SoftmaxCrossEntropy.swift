@@ -11,15 +11,16 @@ public func softmaxCrossEntropy(logits: Variable, labels: [Int32], reduction: Re
     let rows = logits.shape[0], cols = logits.shape[1]
     precondition(labels.count == rows, "softmaxCrossEntropy: \(labels.count) labels for a batch of \(rows)")
     let scale: Float = reduction == .mean ? 1 / Float(Swift.max(rows, 1)) : 1
-    var gradient = Tensor(uninitializedShape: logits.shape)
-    let gp = gradient.mutablePointer()
+    // Evaluation (no gradient wanted) skips writing the gradient: half the kernel's memory traffic.
+    var gradient: Tensor? = GradientMode.isEnabled && logits.requiresGrad ? Tensor(uninitializedShape: logits.shape) : nil
+    let gp = gradient?.mutablePointer()
     let loss: Float = labels.withUnsafeBufferPointer { lp in
         guard let base = lp.baseAddress else { return 0 }
         return CrossEntropy.softmax(logits: logits.value.pointer, labels: base, losses: nil,
                                     gradient: gp, rows: rows, cols: cols, scale: scale)
     }
     return Variable(Tensor(scalar: loss), inputs: [logits]) { out in
-        guard let g = out.grad else { return }
+        guard let g = out.grad, let gradient else { return }
         logits.accumulateGradient(g.scalar == 1 ? gradient : gradient * g.scalar)
     }
 }
@@ -31,11 +32,11 @@ public func softmaxCrossEntropy(logits: Variable, targets: Tensor, reduction: Re
                  "softmaxCrossEntropy: targets \(targets.shape) must match logits \(logits.shape)")
     let rows = logits.shape[0], cols = logits.shape[1]
     let scale: Float = reduction == .mean ? 1 / Float(Swift.max(rows, 1)) : 1
-    var gradient = Tensor(uninitializedShape: logits.shape)
+    var gradient: Tensor? = GradientMode.isEnabled && logits.requiresGrad ? Tensor(uninitializedShape: logits.shape) : nil
     let loss = CrossEntropy.softmax(logits: logits.value.pointer, targets: targets.pointer, losses: nil,
-                                    gradient: gradient.mutablePointer(), rows: rows, cols: cols, scale: scale)
+                                    gradient: gradient?.mutablePointer(), rows: rows, cols: cols, scale: scale)
     return Variable(Tensor(scalar: loss), inputs: [logits]) { out in
-        guard let g = out.grad else { return }
+        guard let g = out.grad, let gradient else { return }
         logits.accumulateGradient(g.scalar == 1 ? gradient : gradient * g.scalar)
     }
 }
