@@ -15,10 +15,10 @@ public struct BenchGemm: ParsableCommand {
         commandName: "gemm",
         abstract: "Time sgemm on training-sized shapes against the measured FP32 peak and numpy.",
         discussion: """
-            Each shape is timed on 1 thread and on all threads (median and best of repeated runs
-            after warm-up, >= 50 ms per figure). "cores" is process CPU time / wall time during
-            the multi-threaded runs: the machine may be shared, so it shows how many cores the
-            figure really had. numpy runs as a child process with OPENBLAS_CORETYPE and
+            Each shape is timed on 1 thread and on all threads (median and best of repeated runs \
+            after warm-up, >= 50 ms per figure). "cores" is process CPU time / wall time during \
+            the multi-threaded runs: the machine may be shared, so it shows how many cores the \
+            figure really had. numpy runs as a child process with OPENBLAS_CORETYPE and \
             OPENBLAS_L2_SIZE removed from its environment, so OpenBLAS picks its best kernels.
             """
     )

@@ -14,16 +14,16 @@ struct BenchTrain: ParsableCommand {
               a-bn  the same with batch normalization
               b     784-1024-1024-10 ReLU, batch 128, Adam
               c     784-256-256-10 ReLU, batch 256, SGD with momentum 0.9
-            Each configuration and thread count runs in a child process of its own (this binary
-            with BACKPROP_THREADS set), so its peak resident memory (VmHWM) is its own: the 47 MB
-            of MNIST bytes, parameters, optimizer state and activations. After a warm-up, whole
-            epochs of the 60,000 training images go through Trainer.fit() (shuffled index,
-            batches gathered from bytes, forward, loss, backward, optimizer step), as many as
-            fill a second, repeated until 3 runs were clean: a run is clean when other processes
-            used at most 0.1 cores meanwhile (/proc/stat). Figures are medians of the clean runs;
-            "cores" is process CPU time / wall time, the cores the figure really had, and "*"
+            Each configuration and thread count runs in a child process of its own (this binary \
+            with BACKPROP_THREADS set), so its peak resident memory (VmHWM) is its own: the 47 MB \
+            of MNIST bytes, parameters, optimizer state and activations. After a warm-up, whole \
+            epochs of the 60,000 training images go through Trainer.fit() (shuffled index, \
+            batches gathered from bytes, forward, loss, backward, optimizer step), as many as \
+            fill a second, repeated until 3 runs were clean: a run is clean when other processes \
+            used at most 0.1 cores meanwhile (/proc/stat). Figures are medians of the clean runs; \
+            "cores" is process CPU time / wall time, the cores the figure really had, and "*" \
             marks a figure with no clean run.
-            Benchmarks/peers.py runs the same configurations in PyTorch and JAX (each in its own
+            Benchmarks/peers.py runs the same configurations in PyTorch and JAX (each in its own \
             process, OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset there) when they are installed.
             """
     )

@@ -63,9 +63,9 @@ import Backprop
     }
 
     @Test(arguments: [WeightDecay.none, .coupled(0.1), .decoupled(0.1)])
-    func parallelOptimizerStepIsBitIdentical(decay: WeightDecay) {
-        let rules: [any OptimizerRule] = [SGD(), Momentum(), Adam()]
-        for rule in rules {
+    func parallelOptimizerStepIsBitIdentical(decay: WeightDecay) throws {
+        for name in OptimizerName.allCases {
+            let rule = try name.makeRule()
             #expect(rule.isElementwise)
             let serial = Self.steps(rule, decay: decay, threads: 1)
             let parallel = Self.steps(rule, decay: decay, threads: 3)

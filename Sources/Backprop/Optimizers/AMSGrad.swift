@@ -27,6 +27,7 @@ public struct AMSGrad: OptimizerRule {
     public var defaultLearningRate: Float { 0.001 }
     public var stateNames: [String] { ["m", "v", "vhat"] }
     public var hyperParameters: [String: Float] { ["beta1": beta1, "beta2": beta2, "epsilon": epsilon] }
+    public var isElementwise: Bool { true }
 
     public func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
                        state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate eta: Float) {
@@ -40,7 +41,7 @@ public struct AMSGrad: OptimizerRule {
             Lanes.store(m, first, i, n)
             Lanes.store(v, second, i, n)
             Lanes.store(vHat, maximum, i, n)
-            Lanes.store(Lanes.load(parameter, i, n) - eta / (vHat.squareRoot() + eps) * m, parameter, i, n)
+            Lanes.store(Lanes.load(parameter, i, n) - eta / (Elementwise.squareRoot(vHat) + eps) * m, parameter, i, n)
         }
     }
 }

@@ -24,6 +24,7 @@ public struct AdaMax: OptimizerRule {
     public var defaultLearningRate: Float { 0.002 }
     public var stateNames: [String] { ["m", "u"] }
     public var hyperParameters: [String: Float] { ["beta1": beta1, "beta2": beta2] }
+    public var isElementwise: Bool { true }
 
     public func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
                        state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate eta: Float) {

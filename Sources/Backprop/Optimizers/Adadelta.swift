@@ -36,6 +36,7 @@ public struct Adadelta: OptimizerRule {
     public var defaultLearningRate: Float { 1 }
     public var stateNames: [String] { ["Eg2", "Edx2"] }
     public var hyperParameters: [String: Float] { ["rho": rho, "epsilon": epsilon] }
+    public var isElementwise: Bool { true }
 
     public func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
                        state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate eta: Float) {
@@ -44,7 +45,7 @@ public struct Adadelta: OptimizerRule {
             let g = Lanes.load(gradient, i, n)
             let eg2 = rho * Lanes.load(meanG2, i, n) + keep * (g * g)
             let edx2 = Lanes.load(meanDx2, i, n)
-            let dx = eta * (-((edx2 + eps).squareRoot() / (eg2 + eps).squareRoot()) * g)
+            let dx = eta * (-(Elementwise.squareRoot(edx2 + eps) / Elementwise.squareRoot(eg2 + eps)) * g)
             Lanes.store(eg2, meanG2, i, n)
             Lanes.store(rho * edx2 + keep * (dx * dx), meanDx2, i, n)
             Lanes.store(Lanes.load(parameter, i, n) + dx, parameter, i, n)

@@ -25,6 +25,7 @@ public struct Adagrad: OptimizerRule {
     public var defaultLearningRate: Float { 0.01 }
     public var stateNames: [String] { ["G"] }
     public var hyperParameters: [String: Float] { ["epsilon": epsilon] }
+    public var isElementwise: Bool { true }
 
     public func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
                        state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate eta: Float) {
@@ -33,7 +34,7 @@ public struct Adagrad: OptimizerRule {
             let g = Lanes.load(gradient, i, n)
             let G = Lanes.load(sum, i, n) + g * g
             Lanes.store(G, sum, i, n)
-            Lanes.store(Lanes.load(parameter, i, n) - eta / (G + eps).squareRoot() * g, parameter, i, n)
+            Lanes.store(Lanes.load(parameter, i, n) - eta / Elementwise.squareRoot(G + eps) * g, parameter, i, n)
         }
     }
 }

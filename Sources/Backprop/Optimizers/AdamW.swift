@@ -39,6 +39,7 @@ public struct AdamW: OptimizerRule {
         ["beta1": beta1, "beta2": beta2, "epsilon": epsilon, "weight-decay": weightDecay]
     }
     public var defaultWeightDecay: WeightDecay { .decoupled(weightDecay) }
+    public var isElementwise: Bool { true }
 
     public func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
                        state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate eta: Float) {

@@ -28,6 +28,7 @@ public struct Nadam: OptimizerRule {
     public var defaultLearningRate: Float { 0.002 }
     public var stateNames: [String] { ["m", "v"] }
     public var hyperParameters: [String: Float] { ["beta1": beta1, "beta2": beta2, "epsilon": epsilon] }
+    public var isElementwise: Bool { true }
 
     public func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
                        state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate eta: Float) {
@@ -42,7 +43,7 @@ public struct Nadam: OptimizerRule {
             Lanes.store(v, second, i, n)
             let mHat = m / c1, vHat = v / c2
             let direction = beta1 * mHat + keep1 * g / c1
-            Lanes.store(Lanes.load(parameter, i, n) - eta / (vHat.squareRoot() + eps) * direction, parameter, i, n)
+            Lanes.store(Lanes.load(parameter, i, n) - eta / (Elementwise.squareRoot(vHat) + eps) * direction, parameter, i, n)
         }
     }
 }

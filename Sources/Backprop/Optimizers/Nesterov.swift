@@ -32,6 +32,7 @@ public struct Nesterov: OptimizerRule {
     public var defaultLearningRate: Float { 0.01 }
     public var stateNames: [String] { ["v"] }
     public var hyperParameters: [String: Float] { ["momentum": momentum] }
+    public var isElementwise: Bool { true }
 
     public func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
                        state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate eta: Float) {

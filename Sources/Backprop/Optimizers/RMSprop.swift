@@ -26,6 +26,7 @@ public struct RMSprop: OptimizerRule {
     public var defaultLearningRate: Float { 0.001 }
     public var stateNames: [String] { ["Eg2"] }
     public var hyperParameters: [String: Float] { ["rho": rho, "epsilon": epsilon] }
+    public var isElementwise: Bool { true }
 
     public func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
                        state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate eta: Float) {
@@ -34,7 +35,7 @@ public struct RMSprop: OptimizerRule {
             let g = Lanes.load(gradient, i, n)
             let e = rho * Lanes.load(meanG2, i, n) + keep * (g * g)
             Lanes.store(e, meanG2, i, n)
-            Lanes.store(Lanes.load(parameter, i, n) - eta / (e + eps).squareRoot() * g, parameter, i, n)
+            Lanes.store(Lanes.load(parameter, i, n) - eta / Elementwise.squareRoot(e + eps) * g, parameter, i, n)
         }
     }
 }
