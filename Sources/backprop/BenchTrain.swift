@@ -10,7 +10,7 @@ struct BenchTrain: ParsableCommand {
         abstract: "Time MNIST training epochs (samples/s, peak memory) against PyTorch and JAX.",
         discussion: """
             Configurations (GitHub issue 4):
-              a     784-100-100-100-10 sigmoid, batch 60, SGD (the Batch Normalization paper's network)
+              a     784-100-100-100-10 sigmoid, batch 60, SGD (Ioffe & Szegedy's MNIST network)
               a-bn  the same with batch normalization
               b     784-1024-1024-10 ReLU, batch 128, Adam
               c     784-256-256-10 ReLU, batch 256, SGD with momentum 0.9

@@ -43,6 +43,13 @@ import Backprop
         #expect(labels == [0, 0, 0, 0])
         let expected = indices.flatMap { i in (0..<20).map { Float(pixels[i * 20 + $0]) * (1 / 255) } }
         #expect(features.scalars == expected)
+        // A long batch taken from the middle of an index array (the slice's indices do not
+        // start at 0), so rows are read several ahead of the one being converted.
+        let order = (0..<40).map { ($0 * 5 + 3) % 7 }
+        let slice = order[9..<37]
+        let (long, _) = data.batch(slice)
+        let expectedLong: [Float] = slice.flatMap { i in (0..<20).map { Float(pixels[i * 20 + $0]) * (1 / 255) } }
+        #expect(long.scalars == expectedLong)
     }
 
     /// Runs three steps of `rule` on a large parameter with a given pool; returns θ and state.
