@@ -206,6 +206,11 @@ enum Python {
         // 3 Linear × 2 + 2 BatchNorm × 5
         #expect(report["tensors"] as? Int == 16)
         #expect(report["dtypes"] as? [String] == ["float32", "int64"])
+        // The folder form: one NAME.npy per tensor, each equal to the safetensors tensor.
+        let folder = directory.path("npy")
+        let folderExport = try CommandLineTests.run(["export", directory.path("model.safetensors"), "--npz", folder])
+        #expect(folderExport.status == 0, "\(folderExport.error)")
+        #expect(try Python.check(["safetensors-read", directory.path("model.safetensors"), folder])["tensors"] as? Int == 16)
     }
 
     @Test(.enabled(if: Python.hasSafetensors, "needs python3 with numpy and safetensors"))
