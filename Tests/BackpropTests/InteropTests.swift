@@ -282,6 +282,13 @@ enum Python {
         var integer = Self.handFile()
         integer.entries[3].entry = Safetensors.Entry(int64: 1)
         #expect(message(integer, spec).contains("2.bias"))
+        // A float counter too large for Int64 (converting it used to trap).
+        let bnSpec = try MultilayerPerceptron(sizes: [2, 2, 1], batchNorm: true)
+        var counter = Safetensors(entries: Checkpoint.modelEntries(bnSpec.build(seed: 1)))
+        let index = try #require(counter.entries.firstIndex { $0.name == "1.num_batches_tracked" })
+        counter.entries[index].entry = .init(Tensor(scalar: 1e30))
+        #expect(counter.entries[index].entry.integerValue == nil)
+        #expect(message(counter, bnSpec).contains("1.num_batches_tracked"))
     }
 
     /// Random corruption of a valid state dict: the import throws or returns a network; it never
