@@ -23,6 +23,10 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // ONNX models and TensorBoard event files are protocol buffers; the generated message
+        // code (Sources/Backprop/IO/Protobuf, from Protos/ by Scripts/generate-protos.sh) is
+        // committed, so building needs only the runtime library, not protoc or its plugin.
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         .target(
@@ -43,7 +47,10 @@ let package = Package(
         ),
         .target(
             name: "Backprop",
-            dependencies: ["CBackpropSupport", "CZlib", "CPNG"],
+            dependencies: [
+                "CBackpropSupport", "CZlib", "CPNG",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
             resources: [.copy("Resources/mnist")],
             swiftSettings: nativeSwift
         ),

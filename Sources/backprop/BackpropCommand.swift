@@ -12,7 +12,7 @@ struct BackpropCommand: ParsableCommand {
               backprop train --dataset spirals --layers 2,64,64,3
               backprop bench gemm                    GEMM GFLOP/s against the measured peak and numpy
             """,
-        subcommands: [TrainCommand.self, EvalCommand.self, PredictCommand.self, InfoCommand.self, DataCommand.self, ExperimentCommand.self, BenchCommand.self]
+        subcommands: [TrainCommand.self, EvalCommand.self, PredictCommand.self, InfoCommand.self, ExportCommand.self, ImportWeightsCommand.self, DataCommand.self, ExperimentCommand.self, BenchCommand.self]
     )
 }
 

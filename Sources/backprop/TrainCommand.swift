@@ -103,6 +103,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Run folder for the model, checkpoint and metrics (default: runs/DATASET).")
     var out: String?
 
+    @Flag(help: "Log loss, accuracy, learning rate and weight histograms to a TensorBoard event file in the run folder (single networks).")
+    var tensorboard = false
+
     @Flag(help: "Continue the run in the run folder from its checkpoint.")
     var resume = false
 
@@ -125,6 +128,9 @@ struct TrainCommand: ParsableCommand {
             throw CommandFailure("--top-k \(topK) needs --experts E with 1 ≤ k ≤ E")
         }
         if bagging && ensemble == nil { throw CommandFailure("--bagging needs --ensemble K") }
+        if tensorboard && (ensemble != nil || experts != nil) {
+            throw CommandFailure("--tensorboard logs single-network training; it cannot be combined with --ensemble or --experts")
+        }
         if batchSize != "all", Int(batchSize).map({ $0 < 0 }) ?? true {
             throw CommandFailure("--batch-size must be a whole number ≥ 0 or 'all', got '\(batchSize)'")
         }
@@ -219,7 +225,13 @@ struct TrainCommand: ParsableCommand {
         }
         reporter.line("\(data.name): \(trainSet.count) training, \(validationSet?.count ?? 0) validation, \(data.test.count) test examples")
         reporter.line("network \(sizes.map(String.init).joined(separator: "-")) \(architecture.activation.rawValue)\(batchnorm ? " +BN" : "")\(architecture.dropout > 0 ? " dropout \(architecture.dropout)" : ""), \(trainer.model.parameterCount) parameters; \(trainer.optimizer.rule) η=\(trainer.optimizer.learningRate), batch \(configuration.batchSize), \(Backend.current.threads.threadCount) threads")
+        let logger = try tensorboard ? TensorBoardLogger(directory: runDirectory) : nil
+        if let logger { trainer.callbacks.append(logger) }
         let summary = try trainer.fit()
+        if let logger {
+            if let error = logger.error { throw CommandFailure("TensorBoard logging stopped: \(error)") }
+            reporter.line("TensorBoard events: \(logger.writer.path) (tensorboard --logdir \(runDirectory))")
+        }
         if let test = summary.test {
             let kept = summary.bestEpoch.map { " (model of epoch \($0), chosen on validation accuracy \(String(format: "%.2f%%", 100 * (summary.bestValidationAccuracy ?? 0))))" } ?? ""
             print(String(format: "trained %d steps in %.1f s%@", summary.steps, summary.seconds, kept))

@@ -88,7 +88,8 @@ public struct Safetensors: Sendable {
             guard !bytes.isEmpty else { return nil }
             if dtype == .i64 { return bytes.withUnsafeBytes { Int64(littleEndian: $0.loadUnaligned(as: Int64.self)) } }
             let v = tensor().scalars.first ?? 0
-            return v.isFinite ? Int64(v) : nil
+            // Int64(v) traps outside ±2⁶³ (a corrupt or foreign file can hold anything).
+            return v.isFinite && abs(v) < 9.2e18 ? Int64(v) : nil
         }
     }
 
