@@ -41,6 +41,9 @@ enum Python {
     static let hasONNX = imports(["numpy", "onnx", "onnxruntime"])
     static let hasSafetensors = imports(["numpy", "safetensors.numpy"])
     static let hasTensorBoard = imports(["tensorboard.backend.event_processing.event_accumulator"])
+    /// PyTorch is not installed in CI (a large download); where it is, its own
+    /// `load_state_dict` is the check of the state-dict names and layouts.
+    static let hasTorch = imports(["numpy", "torch", "safetensors.torch"])
 
     /// Runs a command of the check script; a failure records the script's message. Returns
     /// the JSON object it printed.
@@ -173,6 +176,27 @@ enum Python {
 }
 
 @Suite struct SafetensorsInteropTests {
+    @Test(.enabled(if: Python.hasTorch, "needs python3 with numpy, torch and safetensors"))
+    func pytorchLoadsTheStateDictIntoItsOwnSequential() throws {
+        let directory = try DataTestDirectory()
+        let spec = try MultilayerPerceptron(sizes: [784, 24, 16, 10], activation: .tanh, batchNorm: true, dropout: 0.25)
+        let model = spec.build(seed: 31)
+        var g = RandomGenerator(seed: 32)
+        ONNXInteropTests.randomizeBatchNorm(model, &g)
+        model.eval()
+        try WeightImport.save(model, architecture: spec, to: directory.path("model.safetensors"))
+        let images = try ONNXInteropTests.mnistTestImages()
+        let probabilities = model(images).softmaxRows()
+        try NumPyArray(shape: images.shape, floats: images.scalars).write(to: directory.path("x.npy"))
+        try NumPyArray(shape: probabilities.shape, floats: probabilities.scalars).write(to: directory.path("y.npy"))
+        let description = #"{"sizes": [784, 24, 16, 10], "activation": "tanh", "batchnorm": true, "dropout": 0.25}"#
+        let report = try Python.check(["torch-load", directory.path("model.safetensors"), description,
+                                       directory.path("x.npy"), directory.path("y.npy")])
+        #expect(report["modules"] as? [String] == ["Linear", "BatchNorm1d", "Tanh", "Dropout",
+                                                   "Linear", "BatchNorm1d", "Tanh", "Dropout", "Linear"])
+        print("PyTorch load_state_dict vs Backprop: max |Δp| = \(report["max_abs_difference"] ?? "?") on 1,000 MNIST test images")
+    }
+
     @Test(.enabled(if: Python.hasSafetensors, "needs python3 with numpy and safetensors"))
     func pythonReadsEveryTensorOfAModelFile() throws {
         let directory = try DataTestDirectory()

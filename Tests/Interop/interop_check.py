@@ -13,6 +13,10 @@ each command prints one JSON object on success and exits non-zero with a message
                                  BatchNorm1d(5), Tanh(), Linear(5,3)) state dict with
                                  safetensors.numpy.save_file, and Y = that network (inference
                                  form, computed here in float64 numpy) on inputs X
+  torch-load FILE SPEC X Y       PyTorch (where installed): the nn.Sequential that SPEC (JSON:
+                                 sizes, activation, batchnorm, dropout) describes, in PyTorch's
+                                 own layer order, load_state_dict(FILE, strict=True), eval
+                                 mode; its softmax on X against Backprop's Y (1e-5)
   tensorboard DIR                TensorBoard's event_accumulator on DIR: scalars and
                                  histograms as JSON; every record's masked CRC-32C checked
                                  with TensorBoard's own implementation
@@ -112,6 +116,32 @@ def write_safetensors(out, inputs_path, outputs_path):
     print(json.dumps({"tensors": len(state)}))
 
 
+def check_torch_load(path, spec_json, inputs_path, expected_path):
+    import torch
+    from safetensors.torch import load_file
+
+    spec = json.loads(spec_json)
+    activations = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh, "sigmoid": torch.nn.Sigmoid}
+    sizes, layers = spec["sizes"], []
+    for i in range(len(sizes) - 1):
+        layers.append(torch.nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2:
+            if spec["batchnorm"]:
+                layers.append(torch.nn.BatchNorm1d(sizes[i + 1]))
+            layers.append(activations[spec["activation"]]())
+            if spec["dropout"] > 0:
+                layers.append(torch.nn.Dropout(spec["dropout"]))
+    net = torch.nn.Sequential(*layers)
+    net.load_state_dict(load_file(path), strict=True)
+    net.eval()
+    with torch.no_grad():
+        p = torch.softmax(net(torch.from_numpy(np.load(inputs_path))), dim=1).numpy()
+    difference = float(np.abs(p - np.load(expected_path)).max())
+    if not difference <= 1e-5:
+        fail(f"max |PyTorch − Backprop| = {difference:.3g} > 1e-5")
+    print(json.dumps({"max_abs_difference": difference, "modules": [type(m).__name__ for m in net]}))
+
+
 def check_tensorboard(directory):
     from tensorboard.backend.event_processing import event_accumulator as ea
     from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
@@ -150,7 +180,8 @@ def check_tensorboard(directory):
 if __name__ == "__main__":
     command, *arguments = sys.argv[1:] or ["help"]
     commands = {"onnx": check_onnx, "safetensors-read": check_safetensors_read,
-                "safetensors-write": write_safetensors, "tensorboard": check_tensorboard}
+                "safetensors-write": write_safetensors, "torch-load": check_torch_load,
+                "tensorboard": check_tensorboard}
     if command not in commands:
         fail(__doc__)
     commands[command](*arguments)
