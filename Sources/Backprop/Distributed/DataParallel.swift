@@ -1,0 +1,339 @@
+import Foundation
+
+/// How the shards' gradients of one global mini-batch become the gradient every rank applies.
+public enum GradientReduction: String, Sendable, Codable, CaseIterable {
+    /// One allreduce (MPI_SUM) per bucket: the fastest, but the summation order is the
+    /// transport's, so results differ from one process's in the last bits.
+    case allReduce = "allreduce"
+    /// Every rank gathers every shard's bucket and sums them in shard order: the same bits
+    /// whatever the number of ranks, as long as the shards are the same (``DataParallel``'s
+    /// `shardsPerRank` lets one process compute them all in turn). Costs size× the receive
+    /// memory and bandwidth of an allreduce.
+    case deterministic
+}
+
+/// What the ranks keep in step.
+public enum ParameterSynchronization: Sendable, Equatable {
+    /// Synchronous data parallelism: every step's gradient is averaged over all shards, so
+    /// every rank applies the same update (one large mini-batch spread over the ranks).
+    case gradients
+    /// Local SGD (periodic parameter averaging): each rank steps on its own shard's gradient
+    /// and the parameters are averaged every `period` steps (and before every evaluation).
+    case localSGD(period: Int)
+}
+
+/// Synchronous data-parallel training over a ``Collective``: each global mini-batch is cut into
+/// `size · shardsPerRank` contiguous shards (every rank knows the same global order, from the
+/// same seed); each rank computes the gradients of its shards, and they are combined into the
+/// average over the whole mini-batch — weighted by shard size, so a short last batch averages
+/// correctly — through a flat buffer reduced in a few large buckets.
+///
+/// The flat buffer holds every parameter's gradient back to back, then the shard's loss sum,
+/// correct count and example count, so one reduction also gives every rank the global
+/// training loss and accuracy (and a NaN on one rank stops all of them at the same step).
+///
+/// With one process and `shardsPerRank: N` the same code is gradient accumulation over N
+/// micro-batches: with ``GradientReduction/deterministic`` it gives bit for bit the update of
+/// N ranks with one shard each.
+public final class DataParallel {
+    public let collective: any Collective
+    public let reduction: GradientReduction
+    public let synchronization: ParameterSynchronization
+    /// Shards (micro-batches) each rank computes in turn per step.
+    public let shardsPerRank: Int
+    /// Floats per reduction bucket (the flat buffer is reduced in pieces of this size).
+    public let bucketCount: Int
+
+    /// Seconds spent in collectives (gradient and parameter reductions) so far.
+    public private(set) var communicationSeconds: Double = 0
+    /// Bytes this rank handed to reductions so far.
+    public private(set) var reducedBytes: Int = 0
+
+    public var rank: Int { collective.rank }
+    public var size: Int { collective.size }
+    /// Shards per global batch.
+    public var shardCount: Int { collective.size * shardsPerRank }
+
+    /// The flat buffers, sized by the first step.
+    private var layout: Layout?
+
+    /// Totals of one global mini-batch after a step.
+    public struct Totals: Sendable, Equatable {
+        public var lossSum: Double
+        public var correct: Int
+        public var examples: Int
+        public var meanLoss: Float { Float(lossSum / Double(max(examples, 1))) }
+    }
+
+    public init(collective: any Collective, reduction: GradientReduction = .allReduce,
+                synchronization: ParameterSynchronization = .gradients, shardsPerRank: Int = 1,
+                bucketCount: Int = 1 << 22) throws(TrainingError) {
+        guard shardsPerRank >= 1 else { throw .invalidConfiguration("shards per rank must be at least 1, got \(shardsPerRank)") }
+        guard bucketCount >= 1 else { throw .invalidConfiguration("bucket size must be at least 1 float, got \(bucketCount)") }
+        if case .localSGD(let period) = synchronization, period < 1 {
+            throw .invalidConfiguration("the local SGD period must be at least 1 step, got \(period)")
+        }
+        self.collective = collective
+        self.reduction = reduction
+        self.synchronization = synchronization
+        self.shardsPerRank = shardsPerRank
+        self.bucketCount = bucketCount
+    }
+
+    // MARK: Sharding
+
+    /// Shard `s` of `count` examples: positions s·count/S ..< (s+1)·count/S (S = ``shardCount``),
+    /// so shard sizes differ by at most one and every example belongs to exactly one shard.
+    public static func shard(_ s: Int, of count: Int, shards: Int) -> Range<Int> {
+        (s * count / shards) ..< ((s + 1) * count / shards)
+    }
+
+    /// This rank's positions in a global batch of `count` examples (its shards together).
+    public func rankRange(ofBatch count: Int) -> Range<Int> {
+        let first = rank * shardsPerRank
+        return Self.shard(first, of: count, shards: shardCount).lowerBound
+            ..< Self.shard(first + shardsPerRank - 1, of: count, shards: shardCount).upperBound
+    }
+
+    /// This rank's shards of a global batch of `count` examples, as ranges of positions within
+    /// the rank's part (``rankRange(ofBatch:)``).
+    public func localShards(ofBatch count: Int) -> [Range<Int>] {
+        let base = rankRange(ofBatch: count).lowerBound
+        return (0..<shardsPerRank).map { j in
+            let r = Self.shard(rank * shardsPerRank + j, of: count, shards: shardCount)
+            return (r.lowerBound - base) ..< (r.upperBound - base)
+        }
+    }
+
+    // MARK: Gradients
+
+    /// Starts a step over `parameters` (allocates the buffers on first use).
+    func beginStep(_ parameters: [Variable]) {
+        if layout == nil || layout?.parameters.count != parameters.count
+            || zip(layout?.parameters ?? [], parameters).contains(where: { $0 !== $1 }) {
+            layout = Layout(parameters, slots: shardsPerRank)
+        }
+    }
+
+    /// Stores the gradients of local shard `j` (already computed by `backward()`), times the
+    /// shard's example count, with its loss and accuracy, into slot `j`.
+    func storeShard(_ j: Int, examples: Int, meanLoss: Float, correct: Int) {
+        guard let layout else { preconditionFailure("DataParallel: storeShard before beginStep") }
+        layout.store(slot: j, scale: Float(examples),
+                     tail: [meanLoss * Float(examples), Float(correct), Float(examples)])
+    }
+
+    /// Combines the slots of every shard of every rank into the average gradient (written to
+    /// each parameter's `grad`) and returns the global totals.
+    func finishStep() throws(CollectiveError) -> Totals {
+        guard let layout else { preconditionFailure("DataParallel: finishStep before beginStep") }
+        let start = DispatchTime.now().uptimeNanoseconds
+        let combined = layout.combined
+        let length = layout.length
+        switch (synchronization, reduction) {
+        case (.localSGD, _):
+            // Only this rank's shards: the ranks drift apart until the next averaging.
+            Layout.sumInOrder(UnsafeBufferPointer(layout.slots), slotLength: length, slots: shardsPerRank,
+                              range: 0..<length, into: combined)
+        case (.gradients, .allReduce):
+            Layout.sumInOrder(UnsafeBufferPointer(layout.slots), slotLength: length, slots: shardsPerRank,
+                              range: 0..<length, into: combined)
+            var lower = 0
+            while lower < length {
+                let upper = min(length, lower + bucketCount)
+                try collective.allReduceSum(UnsafeMutableBufferPointer(rebasing: combined[lower..<upper]))
+                lower = upper
+            }
+            reducedBytes += length * MemoryLayout<Float>.stride
+        case (.gradients, .deterministic):
+            // Bucket by bucket: gather every rank's slots of the bucket, sum in global shard order.
+            let slotsPerRank = shardsPerRank, ranks = size
+            let bucket = min(bucketCount, length)
+            let send = UnsafeMutableBufferPointer<Float>.allocate(capacity: slotsPerRank * bucket)
+            let gathered = UnsafeMutableBufferPointer<Float>.allocate(capacity: ranks * slotsPerRank * bucket)
+            defer { send.deallocate(); gathered.deallocate() }
+            var lower = 0
+            while lower < length {
+                let n = min(length, lower + bucket) - lower
+                for j in 0..<slotsPerRank {
+                    (send.baseAddress! + j * n).update(from: layout.slots.baseAddress! + j * length + lower, count: n)
+                }
+                try collective.allGather(UnsafeBufferPointer(rebasing: send[0..<(slotsPerRank * n)]),
+                                         into: UnsafeMutableBufferPointer(rebasing: gathered[0..<(ranks * slotsPerRank * n)]))
+                Layout.sumInOrder(UnsafeBufferPointer(gathered), slotLength: n, slots: ranks * slotsPerRank,
+                                  range: 0..<n, into: UnsafeMutableBufferPointer(rebasing: combined[lower..<(lower + n)]))
+                lower += n
+            }
+            reducedBytes += length * MemoryLayout<Float>.stride * ranks
+        }
+        communicationSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        let tail = combined.baseAddress! + layout.count
+        let totals = Totals(lossSum: Double(tail[0]), correct: Int(tail[1].rounded()), examples: Int(tail[2].rounded()))
+        layout.scatter(scale: 1 / Float(max(totals.examples, 1)))
+        return totals
+    }
+
+    // MARK: Parameters
+
+    /// Copies rank 0's parameters and buffers (BatchNorm statistics) to every rank, and gives
+    /// each rank's dropout and noise generators a stream of their own.
+    public func broadcastState(of model: Sequential) throws(CollectiveError) {
+        let variables = model.parameters + model.namedBuffers().map(\.buffer)
+        try Self.withFlatValues(variables) { (flat) throws(CollectiveError) in
+            try collective.broadcast(flat, root: 0)
+        }
+        guard rank > 0 else { return }
+        for layer in model.layers {
+            if let d = layer as? Dropout { d.generator = RandomGenerator(seed: d.generator.state, stream: UInt64(rank)) }
+            if let n = layer as? GaussianNoise { n.generator = RandomGenerator(seed: n.generator.state, stream: UInt64(rank)) }
+        }
+    }
+
+    /// Replaces every rank's parameters by their average over the ranks (local SGD).
+    public func averageParameters(of model: Sequential) throws(CollectiveError) {
+        guard size > 1 else { return }
+        let start = DispatchTime.now().uptimeNanoseconds
+        let scale = 1 / Float(size)
+        try Self.withFlatValues(model.parameters) { (flat) throws(CollectiveError) in
+            var lower = 0
+            while lower < flat.count {
+                let upper = min(flat.count, lower + bucketCount)
+                try collective.allReduceSum(UnsafeMutableBufferPointer(rebasing: flat[lower..<upper]))
+                lower = upper
+            }
+            for i in flat.indices { flat[i] *= scale }
+            reducedBytes += flat.count * MemoryLayout<Float>.stride
+        }
+        communicationSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+    }
+
+    /// Rank 0's decision (to stop) and scheduler, for every rank, after an evaluation that only
+    /// rank 0 made.
+    func agree(stop: Bool, scheduler: inout LearningRateScheduler) throws(CollectiveError) -> Bool {
+        guard size > 1 else { return stop }
+        // The plateau schedule's best loss starts at +∞, which plain JSON cannot carry.
+        let floats = (positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        var bytes: [UInt8] = []
+        if rank == 0 {
+            let encoder = JSONEncoder()
+            encoder.nonConformingFloatEncodingStrategy = .convertToString(
+                positiveInfinity: floats.positiveInfinity, negativeInfinity: floats.negativeInfinity, nan: floats.nan)
+            do { bytes = [stop ? 1 : 0] + Array(try encoder.encode(scheduler)) } catch {
+                // Still send the decision, so no rank waits; the others report the failure.
+                bytes = [stop ? 1 : 0]
+            }
+        }
+        try collective.broadcast(&bytes, root: 0)
+        guard let flag = bytes.first else {
+            throw .mismatch(operation: "broadcast", rank: rank, reason: "rank 0 sent no decision")
+        }
+        if rank != 0 {
+            let decoder = JSONDecoder()
+            decoder.nonConformingFloatDecodingStrategy = .convertFromString(
+                positiveInfinity: floats.positiveInfinity, negativeInfinity: floats.negativeInfinity, nan: floats.nan)
+            do { scheduler = try decoder.decode(LearningRateScheduler.self, from: Data(bytes.dropFirst())) } catch {
+                throw .mismatch(operation: "broadcast", rank: rank, reason: "rank 0's scheduler state could not be read: \(error)")
+            }
+        }
+        return flag != 0
+    }
+
+    /// Calls `body` with the variables' values flattened into one buffer, then copies the
+    /// buffer back into them.
+    static func withFlatValues(_ variables: [Variable],
+                               _ body: (UnsafeMutableBufferPointer<Float>) throws(CollectiveError) -> Void) throws(CollectiveError) {
+        let total = variables.reduce(0) { $0 + $1.value.count }
+        let flat = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(total, 1))
+        defer { flat.deallocate() }
+        var offset = 0
+        for v in variables {
+            v.value.withUnsafeBufferPointer { src in
+                if let s = src.baseAddress { (flat.baseAddress! + offset).update(from: s, count: src.count) }
+            }
+            offset += v.value.count
+        }
+        try body(UnsafeMutableBufferPointer(rebasing: flat[0..<total]))
+        offset = 0
+        for v in variables {
+            let n = v.value.count
+            v.value.withUnsafeMutableBufferPointer { dst in
+                if let d = dst.baseAddress { d.update(from: flat.baseAddress! + offset, count: n) }
+            }
+            offset += n
+        }
+    }
+}
+
+/// The flat gradient buffers of one model: a slot per local shard and the combined buffer,
+/// each `count` gradient floats then 3 totals (loss sum, correct, examples).
+private final class Layout {
+    let parameters: [Variable]
+    let offsets: [Int]
+    /// Gradient floats.
+    let count: Int
+    /// Floats per slot (gradients and totals).
+    var length: Int { count + 3 }
+    let slots: UnsafeMutableBufferPointer<Float>
+    let combined: UnsafeMutableBufferPointer<Float>
+
+    init(_ parameters: [Variable], slots slotCount: Int) {
+        self.parameters = parameters
+        var offsets: [Int] = []
+        var total = 0
+        for p in parameters {
+            offsets.append(total)
+            total += p.value.count
+        }
+        self.offsets = offsets
+        self.count = total
+        slots = .allocate(capacity: slotCount * (total + 3))
+        combined = .allocate(capacity: total + 3)
+    }
+
+    deinit {
+        slots.deallocate()
+        combined.deallocate()
+    }
+
+    /// slot[j] = scale · gradients (0 for a parameter without one), then `tail`.
+    func store(slot j: Int, scale: Float, tail: [Float]) {
+        let base = slots.baseAddress! + j * length
+        for (p, offset) in zip(parameters, offsets) {
+            let n = p.value.count
+            if let g = p.grad {
+                g.withUnsafeBufferPointer { src in
+                    for i in 0..<n { base[offset + i] = scale * src[i] }
+                }
+            } else {
+                (base + offset).update(repeating: 0, count: n)
+            }
+        }
+        for (k, t) in tail.enumerated() { base[count + k] = t }
+    }
+
+    /// Every parameter's `grad` = scale · its part of the combined buffer.
+    func scatter(scale: Float) {
+        let base = combined.baseAddress!
+        for (p, offset) in zip(parameters, offsets) {
+            var g = p.grad ?? Tensor.zeros(p.value.shape)
+            p.grad = nil
+            g.withUnsafeMutableBufferPointer { dst in
+                for i in 0..<dst.count { dst[i] = base[offset + i] * scale }
+            }
+            p.grad = g
+        }
+    }
+
+    /// into[i] = Σ over slots s in order of source[s·slotLength + i], for i in `range`: the one
+    /// summation both the deterministic reduction and one-process accumulation use, so the two
+    /// agree bit for bit.
+    static func sumInOrder(_ source: UnsafeBufferPointer<Float>, slotLength: Int, slots: Int,
+                           range: Range<Int>, into destination: UnsafeMutableBufferPointer<Float>) {
+        let s = source.baseAddress!, d = destination.baseAddress!
+        for i in range { d[i] = s[i] }
+        for slot in 1..<max(slots, 1) {
+            let row = s + slot * slotLength
+            for i in range { d[i] += row[i] }
+        }
+    }
+}
