@@ -22,6 +22,7 @@ public final class MPICommunicator: Collective, @unchecked Sendable {
     public let timeout: Double?
     private let comm: MPI_Comm
     private let watch = Watch()
+    private var terminationSource: (any DispatchSourceSignal)?
 
     /// Joins MPI_COMM_WORLD, initializing MPI if needed.
     public init(timeout: Double? = 300) throws(CollectiveError) {
@@ -40,6 +41,22 @@ public final class MPICommunicator: Collective, @unchecked Sendable {
         rank = Int(r)
         size = Int(s)
         self.timeout = timeout
+        if size > 1 {
+            // mpirun ends the surviving ranks with SIGTERM when one fails: say so on each of
+            // them (on a dispatch thread, where printing is safe), with the note.
+            signal(SIGTERM, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: SIGTERM, queue: .global())
+            let watch = self.watch, rank = self.rank
+            source.setEventHandler {
+                let note = watch.note
+                let message = "rank \(rank): ended by mpirun (SIGTERM): another rank failed or the job was cancelled"
+                    + (note.isEmpty ? "" : "; \(note)") + "\n"
+                FileHandle.standardError.write(Data(message.utf8))
+                _exit(143)
+            }
+            source.resume()
+            terminationSource = source
+        }
         if let timeout {
             let watch = self.watch, rank = self.rank
             let thread = Thread { watch.run(timeout: timeout, rank: rank) }

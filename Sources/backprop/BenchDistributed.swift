@@ -49,11 +49,16 @@ struct BenchDistributed: ParsableCommand {
         #if MPI
         if child {
             try runChild()
-            return
+        } else {
+            try runParent()
         }
         #else
         throw CommandFailure("bench distributed needs a build with MPI: swift build -c release --traits MPI")
         #endif
+    }
+
+    /// Runs `mpirun -np N` of this binary per rank count and prints the table and estimate.
+    private func runParent() throws {
         let counts = try ranks.split(separator: ",").map { text -> Int in
             guard let n = Int(text.trimmingCharacters(in: .whitespaces)), n >= 1 else {
                 throw ValidationError("--ranks must list positive integers, got '\(ranks)'")
@@ -86,10 +91,12 @@ struct BenchDistributed: ParsableCommand {
         print("ranks  samples/s  ×1 rank  step ms  allreduce ms/step  share  bus GB/s (model-size)  latency µs")
         let base = results.first?.samplesPerSecond ?? 1
         for f in results {
-            print(String(format: "%5d  %9.0f  %7.2f  %7.2f  %17.2f  %4.1f%%  %21@  %10@", f.ranks, f.samplesPerSecond, f.samplesPerSecond / base,
-                         1000 * f.stepSeconds, 1000 * f.allreducePerStep, 100 * f.allreducePerStep / f.stepSeconds,
-                         f.ranks > 1 ? String(format: "%.2f", f.busBandwidth / 1e9) : "-",
-                         f.ranks > 1 ? String(format: "%.1f", 1e6 * f.latency) : "-"))
+            let bandwidth = f.ranks > 1 ? String(format: "%.2f", f.busBandwidth / 1e9) : "-"
+            let latency = f.ranks > 1 ? String(format: "%.1f", 1e6 * f.latency) : "-"
+            print(String(format: "%5d  %9.0f  %7.2f  %7.2f  %17.2f  %4.1f%%  ", f.ranks, f.samplesPerSecond, f.samplesPerSecond / base,
+                         1000 * f.stepSeconds, 1000 * f.allreducePerStep, 100 * f.allreducePerStep / f.stepSeconds)
+                  + String(repeating: " ", count: max(0, 21 - bandwidth.count)) + bandwidth
+                  + "  " + String(repeating: " ", count: max(0, 10 - latency.count)) + latency)
         }
         let contended = counts.contains { $0 > cores } || (other ?? 0) > 0.1
         print(String(format: "other processes used %.2f cores meanwhile%@", other ?? 0,

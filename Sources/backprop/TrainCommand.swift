@@ -296,8 +296,10 @@ struct TrainCommand: ParsableCommand {
         let checkpointPath = (runDirectory as NSString).appendingPathComponent("checkpoint.safetensors")
         note?("the last checkpoint is \(checkpointPath) (continue with --resume)")
         if let failAt {
-            let parts = failAt.split(separator: ":").compactMap { Int($0) }
-            if parts.count == 2, parts[0] == rank { trainer.callbacks.append(FailAtStep(step: parts[1])) }
+            let parts = failAt.split(separator: ":")
+            if parts.count >= 2, Int(parts[0]) == rank, let step = Int(parts[1]) {
+                trainer.callbacks.append(FailAtStep(step: step, hangs: parts.count > 2 && parts[2] == "hang"))
+            }
         }
         if resume {
             if let collective {
@@ -341,15 +343,22 @@ struct TrainCommand: ParsableCommand {
     }
 }
 
-/// Ends the process abruptly after a given step, as a crashed rank would (for the fault tests).
+/// Ends the process abruptly after a given step, as a crashed rank would, or stops it there
+/// for good, as a hung one would (for the fault tests).
 final class FailAtStep: TrainingCallback {
     let step: Int
-    init(step: Int) { self.step = step }
+    let hangs: Bool
+    init(step: Int, hangs: Bool) {
+        self.step = step
+        self.hangs = hangs
+    }
     func trainer(_ trainer: Trainer, didStep step: Int, loss: Float) {
-        if step == self.step {
-            FileHandle.standardError.write(Data("fail-at: exiting abruptly after step \(step)\n".utf8))
-            _exit(9)
+        guard step == self.step else { return }
+        FileHandle.standardError.write(Data("fail-at: \(hangs ? "hanging" : "exiting abruptly") after step \(step)\n".utf8))
+        if hangs {
+            while true { sleep(1000) }
         }
+        _exit(9)
     }
 }
 
