@@ -122,7 +122,7 @@ struct BenchDistributed: ParsableCommand {
         var lines = [String(format: "Scaling estimate (ring allreduce t = 2(p−1)·α + 2(p−1)/p·M/B, M = %.1f MB of gradients; one-rank compute %.2f ms per global batch of %d):",
                             bytes / 1e6, 1000 * compute, configuration.batchSize)]
         let networks: [(String, Double, Double)] = [
-            (String(format: "measured here (B %.2f GB/s, α %.0f µs)", many.busBandwidth / 1e9, 1e6 * many.latency), many.busBandwidth, many.latency),
+            (String(format: "measured here (B %.2f GB/s, α %.1f µs)", many.busBandwidth / 1e9, 1e6 * many.latency), many.busBandwidth, many.latency),
             ("10 Gb/s Ethernet (B 1.25 GB/s, α 30 µs)", 1.25e9, 30e-6),
             ("100 Gb/s InfiniBand (B 12.5 GB/s, α 2 µs)", 12.5e9, 2e-6),
         ]

@@ -118,6 +118,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "With --distributed or --micro-batches: how shard gradients are combined: allreduce (fastest) or deterministic (fixed order: the same bits for any number of ranks).")
     var reduction: String = "allreduce"
 
+    @Flag(name: .customLong("sync-batchnorm"), help: "With --distributed and --batchnorm: normalize with the statistics of the whole global mini-batch (SyncBN) instead of each rank's shard.")
+    var syncBatchNorm = false
+
     @Option(name: .customLong("local-sgd"), help: "With --distributed: local SGD, each rank steps on its own shard and parameters are averaged every this many steps.")
     var localSGD: Int?
 
@@ -152,6 +155,7 @@ struct TrainCommand: ParsableCommand {
         }
         if let localSGD, localSGD < 1 { throw CommandFailure("--local-sgd must be at least 1 step, got \(localSGD)") }
         if localSGD != nil && !distributed { throw CommandFailure("--local-sgd needs --distributed") }
+        if syncBatchNorm && !(distributed && batchnorm) { throw CommandFailure("--sync-batchnorm needs --distributed and --batchnorm") }
         guard microBatches >= 1 else { throw CommandFailure("--micro-batches must be at least 1, got \(microBatches)") }
         guard collectiveTimeout > 0 else { throw CommandFailure("--collective-timeout must be positive, got \(collectiveTimeout)") }
         if (distributed || microBatches > 1) && (ensemble != nil || experts != nil) {
@@ -293,6 +297,7 @@ struct TrainCommand: ParsableCommand {
                                   train: trainSet, validation: isLead ? validationSet : nil, test: isLead ? data.test : nil,
                                   normalization: normalization, transform: transform,
                                   runDirectory: isLead ? runDirectory : nil, reporter: reporter, parallel: parallel)
+        if syncBatchNorm { try parallel?.synchronizeBatchNorm(in: trainer.model) }
         let checkpointPath = (runDirectory as NSString).appendingPathComponent("checkpoint.safetensors")
         note?("the last checkpoint is \(checkpointPath) (continue with --resume)")
         if let failAt {
@@ -323,7 +328,7 @@ struct TrainCommand: ParsableCommand {
             reporter.line("note: starting a new run in \(runDirectory) (its previous files will be replaced; --resume continues it)")
         }
         if let parallel, let collective {
-            reporter.line("distributed: \(collective.size) ranks × \(parallel.shardsPerRank) shard(s), global batch \(configuration.batchSize), \(parallel.reduction.rawValue) reduction\(localSGD.map { ", local SGD averaging every \($0) steps" } ?? "")")
+            reporter.line("distributed: \(collective.size) ranks × \(parallel.shardsPerRank) shard(s), global batch \(configuration.batchSize), \(parallel.reduction.rawValue) reduction\(syncBatchNorm ? ", synchronized BatchNorm" : "")\(localSGD.map { ", local SGD averaging every \($0) steps" } ?? "")")
         } else if let parallel {
             reporter.line("gradient accumulation: \(parallel.shardsPerRank) micro-batches per mini-batch of \(configuration.batchSize)")
         }

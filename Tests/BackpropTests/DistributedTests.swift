@@ -77,6 +77,22 @@ struct DistributedTests {
         return a.count == b.count ? worst : .infinity
     }
 
+    /// ‖a − b‖ / ‖b‖ over all tensors together: for models whose parameters include some that
+    /// are zero up to rounding (a bias before BatchNorm gets a gradient of exactly 0 in exact
+    /// arithmetic), where a per-tensor relative error means nothing.
+    static func relativeNorm(_ a: [String: [Float]], _ b: [String: [Float]]) -> Double {
+        guard a.keys.sorted() == b.keys.sorted() else { return .infinity }
+        var difference = 0.0, norm = 0.0
+        for (name, y) in b {
+            guard let x = a[name], x.count == y.count else { return .infinity }
+            for (u, v) in zip(x, y) {
+                difference += Double(u - v) * Double(u - v)
+                norm += Double(v) * Double(v)
+            }
+        }
+        return (difference / max(norm, .leastNormalMagnitude)).squareRoot()
+    }
+
     static func directory() -> String { CommandLineTests.temporaryDirectory() }
 
     @Test(arguments: [[String](), ["--mca", "btl", "tcp,self"]])
@@ -98,7 +114,7 @@ struct DistributedTests {
 
     @Test(arguments: [[String](), ["--mca", "btl", "tcp,self"]])
     func deterministicReductionIsBitIdenticalToOneProcessWithTheSameShards(_ transport: [String]) throws {
-        // Adam, batch normalization and a short last batch (1000 = 26·38 + 12: shards of 19 and 6):
+        // Adam, batch normalization and a short last batch (1000 = 26·38 + 12: shards of 19 and 19, then 6 and 6):
         // rank r's shard in 2 ranks is micro-batch r in one process, summed in the same order.
         let flags = Self.common.map { $0 == "40" ? "38" : $0 } + ["--batchnorm", "--optimizer", "adam", "--steps", "60", "--reduction", "deterministic"]
         let two = Self.directory(), one = Self.directory()
@@ -111,6 +127,27 @@ struct DistributedTests {
         let trained = a.keys.filter { !$0.contains("running") && !$0.contains("num_batches") }
         #expect(trained.count == 10)
         for name in trained { #expect(a[name] == b[name], "\(name) differs") }
+    }
+
+    @Test func synchronizedBatchNormMatchesOneProcessWithTheWholeBatch() throws {
+        // With SyncBN every rank normalizes with the whole batch's statistics, so 2 ranks train
+        // as one process does — running statistics included — up to the order of sums. Batches
+        // of 39 give unequal shards (19 and 20), which the backward pass must weight.
+        let flags = Self.common.map { $0 == "40" ? "39" : $0 } + ["--batchnorm", "--optimizer", "sgd", "--lr", "0.1"]
+        let two = Self.directory(), one = Self.directory(), perRank = Self.directory()
+        let synchronized = try Self.run(ranks: 2, flags + ["--distributed", "--sync-batchnorm", "--out", two])
+        #expect(synchronized.status == 0, "\(synchronized.error)")
+        #expect(try Self.run(ranks: nil, flags + ["--out", one]).status == 0)
+        let a = try Self.parameters(two), b = try Self.parameters(one)
+        #expect(a.keys.contains("1.running_mean") && a.keys.contains("1.running_var"))
+        #expect(Self.relativeNorm(a, b) <= 1e-5)
+        // The running statistics, per tensor: they are the global batch's, not a shard's.
+        for name in ["1.running_mean", "1.running_var", "4.running_mean", "4.running_var"] {
+            #expect(Self.relativeDifference([name: a[name] ?? []], [name: b[name] ?? []]) <= 1e-5, "\(name)")
+        }
+        // Per-rank BatchNorm (the default) normalizes by shard statistics: visibly different.
+        #expect(try Self.run(ranks: 2, flags + ["--distributed", "--out", perRank]).status == 0)
+        #expect(Self.relativeNorm(try Self.parameters(perRank), b) > 1e-4)
     }
 
     @Test func aDeadRankEndsTheJobAndTheCheckpointResumesOnAnotherRankCount() throws {

@@ -56,6 +56,8 @@ public final class DataParallel {
 
     /// The flat buffers, sized by the first step.
     private var layout: Layout?
+    /// Set when BatchNorm layers are synchronized (SyncBN).
+    public private(set) var batchNormSynchronizer: BatchNormSynchronizer?
 
     /// Totals of one global mini-batch after a step.
     public struct Totals: Sendable, Equatable {
@@ -127,6 +129,7 @@ public final class DataParallel {
     /// each parameter's `grad`) and returns the global totals.
     func finishStep() throws(CollectiveError) -> Totals {
         guard let layout else { preconditionFailure("DataParallel: finishStep before beginStep") }
+        if let error = batchNormSynchronizer?.takeError() { throw error }
         let start = DispatchTime.now().uptimeNanoseconds
         let combined = layout.combined
         let length = layout.length
@@ -171,6 +174,41 @@ public final class DataParallel {
         let totals = Totals(lossSum: Double(tail[0]), correct: Int(tail[1].rounded()), examples: Int(tail[2].rounded()))
         layout.scatter(scale: 1 / Float(max(totals.examples, 1)))
         return totals
+    }
+
+    // MARK: Batch normalization
+
+    /// Makes every ``BatchNorm1d`` of `model` normalize with the statistics of the whole global
+    /// batch (SyncBN) instead of this rank's shard.
+    ///
+    /// - Throws: when a rank computes several shards in turn (`shardsPerRank > 1`), whose
+    ///   statistics cannot be gathered before each other's forward pass.
+    public func synchronizeBatchNorm(in model: Sequential) throws(TrainingError) {
+        guard shardsPerRank == 1 else {
+            throw .invalidConfiguration("synchronized BatchNorm needs one shard per rank, not \(shardsPerRank) micro-batches")
+        }
+        guard case .gradients = synchronization else {
+            throw .invalidConfiguration("synchronized BatchNorm needs synchronous gradients, not local SGD")
+        }
+        let synchronizer = BatchNormSynchronizer(collective: collective)
+        for layer in model.layers {
+            if let bn = layer as? BatchNorm1d { bn.synchronizer = synchronizer }
+        }
+        batchNormSynchronizer = synchronizer
+    }
+
+    /// Checks that every shard of a global batch of `count` examples can go through the
+    /// model's BatchNorm layers (every rank decides the same, so all stop together).
+    func checkShards(ofBatch count: Int, model: Sequential) throws(TrainingError) {
+        guard model.layers.contains(where: { $0 is BatchNorm1d }) else { return }
+        let smallest = (0..<shardCount).map { Self.shard($0, of: count, shards: shardCount).count }.min() ?? 0
+        if batchNormSynchronizer != nil {
+            if smallest < 1 || count < 2 {
+                throw .invalidConfiguration("a mini-batch of \(count) examples leaves a rank of \(size) without examples for synchronized BatchNorm; use a batch size that is a multiple of the ranks with no short last batch")
+            }
+        } else if smallest < 2 {
+            throw .invalidConfiguration("a mini-batch of \(count) examples cut into \(shardCount) shards leaves a shard of \(smallest) example(s), too few for BatchNorm's batch statistics; use a batch size that is a multiple of the shards with no short last batch, or synchronized BatchNorm")
+        }
     }
 
     // MARK: Parameters

@@ -241,6 +241,7 @@ public final class Trainer {
     /// This rank's shards of `batch`: forward and backward each, then the gradients combined
     /// over the group into every parameter's `grad`; returns the whole mini-batch's totals.
     private func parallelGradients(_ batch: Batch, _ parallel: DataParallel) throws(TrainingError) -> DataParallel.Totals {
+        try parallel.checkShards(ofBatch: batch.globalCount, model: model)
         parallel.beginStep(model.parameters)
         for (j, rows) in parallel.localShards(ofBatch: batch.globalCount).enumerated() {
             optimizer.zeroGrad()
