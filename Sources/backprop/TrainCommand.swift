@@ -124,6 +124,12 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("local-sgd"), help: "With --distributed: local SGD, each rank steps on its own shard and parameters are averaged every this many steps.")
     var localSGD: Int?
 
+    @Option(name: .customLong("elastic-averaging"), help: "With --distributed: elastic averaging SGD, each rank steps on its own shard and exchanges with a center variable every this many steps.")
+    var elasticAveraging: Int?
+
+    @Option(name: .customLong("elastic-alpha"), help: "With --elastic-averaging: the moving rate α (default 0.9 / ranks, the paper's β = 0.9).")
+    var elasticAlpha: Float?
+
     @Option(name: .customLong("micro-batches"), help: "Split every mini-batch (every rank's part of it) into this many micro-batches whose gradients are summed in order (gradient accumulation).")
     var microBatches: Int = 1
 
@@ -155,6 +161,11 @@ struct TrainCommand: ParsableCommand {
         }
         if let localSGD, localSGD < 1 { throw CommandFailure("--local-sgd must be at least 1 step, got \(localSGD)") }
         if localSGD != nil && !distributed { throw CommandFailure("--local-sgd needs --distributed") }
+        if let elasticAveraging, elasticAveraging < 1 { throw CommandFailure("--elastic-averaging must be at least 1 step, got \(elasticAveraging)") }
+        if elasticAveraging != nil && !distributed { throw CommandFailure("--elastic-averaging needs --distributed") }
+        if elasticAveraging != nil && localSGD != nil { throw CommandFailure("--local-sgd and --elastic-averaging cannot be combined") }
+        if let elasticAlpha, !(elasticAlpha > 0 && elasticAlpha <= 1) { throw CommandFailure("--elastic-alpha must be in (0, 1], got \(elasticAlpha)") }
+        if elasticAlpha != nil && elasticAveraging == nil { throw CommandFailure("--elastic-alpha needs --elastic-averaging") }
         if syncBatchNorm && !(distributed && batchnorm) { throw CommandFailure("--sync-batchnorm needs --distributed and --batchnorm") }
         guard microBatches >= 1 else { throw CommandFailure("--micro-batches must be at least 1, got \(microBatches)") }
         guard collectiveTimeout > 0 else { throw CommandFailure("--collective-timeout must be positive, got \(collectiveTimeout)") }
@@ -189,6 +200,13 @@ struct TrainCommand: ParsableCommand {
             // One clear line, not a trace: typed errors describe themselves.
             throw CommandFailure("\(error)")
         }
+    }
+
+    /// What the ranks keep in step, from the flags.
+    private func synchronization(ranks: Int) -> ParameterSynchronization {
+        if let localSGD { return .localSGD(period: localSGD) }
+        if let elasticAveraging { return .elasticAveraging(period: elasticAveraging, alpha: elasticAlpha ?? 0.9 / Float(ranks)) }
+        return .gradients
     }
 
     #if MPI
@@ -288,7 +306,7 @@ struct TrainCommand: ParsableCommand {
         if collective != nil || microBatches > 1 {
             parallel = try DataParallel(collective: collective ?? SingleProcessCollective(),
                                         reduction: GradientReduction(rawValue: reduction) ?? .allReduce,
-                                        synchronization: localSGD.map { .localSGD(period: $0) } ?? .gradients,
+                                        synchronization: synchronization(ranks: collective?.size ?? 1),
                                         shardsPerRank: microBatches)
         }
         // Rank 0 alone evaluates and writes the run folder.
@@ -328,7 +346,7 @@ struct TrainCommand: ParsableCommand {
             reporter.line("note: starting a new run in \(runDirectory) (its previous files will be replaced; --resume continues it)")
         }
         if let parallel, let collective {
-            reporter.line("distributed: \(collective.size) ranks × \(parallel.shardsPerRank) shard(s), global batch \(configuration.batchSize), \(parallel.reduction.rawValue) reduction\(syncBatchNorm ? ", synchronized BatchNorm" : "")\(localSGD.map { ", local SGD averaging every \($0) steps" } ?? "")")
+            reporter.line("distributed: \(collective.size) ranks × \(parallel.shardsPerRank) shard(s), global batch \(configuration.batchSize), \(parallel.reduction.rawValue) reduction\(syncBatchNorm ? ", synchronized BatchNorm" : "")\(localSGD.map { ", local SGD averaging every \($0) steps" } ?? "")\(elasticAveraging.map { ", elastic averaging every \($0) steps" } ?? "")")
         } else if let parallel {
             reporter.line("gradient accumulation: \(parallel.shardsPerRank) micro-batches per mini-batch of \(configuration.batchSize)")
         }

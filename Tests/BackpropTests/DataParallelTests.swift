@@ -87,9 +87,78 @@ import Backprop
         #expect(a.model.parameters.map(\.value) == b.model.parameters.map(\.value))
     }
 
+    @Test(arguments: [
+        (["--reduction", "fastest"], "--reduction must be one of allreduce, deterministic"),
+        (["--micro-batches", "0"], "--micro-batches must be at least 1"),
+        (["--local-sgd", "4"], "--local-sgd needs --distributed"),
+        (["--sync-batchnorm"], "--sync-batchnorm needs --distributed and --batchnorm"),
+        (["--micro-batches", "3", "--batchnorm", "--batch-size", "5"], "too few for BatchNorm's batch statistics"),
+    ])
+    func badDistributedFlagsEndWithOneClearLine(_ flags: [String], _ message: String) throws {
+        let result = try CommandLineTests.run(["train", "--dataset", "moons", "--examples", "1001", "--validation-fraction", "0",
+                                               "--steps", "300", "--out", CommandLineTests.temporaryDirectory()] + flags)
+        #expect(result.status != 0)
+        #expect(result.error.contains(message), "\(result.error)")
+    }
+
+    #if !MPI
+    @Test func distributedWithoutTheMPIBuildSaysHowToGetIt() throws {
+        let result = try CommandLineTests.run(["train", "--distributed", "--dataset", "moons"])
+        #expect(result.status != 0)
+        #expect(result.error.contains("--traits MPI"), "\(result.error)")
+    }
+    #endif
+
+    @Test func elasticAveragingMovesRanksAndCenterByHand() throws {
+        // Rank 0 of two; the other rank's parameters are (1, 4). Worked by hand with α = 0.25:
+        // center x̃ = (1, 2) (the broadcast start), this rank moved to x = (3, 2);
+        // x ← x − α(x − x̃) = (3 − 0.5, 2 − 0) = (2.5, 2);
+        // x̃ ← x̃ + α(Σx − 2x̃) = (1 + 0.25·(4 − 2), 2 + 0.25·(6 − 4)) = (1.5, 2.5).
+        let model = Sequential(Linear(weight: Tensor(shape: [1, 1], scalars: [1]), bias: Tensor([2])))
+        let parallel = try DataParallel(collective: PairCollective(other: [1, 4]),
+                                        synchronization: .elasticAveraging(period: 1, alpha: 0.25))
+        try parallel.broadcastState(of: model)
+        model.parameters[0].value = Tensor(shape: [1, 1], scalars: [3])
+        try parallel.afterStep(1, model: model)
+        #expect(model.parameters.flatMap(\.value.scalars) == [2.5, 2])
+        // Before an evaluation every rank takes the center.
+        try parallel.beforeEvaluation(model: model)
+        #expect(model.parameters.flatMap(\.value.scalars) == [1.5, 2.5])
+    }
+
+    @Test func localSGDAveragesWithTheOtherRankByHand() throws {
+        // (3, 2) here and (1, 4) there: the average (2, 3), every 2 steps only.
+        let model = Sequential(Linear(weight: Tensor(shape: [1, 1], scalars: [3]), bias: Tensor([2])))
+        let parallel = try DataParallel(collective: PairCollective(other: [1, 4]), synchronization: .localSGD(period: 2))
+        try parallel.afterStep(1, model: model)
+        #expect(model.parameters.flatMap(\.value.scalars) == [3, 2])
+        try parallel.afterStep(2, model: model)
+        #expect(model.parameters.flatMap(\.value.scalars) == [2, 3])
+    }
+
     @Test func broadcastOfBytesInOneProcessKeepsThem() throws {
         var bytes: [UInt8] = [1, 2, 3]
         try SingleProcessCollective().broadcast(&bytes)
         #expect(bytes == [1, 2, 3])
     }
+}
+
+/// Rank 0 of a pretend group of two whose other rank always holds `other` (for hand-worked
+/// checks of the parameter exchanges).
+private final class PairCollective: Collective {
+    let other: [Float]
+    init(other: [Float]) { self.other = other }
+    var rank: Int { 0 }
+    var size: Int { 2 }
+    func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws(CollectiveError) {
+        for i in buffer.indices { buffer[i] += other[i] }
+    }
+    func allGather(_ send: UnsafeBufferPointer<Float>, into receive: UnsafeMutableBufferPointer<Float>) throws(CollectiveError) {
+        for i in send.indices {
+            receive[i] = send[i]
+            receive[send.count + i] = other[i]
+        }
+    }
+    func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws(CollectiveError) {}
+    func barrier() throws(CollectiveError) {}
 }

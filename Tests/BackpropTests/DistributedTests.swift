@@ -183,7 +183,7 @@ struct DistributedTests {
         #expect(resumed.output.contains("trained 75 steps"), "\(resumed.output)")
     }
 
-    @Test func localSGDAveragingEveryStepIsSynchronousSGD() throws {
+    @Test func localSGDAveragingEveryStepIsSynchronousSGDAndElasticAveragingTrains() throws {
         // Plain SGD: averaging θ − η·g_r over the ranks is θ − η·mean(g_r), the synchronous
         // update, as the shards are equal (20 examples each).
         let flags = Self.common + ["--optimizer", "sgd", "--lr", "0.1"]
@@ -191,6 +191,14 @@ struct DistributedTests {
         #expect(try Self.run(ranks: 2, flags + ["--distributed", "--local-sgd", "1", "--out", local]).status == 0)
         #expect(try Self.run(ranks: 2, flags + ["--distributed", "--out", synchronous]).status == 0)
         #expect(Self.relativeDifference(try Self.parameters(local), try Self.parameters(synchronous)) <= 1e-5)
+        // Elastic averaging (every 2 steps, α = 0.45) trains too, to a center of its own.
+        let elastic = Self.directory()
+        let run = try Self.run(ranks: 2, flags + ["--distributed", "--elastic-averaging", "2", "--out", elastic])
+        #expect(run.status == 0, "\(run.error)")
+        let accuracy = run.output.split(separator: "\n").first { $0.hasPrefix("test accuracy:") }
+            .flatMap { Float($0.dropFirst("test accuracy: ".count).dropLast()) }
+        #expect((accuracy ?? 0) > 75, "\(run.output)")
+        #expect(Self.relativeDifference(try Self.parameters(elastic), try Self.parameters(synchronous)) > 1e-4)
         // Averaging every 10 steps is a different algorithm: not the same parameters.
         #expect(try Self.run(ranks: 2, flags + ["--distributed", "--local-sgd", "10", "--out", rarely]).status == 0)
         #expect(Self.relativeDifference(try Self.parameters(rarely), try Self.parameters(synchronous)) > 1e-4)

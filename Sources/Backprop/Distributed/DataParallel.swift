@@ -20,6 +20,21 @@ public enum ParameterSynchronization: Sendable, Equatable {
     /// Local SGD (periodic parameter averaging): each rank steps on its own shard's gradient
     /// and the parameters are averaged every `period` steps (and before every evaluation).
     case localSGD(period: Int)
+    /// Elastic Averaging SGD (Zhang, Choromanska & LeCun 2015), synchronous form: each rank
+    /// steps on its own shard; every `period` steps each rank's parameters x_r move towards a
+    /// center variable x̃ and the center towards the ranks,
+    /// x_r ← x_r − α(x_r − x̃),  x̃ ← x̃ + α·Σ_r (x_r − x̃)
+    /// (the same x̃ on every rank: it is computed from one allreduce). Before every evaluation
+    /// the ranks take the center's values, so rank 0 evaluates and checkpoints x̃.
+    case elasticAveraging(period: Int, alpha: Float)
+
+    /// Steps between parameter exchanges (nil: gradients every step).
+    var period: Int? {
+        switch self {
+        case .gradients: return nil
+        case .localSGD(let period), .elasticAveraging(let period, _): return period
+        }
+    }
 }
 
 /// Synchronous data-parallel training over a ``Collective``: each global mini-batch is cut into
@@ -56,6 +71,8 @@ public final class DataParallel {
 
     /// The flat buffers, sized by the first step.
     private var layout: Layout?
+    /// Elastic averaging's center variable x̃ (the same on every rank).
+    private var center: [Float]?
     /// Set when BatchNorm layers are synchronized (SyncBN).
     public private(set) var batchNormSynchronizer: BatchNormSynchronizer?
 
@@ -72,8 +89,11 @@ public final class DataParallel {
                 bucketCount: Int = 1 << 22) throws(TrainingError) {
         guard shardsPerRank >= 1 else { throw .invalidConfiguration("shards per rank must be at least 1, got \(shardsPerRank)") }
         guard bucketCount >= 1 else { throw .invalidConfiguration("bucket size must be at least 1 float, got \(bucketCount)") }
-        if case .localSGD(let period) = synchronization, period < 1 {
-            throw .invalidConfiguration("the local SGD period must be at least 1 step, got \(period)")
+        if let period = synchronization.period, period < 1 {
+            throw .invalidConfiguration("the averaging period must be at least 1 step, got \(period)")
+        }
+        if case .elasticAveraging(_, let alpha) = synchronization, !(alpha > 0 && alpha <= 1) {
+            throw .invalidConfiguration("the elastic averaging α must be in (0, 1], got \(alpha)")
         }
         self.collective = collective
         self.reduction = reduction
@@ -134,7 +154,7 @@ public final class DataParallel {
         let combined = layout.combined
         let length = layout.length
         switch (synchronization, reduction) {
-        case (.localSGD, _):
+        case (.localSGD, _), (.elasticAveraging, _):
             // Only this rank's shards: the ranks drift apart until the next averaging.
             Layout.sumInOrder(UnsafeBufferPointer(layout.slots), slotLength: length, slots: shardsPerRank,
                               range: 0..<length, into: combined)
@@ -152,9 +172,7 @@ public final class DataParallel {
             // Bucket by bucket: gather every rank's slots of the bucket, sum in global shard order.
             let slotsPerRank = shardsPerRank, ranks = size
             let bucket = min(bucketCount, length)
-            let send = UnsafeMutableBufferPointer<Float>.allocate(capacity: slotsPerRank * bucket)
-            let gathered = UnsafeMutableBufferPointer<Float>.allocate(capacity: ranks * slotsPerRank * bucket)
-            defer { send.deallocate(); gathered.deallocate() }
+            let (send, gathered) = layout.gatherBuffers(send: slotsPerRank * bucket, receive: ranks * slotsPerRank * bucket)
             var lower = 0
             while lower < length {
                 let n = min(length, lower + bucket) - lower
@@ -188,7 +206,7 @@ public final class DataParallel {
             throw .invalidConfiguration("synchronized BatchNorm needs one shard per rank, not \(shardsPerRank) micro-batches")
         }
         guard case .gradients = synchronization else {
-            throw .invalidConfiguration("synchronized BatchNorm needs synchronous gradients, not local SGD")
+            throw .invalidConfiguration("synchronized BatchNorm needs synchronous gradients, not local SGD or elastic averaging")
         }
         let synchronizer = BatchNormSynchronizer(collective: collective)
         for layer in model.layers {
@@ -220,11 +238,69 @@ public final class DataParallel {
         try Self.withFlatValues(variables) { (flat) throws(CollectiveError) in
             try collective.broadcast(flat, root: 0)
         }
+        if case .elasticAveraging = synchronization {
+            center = model.parameters.flatMap(\.value.scalars)
+        }
         guard rank > 0 else { return }
         for layer in model.layers {
             if let d = layer as? Dropout { d.generator = RandomGenerator(seed: d.generator.state, stream: UInt64(rank)) }
             if let n = layer as? GaussianNoise { n.generator = RandomGenerator(seed: n.generator.state, stream: UInt64(rank)) }
         }
+    }
+
+    /// After optimizer step `step`: the periodic exchange of local SGD or elastic averaging.
+    public func afterStep(_ step: Int, model: Sequential) throws(CollectiveError) {
+        guard let period = synchronization.period, step % period == 0 else { return }
+        switch synchronization {
+        case .gradients: return
+        case .localSGD: try averageParameters(of: model)
+        case .elasticAveraging(_, let alpha): try elasticAverage(model, alpha: alpha)
+        }
+    }
+
+    /// Before an evaluation (which rank 0 alone makes, and which may write a checkpoint): the
+    /// ranks agree on one model — the average (local SGD) or the center (elastic averaging).
+    public func beforeEvaluation(model: Sequential) throws(CollectiveError) {
+        switch synchronization {
+        case .gradients: return
+        case .localSGD: try averageParameters(of: model)
+        case .elasticAveraging:
+            guard let center else { return }
+            var offset = 0
+            for p in model.parameters {
+                let n = p.value.count
+                p.value.withUnsafeMutableBufferPointer { dst in
+                    for i in 0..<n { dst[i] = center[offset + i] }
+                }
+                offset += n
+            }
+        }
+    }
+
+    /// One elastic-averaging exchange: x_r ← x_r − α(x_r − x̃), x̃ ← x̃ + α(Σ_r x_r − p·x̃).
+    public func elasticAverage(_ model: Sequential, alpha: Float) throws(CollectiveError) {
+        let start = DispatchTime.now().uptimeNanoseconds
+        var center = self.center ?? model.parameters.flatMap(\.value.scalars)
+        let p = Float(size)
+        try Self.withFlatValues(model.parameters) { (flat) throws(CollectiveError) in
+            let sum = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(flat.count, 1))
+            defer { sum.deallocate() }
+            _ = sum.initialize(fromContentsOf: flat)
+            var lower = 0
+            while lower < flat.count {
+                let upper = min(flat.count, lower + bucketCount)
+                try collective.allReduceSum(UnsafeMutableBufferPointer(rebasing: sum[lower..<upper]))
+                lower = upper
+            }
+            for i in flat.indices {
+                let c = center[i]
+                flat[i] -= alpha * (flat[i] - c)
+                center[i] = c + alpha * (sum[i] - p * c)
+            }
+            reducedBytes += flat.count * MemoryLayout<Float>.stride
+        }
+        self.center = center
+        communicationSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
     }
 
     /// Replaces every rank's parameters by their average over the ranks (local SGD).
@@ -328,9 +404,28 @@ private final class Layout {
         combined = .allocate(capacity: total + 3)
     }
 
+    /// The deterministic reduction's send and receive buffers, allocated on first use.
+    private var sendBuffer: UnsafeMutableBufferPointer<Float>?
+    private var receiveBuffer: UnsafeMutableBufferPointer<Float>?
+
     deinit {
         slots.deallocate()
         combined.deallocate()
+        sendBuffer?.deallocate()
+        receiveBuffer?.deallocate()
+    }
+
+    /// Buffers of at least these sizes, kept from one step to the next.
+    func gatherBuffers(send: Int, receive: Int) -> (UnsafeMutableBufferPointer<Float>, UnsafeMutableBufferPointer<Float>) {
+        if (sendBuffer?.count ?? -1) < send {
+            sendBuffer?.deallocate()
+            sendBuffer = .allocate(capacity: send)
+        }
+        if (receiveBuffer?.count ?? -1) < receive {
+            receiveBuffer?.deallocate()
+            receiveBuffer = .allocate(capacity: receive)
+        }
+        return (sendBuffer.unsafelyUnwrapped, receiveBuffer.unsafelyUnwrapped)
     }
 
     /// slot[j] = scale · gradients (0 for a parameter without one), then `tail`.

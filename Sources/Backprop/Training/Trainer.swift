@@ -185,8 +185,8 @@ public final class Trainer {
                 gradientNoise?.perturb(model.parameters, step: state.step)
                 optimizer.step()
                 state.step += 1
-                if let parallel, case .localSGD(let period) = parallel.synchronization, state.step % period == 0 {
-                    do { try parallel.averageParameters(of: model) } catch { throw .distributed(error) }
+                if let parallel {
+                    do { try parallel.afterStep(state.step, model: model) } catch { throw .distributed(error) }
                 }
                 for callback in callbacks { callback.trainer(self, didStep: state.step, loss: value) }
                 batchIndex += 1
@@ -268,9 +268,7 @@ public final class Trainer {
         guard let parallel else {
             return try evaluateLocally(epoch: epoch, trainLoss: trainLoss, trainAccuracy: trainAccuracy, start: start)
         }
-        if case .localSGD = parallel.synchronization {
-            do { try parallel.averageParameters(of: model) } catch { throw .distributed(error) }
-        }
+        do { try parallel.beforeEvaluation(model: model) } catch { throw .distributed(error) }
         let stop = try evaluateLocally(epoch: epoch, trainLoss: trainLoss, trainAccuracy: trainAccuracy, start: start)
         do { return try parallel.agree(stop: stop, scheduler: &scheduler) } catch { throw .distributed(error) }
     }
