@@ -111,10 +111,12 @@ public final class DataParallel {
     }
 
     /// This rank's positions in a global batch of `count` examples (its shards together).
-    public func rankRange(ofBatch count: Int) -> Range<Int> {
-        let first = rank * shardsPerRank
-        return Self.shard(first, of: count, shards: shardCount).lowerBound
-            ..< Self.shard(first + shardsPerRank - 1, of: count, shards: shardCount).upperBound
+    public func rankRange(ofBatch count: Int) -> Range<Int> { rankPart(count) }
+
+    /// ``rankRange(ofBatch:)`` as a function a ``DataLoader`` can call from its prefetch thread.
+    public var rankPart: @Sendable (_ count: Int) -> Range<Int> {
+        let first = rank * shardsPerRank, last = first + shardsPerRank - 1, shards = shardCount
+        return { count in Self.shard(first, of: count, shards: shards).lowerBound ..< Self.shard(last, of: count, shards: shards).upperBound }
     }
 
     /// This rank's shards of a global batch of `count` examples, as ranges of positions within

@@ -118,17 +118,11 @@ public final class Trainer {
             guard eta >= 0, eta.isFinite else { throw .invalidConfiguration("gradient noise η must be ≥ 0, got \(eta)") }
             gradientNoise = GradientNoise(eta: eta, seed: c.seed &+ 7)
         }
-        var shard: (@Sendable (Int) -> Range<Int>)? = nil
-        if let parallel {
-            let first = parallel.rank * parallel.shardsPerRank, last = first + parallel.shardsPerRank - 1
-            let shards = parallel.shardCount
-            shard = { n in DataParallel.shard(first, of: n, shards: shards).lowerBound ..< DataParallel.shard(last, of: n, shards: shards).upperBound }
-        }
         self.parallel = parallel
         self.loader = DataLoader(train, batchSize: c.batchSize,
                                  order: c.shuffles ? .shuffled(seed: c.seed) : .sequential,
                                  dropLast: c.dropLast, normalization: normalization, seed: c.seed,
-                                 shard: shard, transform: transform)
+                                 shard: parallel?.rankPart, transform: transform)
         self.validation = validation
         self.test = test
         self.normalization = normalization
