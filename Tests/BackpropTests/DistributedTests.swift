@@ -150,7 +150,8 @@ struct DistributedTests {
         #expect(Self.relativeNorm(try Self.parameters(perRank), b) > 1e-4)
     }
 
-    @Test func aDeadRankEndsTheJobAndTheCheckpointResumesOnAnotherRankCount() throws {
+    @Test(arguments: [[String](), ["--mca", "btl", "tcp,self"]])
+    func aDeadRankEndsTheJobAndTheCheckpointResumesOnAnotherRankCount(_ transport: [String]) throws {
         let flags = Self.common.filter { $0 != "--steps" && $0 != "50" } + ["--epochs", "4", "--reduction", "deterministic"]
         // Uninterrupted: 4 epochs on 2 ranks.
         let straight = Self.directory()
@@ -158,7 +159,7 @@ struct DistributedTests {
         #expect(reference.status == 0, "\(reference.error)")
         // Rank 1 dies in epoch 3 (after step 60; checkpoints are written after epochs 1 and 2).
         let broken = Self.directory()
-        let failed = try Self.run(ranks: 2, flags + ["--distributed", "--out", broken, "--fail-at", "1:60"])
+        let failed = try Self.run(ranks: 2, flags + ["--distributed", "--out", broken, "--fail-at", "1:60"], mpi: transport)
         #expect(failed.status != 0)
         #expect(failed.error.contains("rank 0: ended by mpirun"), "\(failed.error)")
         #expect(failed.error.contains("checkpoint.safetensors"))
