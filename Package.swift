@@ -19,7 +19,15 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .library(name: "Backprop", targets: ["Backprop"]),
+        .library(name: "BackpropMPI", targets: ["BackpropMPI"]),
         .executable(name: "backprop", targets: ["backprop"]),
+    ],
+    // MPI (Open MPI: openmpi-bin, libopenmpi-dev) for data-parallel training across processes
+    // and machines. Off by default so the plain build needs no MPI:
+    // `swift build -c release --traits MPI`.
+    traits: [
+        .trait(name: "MPI", description: "Distributed training over MPI (needs libopenmpi-dev)."),
+        .default(enabledTraits: []),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -45,6 +53,22 @@ let package = Package(
             pkgConfig: "libpng",
             providers: [.apt(["libpng-dev"]), .brew(["libpng"])]
         ),
+        // The MPI C API (pkg-config ompi-c), through a header that turns Open MPI's handle
+        // macros into functions Swift can call. Only targets built with the MPI trait use it.
+        .systemLibrary(
+            name: "CMPI",
+            pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev"]), .brew(["open-mpi"])]
+        ),
+        // The MPI communicator behind Backprop's `Collective`; empty unless the MPI trait is on.
+        .target(
+            name: "BackpropMPI",
+            dependencies: [
+                "Backprop",
+                .target(name: "CMPI", condition: .when(traits: ["MPI"])),
+            ],
+            swiftSettings: nativeSwift
+        ),
         .target(
             name: "Backprop",
             dependencies: [
@@ -59,6 +83,7 @@ let package = Package(
             dependencies: [
                 "Backprop",
                 "CBackpropSupport",
+                .target(name: "BackpropMPI", condition: .when(traits: ["MPI"])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: nativeSwift

@@ -6,7 +6,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure Backprop's speed against baselines run in the same process.",
-        subcommands: [BenchGemm.self, BenchElementwise.self, BenchTrain.self]
+        subcommands: [BenchGemm.self, BenchElementwise.self, BenchTrain.self, BenchDistributed.self, BenchHogwild.self]
     )
 }
 

@@ -1,6 +1,9 @@
 import ArgumentParser
 import Backprop
 import Foundation
+#if MPI
+import BackpropMPI
+#endif
 
 /// `backprop train`: train a fully connected classifier and report honest test accuracy.
 struct TrainCommand: ParsableCommand {
@@ -112,6 +115,34 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Print only the final result.")
     var quiet = false
 
+    @Flag(help: "Data-parallel training over MPI: run as `mpirun -np N backprop train --distributed …` (needs a build with `--traits MPI`). Each rank takes its shard of every mini-batch; rank 0 logs, evaluates and writes the run folder.")
+    var distributed = false
+
+    @Option(help: "With --distributed or --micro-batches: how shard gradients are combined: allreduce (fastest) or deterministic (fixed order: the same bits for any number of ranks).")
+    var reduction: String = "allreduce"
+
+    @Flag(name: .customLong("sync-batchnorm"), help: "With --distributed and --batchnorm: normalize with the statistics of the whole global mini-batch (SyncBN) instead of each rank's shard.")
+    var syncBatchNorm = false
+
+    @Option(name: .customLong("local-sgd"), help: "With --distributed: local SGD, each rank steps on its own shard and parameters are averaged every this many steps.")
+    var localSGD: Int?
+
+    @Option(name: .customLong("elastic-averaging"), help: "With --distributed: elastic averaging SGD, each rank steps on its own shard and exchanges with a center variable every this many steps.")
+    var elasticAveraging: Int?
+
+    @Option(name: .customLong("elastic-alpha"), help: "With --elastic-averaging: the moving rate α (default 0.9 / ranks, the paper's β = 0.9).")
+    var elasticAlpha: Float?
+
+    @Option(name: .customLong("micro-batches"), help: "Split every mini-batch (every rank's part of it) into this many micro-batches whose gradients are summed in order (gradient accumulation).")
+    var microBatches: Int = 1
+
+    @Option(name: .customLong("collective-timeout"), help: "With --distributed: end the job when one collective operation blocks this many seconds (a rank died or hangs).")
+    var collectiveTimeout: Double = 300
+
+    /// For the fault tests: RANK:STEP makes that rank exit abruptly after that step.
+    @Option(name: .customLong("fail-at"), help: .hidden)
+    var failAt: String?
+
     func validate() throws {
         if let threads, threads < 1 { throw CommandFailure("--threads must be at least 1, got \(threads)") }
         if let epochs, epochs < 1 { throw CommandFailure("--epochs must be at least 1, got \(epochs)") }
@@ -131,15 +162,44 @@ struct TrainCommand: ParsableCommand {
         if tensorboard && (ensemble != nil || experts != nil) {
             throw CommandFailure("--tensorboard logs single-network training; it cannot be combined with --ensemble or --experts")
         }
+        guard GradientReduction(rawValue: reduction) != nil else {
+            throw CommandFailure("--reduction must be one of \(GradientReduction.allCases.map(\.rawValue).joined(separator: ", ")), got '\(reduction)'")
+        }
+        if let localSGD, localSGD < 1 { throw CommandFailure("--local-sgd must be at least 1 step, got \(localSGD)") }
+        if localSGD != nil && !distributed { throw CommandFailure("--local-sgd needs --distributed") }
+        if let elasticAveraging, elasticAveraging < 1 { throw CommandFailure("--elastic-averaging must be at least 1 step, got \(elasticAveraging)") }
+        if elasticAveraging != nil && !distributed { throw CommandFailure("--elastic-averaging needs --distributed") }
+        if elasticAveraging != nil && localSGD != nil { throw CommandFailure("--local-sgd and --elastic-averaging cannot be combined") }
+        if let elasticAlpha, !(elasticAlpha > 0 && elasticAlpha <= 1) { throw CommandFailure("--elastic-alpha must be in (0, 1], got \(elasticAlpha)") }
+        if elasticAlpha != nil && elasticAveraging == nil { throw CommandFailure("--elastic-alpha needs --elastic-averaging") }
+        if syncBatchNorm && !(distributed && batchnorm) { throw CommandFailure("--sync-batchnorm needs --distributed and --batchnorm") }
+        guard microBatches >= 1 else { throw CommandFailure("--micro-batches must be at least 1, got \(microBatches)") }
+        guard collectiveTimeout > 0 else { throw CommandFailure("--collective-timeout must be positive, got \(collectiveTimeout)") }
+        if (distributed || microBatches > 1) && (ensemble != nil || experts != nil) {
+            throw CommandFailure("--distributed and --micro-batches train one network, not --ensemble or --experts")
+        }
         if batchSize != "all", Int(batchSize).map({ $0 < 0 }) ?? true {
             throw CommandFailure("--batch-size must be a whole number ≥ 0 or 'all', got '\(batchSize)'")
         }
     }
 
     func run() throws {
+        if distributed {
+            #if MPI
+            try runDistributed()
+            return
+            #else
+            throw CommandFailure("--distributed needs a build with MPI: swift build -c release --traits MPI (and Open MPI: apt-get install openmpi-bin libopenmpi-dev)")
+            #endif
+        }
+        try runLocally(collective: nil)
+    }
+
+    /// Trains in this process, as one rank of `collective` when given.
+    private func runLocally(collective: (any Collective)?, note: ((String) -> Void)? = nil) throws {
         let backend = threads.map { Backend(threads: ThreadPool(threadCount: $0)) } ?? .cpu
         do {
-            try Backend.$current.withValue(backend) { try train() }
+            try Backend.$current.withValue(backend) { try train(collective: collective, note: note) }
         } catch let error as CommandFailure {
             throw error
         } catch {
@@ -148,7 +208,46 @@ struct TrainCommand: ParsableCommand {
         }
     }
 
-    private func train() throws {
+    /// What the ranks keep in step, from the flags.
+    private func synchronization(ranks: Int) -> ParameterSynchronization {
+        if let localSGD { return .localSGD(period: localSGD) }
+        if let elasticAveraging { return .elasticAveraging(period: elasticAveraging, alpha: elasticAlpha ?? 0.9 / Float(ranks)) }
+        return .gradients
+    }
+
+    #if MPI
+    /// One rank of `mpirun -np N backprop train --distributed`: a failure on any rank prints
+    /// its reason and ends the whole job (MPI_Abort), so no rank waits forever for a dead one.
+    private func runDistributed() throws {
+        let communicator: MPICommunicator
+        do { communicator = try MPICommunicator(timeout: collectiveTimeout) } catch {
+            throw CommandFailure("\(error)")
+        }
+        var command = self
+        // Ranks on one machine share its cores: one kernel thread each unless told otherwise.
+        if command.threads == nil {
+            let local = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap { Int($0) } ?? communicator.size
+            command.threads = max(1, ProcessInfo.processInfo.activeProcessorCount / max(local, 1))
+        }
+        do {
+            try command.runLocally(collective: communicator) { communicator.note = $0 }
+        } catch {
+            FileHandle.standardError.write(Data("error: rank \(communicator.rank) of \(communicator.size): \(error)\n".utf8))
+            communicator.abort(code: 1)
+        }
+        communicator.finalize()
+    }
+    #endif
+
+    private func train(collective: (any Collective)?, note: ((String) -> Void)?) throws {
+        var seed = self.seed
+        let rank = collective?.rank ?? 0
+        if let collective {
+            // Every rank draws the same data, initialization and order: rank 0's seed.
+            var bits = seed
+            try withUnsafeMutableBytes(of: &bits) { try collective.broadcast($0, root: 0) }
+            seed = bits
+        }
         let data = try DatasetLoader.load(dataset, dataDirectory: dataDirectory, examples: examples, seed: seed)
         let inputs = data.train.featureCount, classes = data.train.classCount
         let isImage = data.name.hasSuffix("mnist") || data.name.hasPrefix("dir:")
@@ -191,7 +290,7 @@ struct TrainCommand: ParsableCommand {
         let normalization: Normalization = data.name.hasPrefix("csv:") ? .standardizing(trainSet) : .none
 
         let runDirectory = out ?? "runs/\(data.name.hasPrefix("csv:") ? "csv" : data.name.hasPrefix("dir:") ? "dir" : data.name)"
-        let reporter = ProgressReporter(quiet: quiet)
+        let reporter = ProgressReporter(quiet: quiet || rank != 0)
         if let ensemble {
             try MixtureTraining.trainEnsemble(count: ensemble, bagging: bagging, member: architecture, configuration: configuration,
                                               train: trainSet, validation: validationSet, test: data.test,
@@ -209,28 +308,67 @@ struct TrainCommand: ParsableCommand {
                                              normalization: normalization, runDirectory: runDirectory, reporter: reporter)
             return
         }
+        var parallel: DataParallel? = nil
+        if collective != nil || microBatches > 1 {
+            parallel = try DataParallel(collective: collective ?? SingleProcessCollective(),
+                                        reduction: GradientReduction(rawValue: reduction) ?? .allReduce,
+                                        synchronization: synchronization(ranks: collective?.size ?? 1),
+                                        shardsPerRank: microBatches)
+        }
+        // Rank 0 alone evaluates and writes the run folder.
+        let isLead = rank == 0
         let trainer = try Trainer(architecture: architecture, configuration: configuration,
-                                  train: trainSet, validation: validationSet, test: data.test,
+                                  train: trainSet, validation: isLead ? validationSet : nil, test: isLead ? data.test : nil,
                                   normalization: normalization, transform: transform,
-                                  runDirectory: runDirectory, reporter: reporter)
-        if resume, let path = trainer.checkpointPath {
-            guard FileManager.default.fileExists(atPath: path) else {
-                throw CommandFailure("--resume: no checkpoint at \(path)")
+                                  runDirectory: isLead ? runDirectory : nil, reporter: reporter, parallel: parallel)
+        if syncBatchNorm { try parallel?.synchronizeBatchNorm(in: trainer.model) }
+        let checkpointPath = (runDirectory as NSString).appendingPathComponent("checkpoint.safetensors")
+        note?("the last checkpoint is \(checkpointPath) (continue with --resume)")
+        if let failAt {
+            let parts = failAt.split(separator: ":")
+            if parts.count >= 2, Int(parts[0]) == rank, let step = Int(parts[1]) {
+                trainer.callbacks.append(FailAtStep(step: step, hangs: parts.count > 2 && parts[2] == "hang"))
             }
-            try trainer.resume(from: path)
-            reporter.line("resuming \(path) after epoch \(trainer.epochsCompleted), step \(trainer.steps)")
+        }
+        if resume {
+            if let collective {
+                // Rank 0 reads the checkpoint and sends it: other ranks may not see its disk.
+                var bytes: [UInt8] = []
+                if isLead, FileManager.default.fileExists(atPath: checkpointPath) {
+                    bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: checkpointPath)))
+                }
+                try collective.broadcast(&bytes, root: 0)
+                guard !bytes.isEmpty else { throw CommandFailure("--resume: no checkpoint at \(checkpointPath)") }
+                try trainer.resume(from: Safetensors(parsing: bytes, path: checkpointPath), path: checkpointPath)
+            } else {
+                guard FileManager.default.fileExists(atPath: checkpointPath) else {
+                    throw CommandFailure("--resume: no checkpoint at \(checkpointPath)")
+                }
+                try trainer.resume(from: checkpointPath)
+            }
+            reporter.line("resuming \(checkpointPath) after epoch \(trainer.epochsCompleted), step \(trainer.steps)")
         }
         if resume == false, let path = trainer.checkpointPath, FileManager.default.fileExists(atPath: path) {
             reporter.line("note: starting a new run in \(runDirectory) (its previous files will be replaced; --resume continues it)")
         }
+        if let parallel, let collective {
+            reporter.line("distributed: \(collective.size) ranks × \(parallel.shardsPerRank) shard(s), global batch \(configuration.batchSize), \(parallel.reduction.rawValue) reduction\(syncBatchNorm ? ", synchronized BatchNorm" : "")\(localSGD.map { ", local SGD averaging every \($0) steps" } ?? "")\(elasticAveraging.map { ", elastic averaging every \($0) steps" } ?? "")")
+        } else if let parallel {
+            reporter.line("gradient accumulation: \(parallel.shardsPerRank) micro-batches per mini-batch of \(configuration.batchSize)")
+        }
         reporter.line("\(data.name): \(trainSet.count) training, \(validationSet?.count ?? 0) validation, \(data.test.count) test examples")
         reporter.line("network \(sizes.map(String.init).joined(separator: "-")) \(architecture.activation.rawValue)\(batchnorm ? " +BN" : "")\(architecture.dropout > 0 ? " dropout \(architecture.dropout)" : ""), \(trainer.model.parameterCount) parameters; \(trainer.optimizer.rule) η=\(trainer.optimizer.learningRate), batch \(configuration.batchSize), \(Backend.current.threads.threadCount) threads")
-        let logger = try tensorboard ? TensorBoardLogger(directory: runDirectory) : nil
+        // Rank 0 alone writes the run folder, TensorBoard events included.
+        let logger = try tensorboard && isLead ? TensorBoardLogger(directory: runDirectory) : nil
         if let logger { trainer.callbacks.append(logger) }
         let summary = try trainer.fit()
         if let logger {
             if let error = logger.error { throw CommandFailure("TensorBoard logging stopped: \(error)") }
             reporter.line("TensorBoard events: \(logger.writer.path) (tensorboard --logdir \(runDirectory))")
+        }
+        if let parallel, collective != nil, isLead {
+            reporter.line(String(format: "communication: %.2f s of %.2f s (%.1f%%)", parallel.communicationSeconds, summary.seconds,
+                                 100 * parallel.communicationSeconds / max(summary.seconds, 1e-9)))
         }
         if let test = summary.test {
             let kept = summary.bestEpoch.map { " (model of epoch \($0), chosen on validation accuracy \(String(format: "%.2f%%", 100 * (summary.bestValidationAccuracy ?? 0))))" } ?? ""
@@ -238,6 +376,25 @@ struct TrainCommand: ParsableCommand {
             print(String(format: "test accuracy: %.2f%%", 100 * test.accuracy))
         }
         if let path = trainer.modelPath { reporter.line("model: \(path)") }
+    }
+}
+
+/// Ends the process abruptly after a given step, as a crashed rank would, or stops it there
+/// for good, as a hung one would (for the fault tests).
+final class FailAtStep: TrainingCallback {
+    let step: Int
+    let hangs: Bool
+    init(step: Int, hangs: Bool) {
+        self.step = step
+        self.hangs = hangs
+    }
+    func trainer(_ trainer: Trainer, didStep step: Int, loss: Float) {
+        guard step == self.step else { return }
+        FileHandle.standardError.write(Data("fail-at: \(hangs ? "hanging" : "exiting abruptly") after step \(step)\n".utf8))
+        if hangs {
+            while true { sleep(1000) }
+        }
+        _exit(9)
     }
 }
 

@@ -6,6 +6,9 @@ public struct Batch: Sendable {
     public var labels: [Int32]
     /// The examples' indices in the source.
     public var indices: ArraySlice<Int>
+    /// Examples in the whole mini-batch this one is a shard of (data-parallel training);
+    /// `labels.count` otherwise.
+    public var globalCount: Int
 }
 
 /// Serves mini-batches of a source for one epoch after another: visits the examples in a
@@ -27,11 +30,15 @@ public final class DataLoader: @unchecked Sendable {
     public let seed: UInt64
     /// Whether batches are prepared on a background thread.
     public let prefetches: Bool
+    /// For data-parallel training: the positions of a global batch of n examples that this
+    /// process takes (every process plans the same global batches and keeps its own part).
+    public let shard: (@Sendable (_ globalCount: Int) -> Range<Int>)?
 
     private let queue = DispatchQueue(label: "backprop.dataloader")
 
     public init(_ source: any ExampleSource, batchSize: Int, order: BatchOrder, dropLast: Bool = false,
                 normalization: Normalization = .none, seed: UInt64 = 0, prefetches: Bool = true,
+                shard: (@Sendable (_ globalCount: Int) -> Range<Int>)? = nil,
                 transform: (@Sendable (inout Tensor, inout RandomGenerator) -> Void)? = nil) {
         precondition(batchSize >= 1, "DataLoader: batch size \(batchSize) must be at least 1")
         self.source = source
@@ -41,6 +48,7 @@ public final class DataLoader: @unchecked Sendable {
         self.normalization = normalization
         self.seed = seed
         self.prefetches = prefetches
+        self.shard = shard
         self.transform = transform
     }
 
@@ -58,14 +66,16 @@ public final class DataLoader: @unchecked Sendable {
 
     /// Prepares batch `b` of `plan`.
     public func makeBatch(_ plan: BatchPlan, _ b: Int, epoch: Int) -> Batch {
-        let indices = plan[b]
+        let global = plan[b]
+        let part = shard.map { $0(global.count) } ?? 0..<global.count
+        let indices = global[(global.startIndex + part.lowerBound)..<(global.startIndex + part.upperBound)]
         var (features, labels) = source.batch(indices)
         normalization.apply(to: &features)
         if let transform {
             var generator = RandomGenerator(seed: seed ^ 0xA5A5_5A5A, stream: UInt64(epoch) << 32 | UInt64(b))
             transform(&features, &generator)
         }
-        return Batch(features: features, labels: labels, indices: indices)
+        return Batch(features: features, labels: labels, indices: indices, globalCount: global.count)
     }
 
     /// The batches of `epoch`, starting at batch `first` (to resume mid-epoch).

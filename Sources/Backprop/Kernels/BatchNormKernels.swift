@@ -22,18 +22,31 @@ public enum BatchNormKernels {
         let m = Float(rows)
         Elementwise.columnSums(x, rows: rows, columns: columns, into: mean, accumulate: false)
         Elementwise.scale(1 / m, mean, mean, count: columns)
-        // Σ (x − μ)² into `variance`, using `normalized` as scratch for x − μ.
-        Elementwise.fill(variance, 0, count: columns)
-        for r in 0..<rows {
-            let xr = x + r * columns, cr = normalized + r * columns
-            Elementwise.zip(xr, UnsafePointer(mean), cr, count: columns, { $0 - $1 }, { $0 - $1 })
-            Elementwise.zip(UnsafePointer(cr), UnsafePointer(variance), variance, count: columns,
-                            { $1.addingProduct($0, $0) }, { $1 + $0 * $0 })
-        }
+        centeredSquares(x: x, rows: rows, columns: columns, mean: mean, centered: normalized, into: variance)
         for j in 0..<columns {
             variance[j] /= m
             inverseStandardDeviation[j] = 1 / (variance[j] + epsilon).squareRoot()
         }
+        normalize(rows: rows, columns: columns, centered: normalized, inverseStandardDeviation: inverseStandardDeviation,
+                  gamma: gamma, beta: beta, y: y)
+    }
+
+    /// Σ (x − μ)² per column into `squares` (zeroed first), leaving x − μ in `centered`.
+    static func centeredSquares(x: UnsafePointer<Float>, rows: Int, columns: Int, mean: UnsafeMutablePointer<Float>,
+                                centered: UnsafeMutablePointer<Float>, into squares: UnsafeMutablePointer<Float>) {
+        Elementwise.fill(squares, 0, count: columns)
+        for r in 0..<rows {
+            let xr = x + r * columns, cr = centered + r * columns
+            Elementwise.zip(xr, UnsafePointer(mean), cr, count: columns, { $0 - $1 }, { $0 - $1 })
+            Elementwise.zip(UnsafePointer(cr), UnsafePointer(squares), squares, count: columns,
+                            { $1.addingProduct($0, $0) }, { $1 + $0 * $0 })
+        }
+    }
+
+    /// x̂ = (x − μ)·σ⁻¹ in place of `centered`, and y = x̂·γ + β.
+    static func normalize(rows: Int, columns: Int, centered normalized: UnsafeMutablePointer<Float>,
+                          inverseStandardDeviation: UnsafeMutablePointer<Float>,
+                          gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>) {
         // One pass per row: x̂ = (x − μ)·σ⁻¹, y = x̂·γ + β (the same operations, in the same
         // order, as three separate passes).
         for r in 0..<rows {
@@ -90,6 +103,18 @@ public enum BatchNormKernels {
         betaGradient: UnsafeMutablePointer<Float>?,
         sumDy: UnsafeMutablePointer<Float>, sumDyXhat: UnsafeMutablePointer<Float>
     ) {
+        backwardSums(dy: dy, normalized: normalized, rows: rows, columns: columns, sumDy: sumDy, sumDyXhat: sumDyXhat)
+        if let betaGradient { Elementwise.axpy(1, sumDy, betaGradient, count: columns) }
+        if let gammaGradient { Elementwise.axpy(1, sumDyXhat, gammaGradient, count: columns) }
+        guard let dx else { return }
+        inputGradient(dy: dy, normalized: normalized, rows: rows, columns: columns, count: Float(rows), gamma: gamma,
+                      inverseStandardDeviation: inverseStandardDeviation, throughStatistics: throughStatistics,
+                      dx: dx, sumDy: sumDy, sumDyXhat: sumDyXhat)
+    }
+
+    /// Σ dy and Σ dy·x̂ per column.
+    static func backwardSums(dy: UnsafePointer<Float>, normalized: UnsafePointer<Float>, rows: Int, columns: Int,
+                             sumDy: UnsafeMutablePointer<Float>, sumDyXhat: UnsafeMutablePointer<Float>) {
         Elementwise.fill(sumDy, 0, count: columns)
         Elementwise.fill(sumDyXhat, 0, count: columns)
         for r in 0..<rows {
@@ -106,10 +131,14 @@ public enum BatchNormKernels {
                 j += 1
             }
         }
-        if let betaGradient { Elementwise.axpy(1, sumDy, betaGradient, count: columns) }
-        if let gammaGradient { Elementwise.axpy(1, sumDyXhat, gammaGradient, count: columns) }
-        guard let dx else { return }
-        let m = Float(rows)
+    }
+
+    /// dx = γ/(m·σ_B) · (m·dy − Σ dy − x̂·Σ dy·x̂) with the sums given (overwritten as scratch)
+    /// and m = `count`, the examples the statistics came from.
+    static func inputGradient(dy: UnsafePointer<Float>, normalized: UnsafePointer<Float>, rows: Int, columns: Int,
+                              count m: Float, gamma: UnsafePointer<Float>, inverseStandardDeviation: UnsafePointer<Float>,
+                              throughStatistics: Bool, dx: UnsafeMutablePointer<Float>,
+                              sumDy: UnsafeMutablePointer<Float>, sumDyXhat: UnsafeMutablePointer<Float>) {
         // Per column: k = γ·σ⁻¹, and dx = k·dy − (k/m)·Σdy − (k/m)·x̂·Σdy·x̂.
         // Reuse the scratch: sumDy ← (k/m)·Σdy, sumDyXhat ← (k/m)·Σdy·x̂.
         for j in 0..<columns {

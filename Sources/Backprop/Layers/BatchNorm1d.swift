@@ -25,6 +25,9 @@ public final class BatchNorm1d: Module {
     /// The running-average factor, or nil for a cumulative average.
     public var momentum: Float?
     public var isTraining = true
+    /// Synchronized BatchNorm: in training, statistics over every rank's shard of the global
+    /// batch (set by ``DataParallel/synchronizeBatchNorm(in:)``); nil normalizes per process.
+    public var synchronizer: BatchNormSynchronizer?
 
     public var featureCount: Int { weight.shape[0] }
 
@@ -47,17 +50,30 @@ public final class BatchNorm1d: Module {
         var xhat = Tensor(uninitializedShape: input.shape)
         var invStd = Tensor(uninitializedShape: [columns])
         let training = isTraining
+        let synchronizer = training ? self.synchronizer : nil
+        var globalRows = rows
         if training {
-            precondition(rows > 1, "BatchNorm1d: training needs more than one example per batch, got \(rows)")
             var mean = Tensor(uninitializedShape: [columns])
             var variance = Tensor(uninitializedShape: [columns])
-            BatchNormKernels.forwardTraining(
-                x: input.value.pointer, rows: rows, columns: columns,
-                gamma: weight.value.pointer, beta: bias.value.pointer, epsilon: epsilon,
-                y: y.mutablePointer(), normalized: xhat.mutablePointer(),
-                mean: mean.mutablePointer(), variance: variance.mutablePointer(),
-                inverseStandardDeviation: invStd.mutablePointer())
-            updateRunningStatistics(mean: mean, variance: variance, batchSize: rows)
+            if let synchronizer {
+                precondition(rows > 0, "BatchNorm1d: a synchronized batch needs at least one example per rank")
+                globalRows = BatchNormKernels.forwardTrainingSynchronized(
+                    x: input.value.pointer, rows: rows, columns: columns,
+                    gamma: weight.value.pointer, beta: bias.value.pointer, epsilon: epsilon,
+                    y: y.mutablePointer(), normalized: xhat.mutablePointer(),
+                    mean: mean.mutablePointer(), variance: variance.mutablePointer(),
+                    inverseStandardDeviation: invStd.mutablePointer(), synchronizer: synchronizer)
+                precondition(globalRows > 1, "BatchNorm1d: training needs more than one example per batch, got \(globalRows)")
+            } else {
+                precondition(rows > 1, "BatchNorm1d: training needs more than one example per batch, got \(rows)")
+                BatchNormKernels.forwardTraining(
+                    x: input.value.pointer, rows: rows, columns: columns,
+                    gamma: weight.value.pointer, beta: bias.value.pointer, epsilon: epsilon,
+                    y: y.mutablePointer(), normalized: xhat.mutablePointer(),
+                    mean: mean.mutablePointer(), variance: variance.mutablePointer(),
+                    inverseStandardDeviation: invStd.mutablePointer())
+            }
+            updateRunningStatistics(mean: mean, variance: variance, batchSize: globalRows)
         } else {
             BatchNormKernels.forwardInference(
                 x: input.value.pointer, rows: rows, columns: columns,
@@ -76,6 +92,15 @@ public final class BatchNorm1d: Module {
             // γ and β gradients go straight into their gradient buffers (the kernel adds to
             // them; fresh buffers are zeroed first) rather than through temporary tensors.
             func run(_ gammaGradient: UnsafeMutablePointer<Float>?, _ betaGradient: UnsafeMutablePointer<Float>?) {
+                if let synchronizer {
+                    BatchNormKernels.backwardSynchronized(
+                        dy: gp, normalized: xhat.pointer, rows: rows, columns: columns, globalCount: globalRows,
+                        gamma: gamma.value.pointer, inverseStandardDeviation: invStd.pointer,
+                        dx: input.requiresGrad ? gp : nil,
+                        gammaGradient: gammaGradient, betaGradient: betaGradient,
+                        sumDy: sp, sumDyXhat: sp + columns, synchronizer: synchronizer)
+                    return
+                }
                 BatchNormKernels.backward(
                     dy: gp, normalized: xhat.pointer, rows: rows, columns: columns,
                     gamma: gamma.value.pointer, inverseStandardDeviation: invStd.pointer,

@@ -7,6 +7,8 @@ public enum TrainingError: Error, CustomStringConvertible {
     case nonFiniteLoss(epoch: Int, step: Int, loss: Float, lastCheckpoint: String?)
     case checkpoint(CheckpointError)
     case write(WriteError)
+    /// A collective operation of data-parallel training failed (a rank died, the network failed).
+    case distributed(CollectiveError)
 
     public var description: String {
         switch self {
@@ -16,6 +18,7 @@ public enum TrainingError: Error, CustomStringConvertible {
                 + (last.map { "; the last good checkpoint is \($0)" } ?? "")
         case let .checkpoint(e): return e.description
         case let .write(e): return e.description
+        case let .distributed(e): return e.description
         }
     }
 }
@@ -55,6 +58,9 @@ public final class Trainer {
     public let reporter: ProgressReporter
     /// Called at every step and evaluation, in order.
     public var callbacks: [any TrainingCallback] = []
+    /// Data-parallel training: this process's part of every mini-batch, gradients combined over
+    /// the group (nil: one process, the whole batch).
+    public let parallel: DataParallel?
 
     /// The state that a checkpoint carries besides tensors.
     struct State: Codable {
@@ -80,7 +86,8 @@ public final class Trainer {
                 train: any ExampleSource, validation: (any ExampleSource)?, test: (any ExampleSource)?,
                 normalization: Normalization = .none,
                 transform: (@Sendable (inout Tensor, inout RandomGenerator) -> Void)? = nil,
-                runDirectory: String?, reporter: ProgressReporter = ProgressReporter()) throws(TrainingError) {
+                runDirectory: String?, reporter: ProgressReporter = ProgressReporter(),
+                parallel: DataParallel? = nil) throws(TrainingError) {
         let c = configuration
         guard c.epochs >= 1 else { throw .invalidConfiguration("epochs must be at least 1, got \(c.epochs)") }
         guard c.batchSize >= 1 else { throw .invalidConfiguration("batch size must be at least 1, got \(c.batchSize)") }
@@ -111,9 +118,11 @@ public final class Trainer {
             guard eta >= 0, eta.isFinite else { throw .invalidConfiguration("gradient noise η must be ≥ 0, got \(eta)") }
             gradientNoise = GradientNoise(eta: eta, seed: c.seed &+ 7)
         }
+        self.parallel = parallel
         self.loader = DataLoader(train, batchSize: c.batchSize,
                                  order: c.shuffles ? .shuffled(seed: c.seed) : .sequential,
-                                 dropLast: c.dropLast, normalization: normalization, seed: c.seed, transform: transform)
+                                 dropLast: c.dropLast, normalization: normalization, seed: c.seed,
+                                 shard: parallel?.rankPart, transform: transform)
         self.validation = validation
         self.test = test
         self.normalization = normalization
@@ -137,6 +146,9 @@ public final class Trainer {
         let c = configuration
         let start = Date()
         var stoppedEarly = false
+        if let parallel {
+            do { try parallel.broadcastState(of: model) } catch { throw .distributed(error) }
+        }
         model.train()
         epochs: while state.epochsCompleted < c.epochs {
             let epoch = state.epochsCompleted + 1
@@ -147,23 +159,34 @@ public final class Trainer {
             for batch in loader.batches(epoch: epoch - 1) {
                 scheduler.apply(to: optimizer)
                 optimizer.zeroGrad()
-                let logits = model(Variable(batch.features))
-                let loss = softmaxCrossEntropy(logits: logits, labels: batch.labels)
-                let value = loss.value.scalar
+                let value: Float, batchCorrect: Int, batchCount: Int
+                if let parallel {
+                    let totals = try parallelGradients(batch, parallel)
+                    (value, batchCorrect, batchCount) = (totals.meanLoss, totals.correct, totals.examples)
+                } else {
+                    let logits = model(Variable(batch.features))
+                    let loss = softmaxCrossEntropy(logits: logits, labels: batch.labels)
+                    value = loss.value.scalar
+                    if value.isFinite { loss.backward() }
+                    batchCorrect = zip(logits.value.argmaxRows(), batch.labels).reduce(0) { $0 + ($1.0 == Int($1.1) ? 1 : 0) }
+                    batchCount = batch.labels.count
+                }
                 guard value.isFinite else {
                     throw .nonFiniteLoss(epoch: epoch, step: state.step, loss: value,
                                          lastCheckpoint: checkpointPath.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil })
                 }
-                loss.backward()
                 if let maxNorm = c.clipNorm { _ = GradientClipping.clipByGlobalNorm(model.parameters, maxNorm: maxNorm) }
                 gradientNoise?.perturb(model.parameters, step: state.step)
                 optimizer.step()
                 state.step += 1
+                if let parallel {
+                    do { try parallel.afterStep(state.step, model: model) } catch { throw .distributed(error) }
+                }
                 for callback in callbacks { callback.trainer(self, didStep: state.step, loss: value) }
                 batchIndex += 1
-                lossSum += Double(value) * Double(batch.labels.count)
-                seen += batch.labels.count
-                for (p, t) in zip(logits.value.argmaxRows(), batch.labels) where p == Int(t) { correct += 1 }
+                lossSum += Double(value) * Double(batchCount)
+                seen += batchCount
+                correct += batchCorrect
                 let elapsed = Date().timeIntervalSince(epochStart)
                 let rate = Double(seen) / max(elapsed, 1e-9)
                 reporter.step(epoch: epoch, epochs: c.epochs, batch: batchIndex, batches: batches,
@@ -209,8 +232,43 @@ public final class Trainer {
                                seconds: Date().timeIntervalSince(start), steps: state.step, stoppedEarly: stoppedEarly)
     }
 
-    /// Evaluates, logs, selects the best model; returns whether early stopping triggered.
+    /// This rank's shards of `batch`: forward and backward each, then the gradients combined
+    /// over the group into every parameter's `grad`; returns the whole mini-batch's totals.
+    private func parallelGradients(_ batch: Batch, _ parallel: DataParallel) throws(TrainingError) -> DataParallel.Totals {
+        try parallel.checkShards(ofBatch: batch.globalCount, model: model)
+        parallel.beginStep(model.parameters)
+        for (j, rows) in parallel.localShards(ofBatch: batch.globalCount).enumerated() {
+            optimizer.zeroGrad()
+            guard !rows.isEmpty else {
+                parallel.storeShard(j, examples: 0, meanLoss: 0, correct: 0)
+                continue
+            }
+            let whole = rows.count == batch.labels.count
+            let labels = whole ? batch.labels : Array(batch.labels[rows])
+            let logits = model(Variable(whole ? batch.features : batch.features.rows(rows)))
+            let loss = softmaxCrossEntropy(logits: logits, labels: labels)
+            let value = loss.value.scalar
+            // A non-finite loss travels in the totals, so every rank stops at this step.
+            if value.isFinite { loss.backward() }
+            let correct = zip(logits.value.argmaxRows(), labels).reduce(0) { $0 + ($1.0 == Int($1.1) ? 1 : 0) }
+            parallel.storeShard(j, examples: rows.count, meanLoss: value, correct: correct)
+        }
+        do { return try parallel.finishStep() } catch { throw .distributed(error) }
+    }
+
+    /// Evaluates (rank 0 of a data-parallel group alone has the evaluation sets and the run
+    /// folder), then makes every rank follow rank 0's decision; returns whether to stop.
     private func evaluate(epoch: Int, trainLoss: Float, trainAccuracy: Float, start: Date) throws(TrainingError) -> Bool {
+        guard let parallel else {
+            return try evaluateLocally(epoch: epoch, trainLoss: trainLoss, trainAccuracy: trainAccuracy, start: start)
+        }
+        do { try parallel.beforeEvaluation(model: model) } catch { throw .distributed(error) }
+        let stop = try evaluateLocally(epoch: epoch, trainLoss: trainLoss, trainAccuracy: trainAccuracy, start: start)
+        do { return try parallel.agree(stop: stop, scheduler: &scheduler) } catch { throw .distributed(error) }
+    }
+
+    /// Evaluates, logs, selects the best model; returns whether early stopping triggered.
+    private func evaluateLocally(epoch: Int, trainLoss: Float, trainAccuracy: Float, start: Date) throws(TrainingError) -> Bool {
         let v = validation.map { Evaluation.measure(model, on: $0, normalization: normalization) }
         let t = test.map { Evaluation.measure(model, on: $0, normalization: normalization) }
         model.train()
@@ -296,8 +354,15 @@ public final class Trainer {
     /// Restores a run from a training checkpoint written by ``saveCheckpoint()``: weights,
     /// BatchNorm statistics, optimizer state, schedule, noise and dropout generators, counters.
     public func resume(from path: String) throws(TrainingError) {
+        let file: Safetensors
+        do { file = try Safetensors(contentsOf: path) } catch { throw .checkpoint(.data(error)) }
+        try resume(from: file, path: path)
+    }
+
+    /// Restores a run from a checkpoint already read (e.g. received from rank 0); `path` names
+    /// it in errors.
+    public func resume(from file: Safetensors, path: String) throws(TrainingError) {
         do {
-            let file = try Safetensors(contentsOf: path)
             let stored = try Checkpoint.architecture(of: file, path: path)
             guard stored == architecture else {
                 throw CheckpointError.invalidMetadata(path: path, key: Checkpoint.Key.architecture,

@@ -83,7 +83,8 @@ public enum TrainingBenchmark {
     /// Builds a trainer for `configuration` on `train` (no validation, test set or run folder:
     /// the loop is exactly ``Trainer/fit()``'s, with nothing written to disk).
     public static func makeTrainer(_ configuration: Configuration, train: ImageDataset, epochs: Int,
-                                   maximumSteps: Int? = nil, seed: UInt64 = 1) throws -> Trainer {
+                                   maximumSteps: Int? = nil, seed: UInt64 = 1,
+                                   parallel: DataParallel? = nil) throws -> Trainer {
         let activation = try MultilayerPerceptron.parseActivation(configuration.activation)
         let architecture = try MultilayerPerceptron(sizes: configuration.sizes, activation: activation,
                                                     batchNorm: configuration.batchNorm)
@@ -96,7 +97,7 @@ public enum TrainingBenchmark {
         c.validationFraction = 0
         return try Trainer(architecture: architecture, configuration: c, train: train,
                            validation: nil, test: nil, runDirectory: nil,
-                           reporter: ProgressReporter(interactive: false, quiet: true))
+                           reporter: ProgressReporter(interactive: false, quiet: true), parallel: parallel)
     }
 
     /// Warms up (short training runs for `warmUpSeconds`: code, thread pool, buffer pool), then
