@@ -61,12 +61,9 @@ public enum AugmentationExperiment {
         try output.add(grid, name: "digits", caption: "Each row: a training image and \(copies) copies as the network sees them in training (\(specification): shifts up to ±2.5 pixels, rotations up to ±15°, scaling by 0.85–1.15).")
 
         let runs = try curves(data: data, hidden: hidden, epochs: epochs)
-        var figure = Figure(width: 1300, height: 520, grid: (rows: 1, columns: 2),
-                            title: "\(shape) on \(trainCount) MNIST images: with and without augmentation")
-        figure.add(SmallMNIST.testErrorPanel(runs, title: "test error (\(data.test.count) test images)"))
-        figure.add(SmallMNIST.trainErrorPanel(runs, title: "training error (on the images as trained)"))
-        try output.add(figure, name: "augmentation", caption: "Adam (η = 0.001, batch 64), the same initialization and batch order; fresh random copies every epoch. Without augmentation the network memorizes its \(trainCount) images and its test error stalls; with augmentation it sees new variants of every digit each epoch. Test error of the last five epochs: \(SmallMNIST.finalErrors(runs)).")
-        try SmallMNIST.addResults(runs, to: output, name: "augmentation", trainCount: trainCount, epochs: epochs)
+        try data.addComparison(runs, to: output, name: "augmentation", title: "\(shape) on \(trainCount) MNIST images: with and without augmentation",
+                               trainingTitle: "training error (on the images as trained)",
+                               caption: "Adam (η = 0.001, batch 64), the same initialization and batch order; fresh random copies every epoch. Without augmentation the network memorizes its \(trainCount) images and its test error stalls; with augmentation it sees new variants of every digit each epoch.", epochs: epochs)
         try output.writeReport()
         return output
     }

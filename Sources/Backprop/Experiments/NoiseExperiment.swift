@@ -33,12 +33,9 @@ public enum NoiseExperiment {
         let data = try SmallMNIST(trainCount: trainCount, testCount: testCount)
         let runs = try curves(data: data, hidden: hidden, epochs: epochs)
         let shape = (["784"] + hidden.map(String.init) + ["10"]).joined(separator: "-") + " ReLU"
-        var figure = Figure(width: 1300, height: 520, grid: (rows: 1, columns: 2),
-                            title: "\(shape) on \(trainCount) MNIST images: with and without noise")
-        figure.add(SmallMNIST.testErrorPanel(runs, title: "test error (\(data.test.count) test images)"))
-        figure.add(SmallMNIST.trainErrorPanel(runs, title: "training error (as trained, with its noise)"))
-        try output.add(figure, name: "noise", caption: "Adam (η = 0.001, batch 64), the same initialization and batch order for all three; test error after every epoch. Without noise the network soon fits its \(trainCount) images exactly and its test error stops improving; noise on the inputs (Gaussian, added afresh to every image in every batch) and dropout on the hidden units keep the training error above zero for longer. Test error of the last five epochs: \(SmallMNIST.finalErrors(runs)).")
-        try SmallMNIST.addResults(runs, to: output, name: "noise", trainCount: trainCount, epochs: epochs)
+        try data.addComparison(runs, to: output, name: "noise", title: "\(shape) on \(trainCount) MNIST images: with and without noise",
+                               trainingTitle: "training error (as trained, with its noise)",
+                               caption: "Adam (η = 0.001, batch 64), the same initialization and batch order for all three; test error after every epoch. Without noise the network soon fits its \(trainCount) images exactly and its test error stops improving; noise on the inputs (Gaussian, added afresh to every image in every batch) and dropout on the hidden units keep the training error above zero for longer.", epochs: epochs)
         try output.writeReport()
         return output
     }

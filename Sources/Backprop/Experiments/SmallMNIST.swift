@@ -103,8 +103,15 @@ public struct SmallMNIST: Sendable {
         runs.map { String(format: "%@ %.2f%%", $0.label, 100 * $0.meanTestError(last: 5)) }.joined(separator: "; ")
     }
 
-    /// Adds the runs' summary table (NAME.csv) and their per-epoch curves (curves.csv).
-    public static func addResults(_ runs: [Curves], to output: ExperimentOutput, name: String, trainCount: Int, epochs: Int) throws(WriteError) {
+    /// Adds the comparison of `runs` to the report: a figure NAME.png with test and training
+    /// error against epochs (captioned with `caption` and the runs' final test errors), the
+    /// summary table NAME.csv and the per-epoch curves.csv.
+    public func addComparison(_ runs: [Curves], to output: ExperimentOutput, name: String, title: String,
+                              trainingTitle: String, caption: String, epochs: Int) throws(WriteError) {
+        var figure = Figure(width: 1300, height: 520, grid: (rows: 1, columns: 2), title: title)
+        figure.add(Self.testErrorPanel(runs, title: "test error (\(test.count) test images)"))
+        figure.add(Self.trainErrorPanel(runs, title: trainingTitle))
+        try output.add(figure, name: name, caption: caption + " Test error of the last five epochs: \(Self.finalErrors(runs)).")
         let tail = 5
         let rows = runs.map { r in
             [r.label, String(format: "%.4f", r.finalTestError), String(format: "%.4f", r.meanTestError(last: tail)),
@@ -113,7 +120,7 @@ public struct SmallMNIST: Sendable {
         }
         try output.add(table: rows, header: ["training", "final test error", "mean test error of the last \(tail) epochs", "lowest test error",
                                              "final training error", "seconds"],
-                       name: name, caption: "After \(epochs) epochs on \(trainCount) images (seconds on this machine, shared with other work).")
-        try writeCurves(runs, to: output)
+                       name: name, caption: "After \(epochs) epochs on \(train.count) images (seconds on this machine, shared with other work).")
+        try Self.writeCurves(runs, to: output)
     }
 }

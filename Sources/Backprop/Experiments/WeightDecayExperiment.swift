@@ -26,7 +26,7 @@ public enum WeightDecayExperiment {
     /// Why scaled: a penalty on the weights is not scale-free. The weights that fit data given in
     /// larger units are smaller, so the same λ costs less; and past a critical λ (proportional to
     /// N times the data's scale) the all-zero network becomes the minimizer and predicts a single
-    /// class. On the unit-scale moons with N = 200 that happens near λ ≈ 100, long before 4000;
+    /// class. On the unit-scale moons that happens once λ' is about 0.5–1 (λ ≈ 100–200 for N = 200);
     /// with the coordinates ×100 (the data span about ±150) the slides' 0, 40 and 4000 land on
     /// over-fitting, a good fit and over-smoothing, and the collapse comes near λ = 10⁴.
     public struct Problem: Sendable {
