@@ -61,9 +61,7 @@ enum MixtureTraining {
             var lossSum = 0.0, seen = 0
             for batch in loader.batches(epoch: epoch - 1) {
                 scheduler.apply(to: optimizer)
-                let forward = model.forward(Variable(batch.features))
-                var loss = softmaxCrossEntropy(logits: forward.output, labels: batch.labels) + forward.importanceLoss * 0.1
-                if architecture.topK != nil { loss = loss + forward.loadBalancingLoss * 0.01 }
+                let loss = model.trainingLoss(batch.features, labels: batch.labels)
                 guard loss.value.scalar.isFinite else {
                     throw CommandFailure("training stopped: the loss became \(loss.value.scalar) in epoch \(epoch)")
                 }

@@ -166,6 +166,28 @@ struct GemmThreadPoolTests {
         }
     }
 
+    /// Back-to-back jobs whose counts alternate between small and larger: a worker that read
+    /// the small job's exhausted ticket must not claim an index of the next, larger job on it.
+    /// Before jobs were closed first, that ran an index twice and, with `completed` past the
+    /// count, hung the submitter (seen in a long training run); with the old protocol this test
+    /// crashed the test process (a late body call after the job ended).
+    @Test("a late worker never runs an index of the next job")
+    func lateWorkersDoNotRunTheNextJob() {
+        // More threads than cores: a worker preempted between reading the ticket and the count
+        // widens the race window from nanoseconds to a time slice.
+        let pool = ThreadPool(threadCount: 8)
+        let counts = UnsafeMutablePointer<Int>.allocate(capacity: 32)
+        defer { counts.deallocate() }
+        var wrong = 0
+        for call in 0..<300_000 {
+            let count = [2, 17, 3, 31][call % 4]
+            counts.initialize(repeating: 0, count: 32)
+            pool.parallelFor(count) { index in counts[index] += 1 }
+            for index in 0..<32 where counts[index] != (index < count ? 1 : 0) { wrong += 1 }
+        }
+        #expect(wrong == 0)
+    }
+
     @Test("nested parallelFor runs serially instead of deadlocking")
     func nestedCallsDoNotDeadlock() {
         let pool = ThreadPool(threadCount: 3)

@@ -46,14 +46,8 @@ public enum NonlinearitiesExperiment {
         var regions = Figure(width: 1500, height: 520, grid: (rows: 1, columns: 3), title: "The same 2-16-2 network on two moons")
         var rows: [[String]] = []
         for r in results {
-            let grid = Grid2D(x: -1.5...2.5, y: -1...1.5, columns: 100, rows: 80) { x, y in
-                Double(r.model(Tensor([[Float(x), Float(y)]])).argmaxRows()[0])
-            }
-            var panel = Panel(title: String(format: "%@: train %.1f%%, test %.1f%%", r.activation.rawValue, 100 * r.train, 100 * r.test),
-                              xLabel: "x1", yLabel: "x2", xRange: -1.5...2.5, yRange: -1...1.5, legend: .none)
-            panel.add(.regions(grid))
-            panel.add(.scatter(x: (0..<data.count).map { data.features[$0, 0] }, y: (0..<data.count).map { data.features[$0, 1] },
-                               classes: data.labels.map(Int.init), size: 5))
+            let title = String(format: "%@: train %.1f%%, test %.1f%%", r.activation.rawValue, 100 * r.train, 100 * r.test)
+            let panel = Panel.decisionRegions(of: r.model, points: data, title: title, x: -1.5...2.5, y: -1...1.5)
             regions.add(panel)
             rows.append([r.activation.rawValue, "\(r.train)", "\(r.test)"])
         }

@@ -157,10 +157,18 @@ private final class PoolState: @unchecked Sendable {
 
     func run(_ count: Int, _ body: @escaping (Int) -> Void) {
         precondition(count < 1 << 31, "parallelFor count \(count) too large")
+        // Close the previous job before `body` and `count` change. A worker that loaded the
+        // previous job's exhausted ticket (g, i) may still be about to compare i with `count`;
+        // if it saw the new, larger count while the ticket still read (g, i), its compare-and-swap
+        // would succeed and it would run index i of the new job a second time, leaving
+        // `completed` at count + 1 so that the wait below never ends. A closing generation whose
+        // index is past any count makes every such claim fail; the job gets the next generation.
+        let closing = PoolState.generation(ticket.load()) &+ 1
+        ticket.store(closing << 32 | 0xFFFF_FFFF)
         self.body = body
         self.count = count
         completed.store(0)
-        let generation = PoolState.generation(ticket.load()) &+ 1
+        let generation = closing &+ 1
         ticket.store(generation << 32)
         pthread_mutex_lock(mutex)
         if sleepers > 0 { pthread_cond_broadcast(condition) }

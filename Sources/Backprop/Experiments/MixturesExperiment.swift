@@ -1,0 +1,142 @@
+import Foundation
+
+/// The course's "mixture of models" and "mixture of experts" on small-sample MNIST: an
+/// ensemble's averaged prediction against each of its independently trained members, and a
+/// mixture of experts (a gate weighting small expert networks, all trained jointly) against a
+/// single network the size of one expert and one with as many parameters as the mixture.
+public enum MixturesExperiment {
+    /// Settings that the default, `--full` and the tests vary.
+    public struct Settings: Sendable {
+        public var trainCount = 2000
+        public var testCount = 10_000
+        public var epochs = 15
+        public var members = 5
+        public var memberHidden = 100
+        public var experts = 4
+        public var expertHidden = 32
+        public init() {}
+    }
+
+    /// One trained model's outcome.
+    public struct Row: Sendable {
+        public var model: String
+        public var parameters: Int
+        public var testError: Float
+        public var note: String
+    }
+
+    public struct Outcome: Sendable {
+        /// Members' rows, then the ensemble's.
+        public var ensemble: [Row]
+        /// The mixture's test error per epoch, and the two single networks' (same epochs).
+        public var mixtureCurves: [SmallMNIST.Curves]
+        /// The mixture and the single networks after the last epoch.
+        public var experts: [Row]
+    }
+
+    static let optimizer = "adam:lr=0.001"
+    static let batchSize = 64
+
+    public static func measure(_ s: Settings, seed: UInt64 = 1) throws -> Outcome {
+        let data = try SmallMNIST(trainCount: s.trainCount, testCount: s.testCount)
+
+        // Mixture of models: members differ only in their initialization and data order.
+        let member = try MultilayerPerceptron(sizes: [784, s.memberHidden, 10])
+        let ensemble = try EnsembleArchitecture(member: member, count: s.members).build(seed: seed)
+        let settings = EnsembleTrainingConfiguration(epochs: s.epochs, batchSize: batchSize, optimizer: optimizer, seed: seed,
+                                                     bagging: false, parallel: true)
+        let reports = try ensemble.train(on: data.train, configuration: settings)
+        var ensembleRows: [Row] = []
+        for (k, model) in ensemble.members.enumerated() {
+            ensembleRows.append(Row(model: "member \(k + 1)", parameters: model.parameterCount,
+                                    testError: 1 - Evaluation.measure(model, on: data.test).accuracy,
+                                    note: String(format: "seed %llu; final training error %.4f", reports[k].seed, 1 - reports[k].trainAccuracy)))
+        }
+        ensembleRows.append(Row(model: "ensemble of \(s.members)", parameters: ensemble.parameterCount,
+                                testError: 1 - Evaluation.measure(ensemble, on: data.test).accuracy,
+                                note: "average of the members' class probabilities"))
+
+        // Mixture of experts against single networks, trained for the same epochs.
+        let architecture = try MixtureOfExpertsArchitecture(inputSize: 784, outputSize: 10, expertCount: s.experts,
+                                                            expertHidden: [s.expertHidden])
+        let mixture = architecture.build(seed: seed)
+        let optimizerRule = try OptimizerSpecification(parsing: optimizer)
+        let moeOptimizer = try optimizerRule.makeOptimizer(mixture.namedParameters())
+        let loader = DataLoader(data.train, batchSize: batchSize, order: .shuffled(seed: seed), seed: seed)
+        var moe = SmallMNIST.Curves(label: "\(s.experts) experts 784-\(s.expertHidden)-10 + gate",
+                                    trainError: [], testError: [], seconds: 0)
+        let start = Date()
+        var steps = 0
+        for epoch in 0..<s.epochs {
+            mixture.train()
+            for batch in loader.batches(epoch: epoch) {
+                moeOptimizer.zeroGrad()
+                let loss = mixture.trainingLoss(batch.features, labels: batch.labels)
+                guard loss.value.scalar.isFinite else {
+                    throw TrainingError.nonFiniteLoss(epoch: epoch + 1, step: steps, loss: loss.value.scalar, lastCheckpoint: nil)
+                }
+                loss.backward()
+                moeOptimizer.step()
+                steps += 1
+            }
+            moe.testError.append(1 - Evaluation.measure(mixture, on: data.test).accuracy)
+        }
+        moe.seconds = Date().timeIntervalSince(start)
+        let usage = mixture.usage(on: data.test)
+
+        var configuration = TrainingConfiguration()
+        configuration.epochs = s.epochs
+        configuration.batchSize = batchSize
+        configuration.optimizer = optimizer
+        configuration.seed = seed
+        let small = try MultilayerPerceptron(sizes: [784, s.expertHidden, 10])
+        // A single hidden layer with about the mixture's parameter count.
+        let matchedWidth = max(1, (mixture.parameterCount - 10) / (784 + 1 + 10))
+        let matched = try MultilayerPerceptron(sizes: [784, matchedWidth, 10])
+        let singles = [try data.curves("single 784-\(s.expertHidden)-10", architecture: small, configuration: configuration),
+                       try data.curves("single 784-\(matchedWidth)-10", architecture: matched, configuration: configuration)]
+        let usageNote = "test images per expert (largest gate): " + usage.argmaxFractions.map { String(format: "%.0f%%", 100 * $0) }.joined(separator: " ")
+        let expertRows = [Row(model: "mixture of \(s.experts) experts", parameters: mixture.parameterCount, testError: moe.finalTestError, note: usageNote),
+                          Row(model: "single 784-\(s.expertHidden)-10", parameters: small.build(seed: seed).parameterCount,
+                              testError: singles[0].finalTestError, note: "one expert's size"),
+                          Row(model: "single 784-\(matchedWidth)-10", parameters: matched.build(seed: seed).parameterCount,
+                              testError: singles[1].finalTestError, note: "about the mixture's size")]
+        return Outcome(ensemble: ensembleRows, mixtureCurves: [moe] + singles, experts: expertRows)
+    }
+
+    /// The settings `--full` uses.
+    public static var fullSettings: Settings {
+        var s = Settings()
+        s.trainCount = 10_000
+        s.epochs = 30
+        return s
+    }
+
+    /// Runs the experiment into `directory`; `settings` overrides the default (or full) sizes.
+    public static func run(directory: String, full: Bool = false, settings: Settings? = nil) throws -> ExperimentOutput {
+        let output = try ExperimentOutput(directory: directory, title: "Mixtures of models and of experts")
+        let s = settings ?? (full ? fullSettings : Settings())
+        let outcome = try measure(s)
+
+        var figure = Figure(width: 1400, height: 540, grid: (rows: 1, columns: 2),
+                            title: "Mixtures on \(s.trainCount) MNIST training images (test error on \(s.testCount))")
+        var bars = Panel(title: "ensemble vs its members", yLabel: "test error (%)", legend: .none)
+        let memberErrors = outcome.ensemble.dropLast().map(\.testError)
+        let meanMember = memberErrors.reduce(0, +) / Float(max(memberErrors.count, 1))
+        let labels = outcome.ensemble.dropLast().indices.map { "m\($0 + 1)" } + ["mean", "ensemble"]
+        let values = (memberErrors + [meanMember, outcome.ensemble.last?.testError ?? .nan]).map { (10_000 * $0).rounded() / 100 }
+        bars.add(.bars(values, categories: labels, showsValues: true))
+        figure.add(bars)
+        figure.add(SmallMNIST.testErrorPanel(outcome.mixtureCurves, title: "mixture of experts vs single networks"))
+        try output.add(figure, name: "mixtures", caption: "Left: \(s.members) networks 784-\(s.memberHidden)-10 (ReLU) trained independently (different initialization and data order, \(s.epochs) epochs of Adam each) and the ensemble that averages their class probabilities, which is better than every member. Right: a mixture of \(s.experts) experts (784-\(s.expertHidden)-10 each, a linear softmax gate, trained jointly on cross-entropy plus an importance loss) against a single network of one expert's size and one with about the mixture's number of parameters, test error after every epoch.")
+        let format: (Row) -> [String] = { [$0.model, "\($0.parameters)", String(format: "%.4f", $0.testError), $0.note] }
+        try output.add(table: outcome.ensemble.map(format) + [["mean member", "", String(format: "%.4f", meanMember), ""]],
+                       header: ["model", "parameters", "test error", "note"], name: "ensemble",
+                       caption: "Mixture of models: each member and the ensemble.")
+        try output.add(table: outcome.experts.map(format), header: ["model", "parameters", "test error", "note"], name: "experts",
+                       caption: "Mixture of experts and single networks after \(s.epochs) epochs.")
+        try SmallMNIST.writeCurves(outcome.mixtureCurves, to: output)
+        try output.writeReport()
+        return output
+    }
+}
