@@ -58,6 +58,9 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("batch-size"), help: "Examples per step: 1 = stochastic GD, 0 or 'all' = batch GD.")
     var batchSize: String = "128"
 
+    @Flag(name: .customLong("drop-last"), help: "Skip each epoch's last batch when it is smaller than --batch-size.")
+    var dropLast = false
+
     @Option(help: "Passes over the training set.")
     var epochs: Int?
 
@@ -268,7 +271,8 @@ struct TrainCommand: ParsableCommand {
         let n = trainSet.count
         configuration.batchSize = batchSize == "all" || batchSize == "0" ? n : min(Int(batchSize) ?? 128, n)
         configuration.optimizer = lr.map { optimizer.contains(":") ? "\(optimizer),lr=\($0)" : "\(optimizer):lr=\($0)" } ?? optimizer
-        let stepsPerEpoch = (n + configuration.batchSize - 1) / configuration.batchSize
+        configuration.dropLast = dropLast
+        let stepsPerEpoch = dropLast ? n / configuration.batchSize : (n + configuration.batchSize - 1) / configuration.batchSize
         let totalSteps = steps ?? configuration.epochs * stepsPerEpoch
         configuration.schedule = schedule ?? (isImage ? "cosine:warmup=0,total=\(totalSteps)" : "constant")
         configuration.weightDecay = weightDecay

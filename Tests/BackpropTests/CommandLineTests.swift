@@ -68,6 +68,7 @@ import Backprop
         (["train", "--batch-size", "-3"], "--batch-size"),
         (["train", "--schedule", "cosine:warmup=x"], "x"),
         (["eval", "/nonexistent/model.safetensors"], "/nonexistent/model.safetensors"),
+        (["train", "--dataset", "moons", "--layers", "2,8,2", "--batchnorm", "--batch-size", "1"], "at least 2 examples"),
     ])
     func badInputEndsWithOneClearLine(_ arguments: [String], _ mention: String) throws {
         let result = try Self.run(arguments + ["--out", Self.temporaryDirectory()].filter { _ in arguments[0] == "train" })

@@ -110,6 +110,38 @@ import Backprop
         }
     }
 
+    /// A training batch of one example has no standard deviation for BatchNorm: the trainer
+    /// refuses the configuration up front (not a trap mid-epoch), and `dropLast` makes it valid.
+    @Test func batchNormRefusesABatchOfOneAndDropLastAllowsIt() throws {
+        let data = SyntheticData.twoMoons(count: 65, noise: 0.05, seed: 5)   // 65 = 4 × 16 + 1
+        let architecture = try MultilayerPerceptron(sizes: [2, 8, 2], activation: .tanh, batchNorm: true)
+        var configuration = TrainingConfiguration()
+        configuration.epochs = 2
+        configuration.batchSize = 16
+        func make() throws(TrainingError) -> Trainer {
+            try Trainer(architecture: architecture, configuration: configuration, train: data, validation: nil,
+                        test: nil, runDirectory: nil, reporter: ProgressReporter(interactive: false, quiet: true))
+        }
+        do {
+            _ = try make()
+            Issue.record("a last batch of 1 with BatchNorm was accepted")
+        } catch {
+            #expect(error.description.contains("last batch of 1"), "\(error)")
+        }
+        configuration.batchSize = 1
+        #expect(throws: TrainingError.self) { _ = try make() }
+        configuration.batchSize = 16
+        configuration.dropLast = true
+        let summary = try make().fit()
+        #expect(summary.steps == 2 * 4)
+        // Without BatchNorm the same last batch of 1 is fine.
+        configuration.dropLast = false
+        let plain = try Trainer(architecture: try MultilayerPerceptron(sizes: [2, 8, 2], activation: .tanh),
+                                configuration: configuration, train: data, validation: nil, test: nil, runDirectory: nil,
+                                reporter: ProgressReporter(interactive: false, quiet: true))
+        #expect(try plain.fit().steps == 2 * 5)
+    }
+
     @Test func batchStochasticAndMiniBatchGradientDescentAllTrain() throws {
         let data = SyntheticData.twoMoons(count: 64, noise: 0.05, seed: 5)
         for batchSize in [64, 1, 8] {

@@ -98,6 +98,17 @@ public final class Trainer {
         guard train.classCount == architecture.sizes.last else {
             throw .invalidConfiguration("the data has \(train.classCount) classes but the network has \(architecture.sizes.last ?? 0) outputs")
         }
+        if architecture.batchNorm {
+            // Training-mode BatchNorm divides by the batch's own standard deviation, which one
+            // example does not have (PyTorch refuses such a batch too).
+            let last = train.count % c.batchSize
+            if c.batchSize < 2 || train.count < 2 {
+                throw .invalidConfiguration("BatchNorm normalizes each batch by its own statistics, so training batches need at least 2 examples; got batches of \(min(c.batchSize, train.count))")
+            }
+            if !c.dropLast && last == 1 {
+                throw .invalidConfiguration("BatchNorm needs at least 2 examples per training batch, but \(train.count) examples in batches of \(c.batchSize) leave a last batch of 1 each epoch; drop it (dropLast, `--drop-last`) or choose another batch size")
+            }
+        }
         self.architecture = architecture
         self.configuration = c
         self.model = architecture.build(seed: c.seed)
