@@ -92,7 +92,7 @@ import Backprop
         (["--micro-batches", "0"], "--micro-batches must be at least 1"),
         (["--local-sgd", "4"], "--local-sgd needs --distributed"),
         (["--sync-batchnorm"], "--sync-batchnorm needs --distributed and --batchnorm"),
-        (["--micro-batches", "3", "--batchnorm", "--batch-size", "5"], "too few for BatchNorm's batch statistics"),
+        (["--micro-batches", "4", "--batchnorm", "--batch-size", "6"], "too few for BatchNorm's batch statistics"),
     ])
     func badDistributedFlagsEndWithOneClearLine(_ flags: [String], _ message: String) throws {
         let result = try CommandLineTests.run(["train", "--dataset", "moons", "--examples", "1001", "--validation-fraction", "0",
