@@ -22,7 +22,8 @@ struct ExperimentCommand: ParsableCommand {
     func run() throws {
         let directory = out ?? "experiments/\(name)"
         do {
-            let progress: (String) -> Void = { print($0) }
+            // Flushed at once, so a long run shows its progress in a log file too.
+            let progress: (String) -> Void = { print($0); fflush(nil) }
             let output: ExperimentOutput
             switch name.lowercased() {
             case "momentum": output = try MomentumExperiment.run(directory: directory, full: full)

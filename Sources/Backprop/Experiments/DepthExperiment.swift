@@ -72,6 +72,15 @@ public enum DepthExperiment {
         }
     }
 
+    /// The smallest (`pick` = min) or largest (max) `value` over seeds for each depth of one setting.
+    static func extremes(_ results: [Result], batchNorm: Bool, depths: [Int], _ value: (Result) -> Float,
+                         _ pick: (Float, Float) -> Float) -> [Float] {
+        depths.map { d in
+            let values = results.filter { $0.depth == d && $0.batchNorm == batchNorm }.map(value)
+            return values.dropFirst().reduce(values.first ?? .nan, pick)
+        }
+    }
+
     public static func run(directory: String, full: Bool = false, settings: Settings? = nil,
                            progress: (String) -> Void = { _ in }) throws -> ExperimentOutput {
         let s = settings ?? .standard(full: full)
@@ -84,6 +93,13 @@ public enum DepthExperiment {
         var train = Panel(title: "training accuracy", xLabel: "hidden layers L", yLabel: "training accuracy", legend: .best)
         for batchNorm in [false, true] {
             let label = batchNorm ? "with BN" : "without BN"
+            if s.seeds.count > 1 {
+                // The spread over seeds: differences inside the band are noise.
+                test.add(.band(x: s.depths, lower: extremes(results, batchNorm: batchNorm, depths: s.depths, \.testAccuracy, min),
+                               upper: extremes(results, batchNorm: batchNorm, depths: s.depths, \.testAccuracy, max)))
+                train.add(.band(x: s.depths, lower: extremes(results, batchNorm: batchNorm, depths: s.depths, \.trainAccuracy, min),
+                                upper: extremes(results, batchNorm: batchNorm, depths: s.depths, \.trainAccuracy, max)))
+            }
             test.add(.line(x: s.depths, y: means(results, batchNorm: batchNorm, depths: s.depths, \.testAccuracy),
                            label: label, marker: .circle))
             train.add(.line(x: s.depths, y: means(results, batchNorm: batchNorm, depths: s.depths, \.trainAccuracy),
@@ -99,9 +115,10 @@ public enum DepthExperiment {
         }
         let data = s.trainCount.map { "the first \($0) training images" } ?? "all 60,000 training images"
         try output.add(figure, name: "depth", caption: String(
-            format: "Each network: width %d, ReLU, He-normal initialization, Adam (η = %g), batch %d, %d epochs on %@, %@; accuracy measured on the 10,000 test images (left) and on the training images (right). Best test accuracy without BN %@, with BN %@; L = 1: %.2f%% / %.2f%%.",
+            format: "Each network: width %d, ReLU, He-normal initialization, Adam (η = %g), batch %d, %d epochs on %@, %@; accuracy measured on the 10,000 test images (left) and on the training images (right)%@. Best test accuracy without BN %@, with BN %@; L = 1: %.2f%% / %.2f%%.",
             s.width, Double(s.learningRate), s.batchSize, s.epochs, data,
             s.seeds.count == 1 ? "one seed" : "mean of \(s.seeds.count) seeds",
+            s.seeds.count == 1 ? "" : "; the bands span the seeds' lowest to highest",
             best(plain), best(normalized), 100 * plain[0], 100 * normalized[0]))
         let rows = results.map { r in
             ["\(r.depth)", r.batchNorm ? "yes" : "no", "\(r.seed)", "\(r.parameters)", "\(r.trainAccuracy)",
