@@ -114,7 +114,7 @@ public enum RepresentationsExperiment {
         mosaic.add(.images(shownWeights, imageColumns: 28, imageRows: 28, columns: perRow, gap: 3, colorMap: .diverging))
         weights.add(mosaic)
         try output.add(weights, name: "weights", caption: String(
-            format: "The incoming weights of the first %d of the first hidden layer's %d units, each drawn as a 28×28 image, of the \(name) network (red positive, blue negative, each scaled to its own largest magnitude) after training on %@ for %d epochs with %@ (test accuracy %.2f%%): smooth, localized stroke-like patterns of both signs — simple features that later layers combine (a unit that is almost blank has died: its ReLU is never active).",
+            format: "The incoming weights of the first %d of the first hidden layer's %d units, each drawn as a 28×28 image, of the \(name) network (red positive, blue negative, each scaled to its own largest magnitude) after training on %@ for %d epochs with %@ (test accuracy %.2f%%): stroke- and blob-like patterns of both signs, some localized, many spread over the digit area — simple features that later layers combine (an almost blank unit has died: no gradient reached it, and the decay emptied it).",
             shownWeights.count, r.firstLayerWeights.count, data, s.epochs, s.optimizer, 100 * r.networkTestAccuracy))
 
         var scatter = Figure(width: 1200, height: 1100, grid: (rows: 2, columns: 2),
