@@ -162,9 +162,9 @@ public enum OptimizersExperiment {
         let name = "784-" + s.hidden.map(String.init).joined(separator: "-") + "-10 ReLU"
         var figure = Figure(width: 1400, height: 620, grid: (rows: 1, columns: 2),
                             title: "\(name) on MNIST, tuned learning rates")
-        var loss = Panel(title: "training loss (mean over \(max(1, s.steps / 40))-step windows)", xLabel: "step",
-                         yLabel: "cross-entropy", yScale: .log, legend: .topRight)
-        var accuracy = Panel(title: "test accuracy (colours as on the left)", xLabel: "step", yLabel: "test accuracy", legend: .none)
+        var loss = Panel(title: "training loss, \(max(1, s.steps / 40))-step means (key on the right)", xLabel: "step",
+                         yLabel: "cross-entropy", yScale: .log, legend: .none)
+        var accuracy = Panel(title: "test accuracy", xLabel: "step", yLabel: "test accuracy", legend: .bottomRight)
         let lowest = runs.compactMap { $0.testAccuracy.dropFirst().first }.min() ?? 0.8
         accuracy.yRange = Double(max(0, min(lowest, 0.9) - 0.01))...1.0
         for (k, run) in runs.enumerated() {
@@ -173,8 +173,8 @@ public enum OptimizersExperiment {
             let style: LineStyle = [.nadam, .amsgrad, .adamw].contains(run.optimizer) ? .dashed : .solid
             let label = String(format: "%@ (lr %g)", run.optimizer.rawValue, Double(run.learningRate))
             let smoothed = windowMeans(run.losses, width: max(1, s.steps / 40))
-            loss.add(.line(x: smoothed.steps, y: smoothed.means, label: label, color: color, width: 1.5, style: style))
-            accuracy.add(.line(x: run.evaluationSteps, y: run.testAccuracy, label: run.optimizer.rawValue, color: color, width: 1.5, style: style))
+            loss.add(.line(x: smoothed.steps, y: smoothed.means, color: color, width: 1.5, style: style))
+            accuracy.add(.line(x: run.evaluationSteps, y: run.testAccuracy, label: label, color: color, width: 1.5, style: style))
         }
         figure.add(loss)
         figure.add(accuracy)
