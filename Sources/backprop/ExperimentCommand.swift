@@ -10,15 +10,18 @@ struct ExperimentCommand: ParsableCommand {
         discussion: """
             Experiments: nonlinearities (sigmoid, tanh, ReLU on two moons), weight-decay (λ = 0, 40, 4000 and a sweep), \
             noise (input noise and dropout on small MNIST), mixtures (ensemble vs members, mixture of experts vs single nets), \
-            momentum (Ruder's Fig. 2 and every optimizer on Beale's function and a saddle), sgd-fluctuation (Ruder's Fig. 1), \
-            augmentation (small MNIST with and without augmentation).
+            depth (MNIST accuracy against 1 to 8 hidden layers, with and without BN), representations (first-layer \
+            weights, PCA of each hidden layer, linear probes), sgd-fluctuation (Ruder's Fig. 1), momentum (Ruder's Fig. 2 \
+            and every optimizer on Beale's function and a saddle), optimizers (all 11 on MNIST with tuned learning rates), \
+            batchnorm (Ioffe & Szegedy's Fig. 1), augmentation (small MNIST with and without augmentation).
             `all` runs every experiment into OUT/NAME (default experiments/) and writes the index OUT/report.md and \
             OUT/index.html; `index` only rebuilds that index from the folders present.
             """
     )
 
     /// Every experiment, in the course's order (the index lists them in this order too).
-    static let names = ["nonlinearities", "weight-decay", "noise", "mixtures", "sgd-fluctuation", "momentum", "augmentation"]
+    static let names = ["nonlinearities", "weight-decay", "noise", "mixtures", "depth", "representations",
+                        "sgd-fluctuation", "momentum", "optimizers", "batchnorm", "augmentation"]
 
     @Argument(help: "The experiment: \(names.joined(separator: ", ")), or all, or index.")
     var name: String
@@ -31,6 +34,8 @@ struct ExperimentCommand: ParsableCommand {
 
     /// Runs experiment `name` into `directory`; nil for an unknown name.
     static func run(_ name: String, directory: String, full: Bool) throws -> ExperimentOutput? {
+        // Flushed at once, so a long run shows its progress in a log file too.
+        let progress: (String) -> Void = { print($0); fflush(nil) }
         switch name {
         case "momentum": return try MomentumExperiment.run(directory: directory, full: full)
         case "nonlinearities": return try NonlinearitiesExperiment.run(directory: directory, full: full)
@@ -39,6 +44,10 @@ struct ExperimentCommand: ParsableCommand {
         case "noise": return try NoiseExperiment.run(directory: directory, full: full)
         case "mixtures": return try MixturesExperiment.run(directory: directory, full: full)
         case "augmentation": return try AugmentationExperiment.run(directory: directory, full: full)
+        case "depth": return try DepthExperiment.run(directory: directory, full: full, progress: progress)
+        case "representations": return try RepresentationsExperiment.run(directory: directory, full: full, progress: progress)
+        case "optimizers": return try OptimizersExperiment.run(directory: directory, full: full, progress: progress)
+        case "batchnorm": return try BatchNormExperiment.run(directory: directory, full: full, progress: progress)
         default: return nil
         }
     }
@@ -52,6 +61,7 @@ struct ExperimentCommand: ParsableCommand {
                 for experiment in Self.names {
                     let start = Date()
                     print("running \(experiment)…")
+                    fflush(nil)
                     guard let output = try Self.run(experiment, directory: (root as NSString).appendingPathComponent(experiment), full: full) else {
                         throw CommandFailure("experiment '\(experiment)' is listed but not runnable")
                     }
