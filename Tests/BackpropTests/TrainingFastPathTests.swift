@@ -53,11 +53,10 @@ import Backprop
     }
 
     /// Runs three steps of `rule` on a large parameter with a given pool; returns θ and state.
-    static func steps(_ rule: any OptimizerRule, decay: WeightDecay, threads: Int) -> ([Float], [String: [Float]]) {
+    static func steps(_ rule: any OptimizerRule, decay: WeightDecay, threads: Int, count: Int = 100_003) -> ([Float], [String: [Float]]) {
         let backend = Backend(threads: ThreadPool(threadCount: threads))
         return Backend.$current.withValue(backend) {
             var generator = RandomGenerator(seed: 5)
-            let count = 100_003
             let p = Variable(.uniform([count], in: -1...1, using: &generator), requiresGrad: true, decays: true)
             let optimizer = Optimizer(groups: [ParameterGroup([("p", p)], weightDecay: decay)], rule: rule, learningRate: 0.01)
             for _ in 0..<3 {
@@ -78,6 +77,11 @@ import Backprop
             let parallel = Self.steps(rule, decay: decay, threads: 3)
             #expect(serial.0 == parallel.0, "\(rule.name) θ")
             #expect(serial.1 == parallel.1, "\(rule.name) state")
+            // 4 · 8192 + 1 elements on 2 threads: 4 ranges whose even share (8192) is already a
+            // multiple of 16, so a share rounded down would leave the last element untouched.
+            let oddSerial = Self.steps(rule, decay: decay, threads: 1, count: 4 * 8192 + 1)
+            let oddParallel = Self.steps(rule, decay: decay, threads: 2, count: 4 * 8192 + 1)
+            #expect(oddSerial.0 == oddParallel.0, "\(rule.name) θ, \(4 * 8192 + 1) elements")
         }
     }
     /// Gradients of a linear layer whose input needs a gradient too (so dW and dX run side by

@@ -384,8 +384,9 @@ public final class Optimizer {
             if rule.isElementwise, count >= Self.parallelUpdateMinimum, pool.threadCount > 1 {
                 // Whole cache lines per range, about 2 ranges per thread (dynamic claiming
                 // balances a thread the OS delays).
+                // `per` rounds the share up (then to 16), so `ranges` of them cover every element.
                 let ranges = min(2 * pool.threadCount, count / 8192)
-                let per = (count / ranges + 15) / 16 * 16
+                let per = ((count + ranges - 1) / ranges + 15) / 16 * 16
                 pool.parallelFor(ranges) { r in
                     let lower = r * per
                     if lower < count { apply(lower, min(count, lower + per)) }
