@@ -43,6 +43,19 @@ public struct MultilayerPerceptron: Sendable, Hashable, Codable {
         if let bad = sizes.first(where: { $0 <= 0 }) {
             throw .invalidLayerList(text, reason: "size \(bad) is not positive")
         }
+        // Sizes come from flags and from files: bound them before anything multiplies them
+        // (each ≤ the cap, so one product fits in Int and the running total cannot overflow).
+        let cap = Self.maximumParameterCount
+        var total = 0
+        for (fanIn, fanOut) in zip(sizes, sizes.dropFirst()) {
+            guard fanIn <= cap, fanOut <= cap else {
+                throw .invalidLayerList(text, reason: "a layer of more than \(cap) units")
+            }
+            total += fanIn * fanOut + fanOut
+            guard total <= cap else {
+                throw .invalidLayerList(text, reason: "more than \(cap) parameters (8 GiB of weights)")
+            }
+        }
         guard dropout >= 0 && dropout < 1 else {
             throw .invalidOption("dropout", reason: "probability \(dropout) must be in [0, 1)")
         }
@@ -55,6 +68,31 @@ public struct MultilayerPerceptron: Sendable, Hashable, Codable {
         self.dropout = dropout
         self.inputNoise = inputNoise
         self.initializer = initializer
+    }
+
+    /// The most parameters a description may ask for: 2³¹ (8 GiB of Float32 weights), far beyond
+    /// what this CPU trains, and small enough that a size read from a file or a flag is refused
+    /// before it can overflow a shape or exhaust memory.
+    public static let maximumParameterCount = 1 << 31
+
+    private enum CodingKeys: String, CodingKey {
+        case sizes, activation, batchNorm, dropout, inputNoise, initializer
+    }
+
+    /// Decodes a description (a checkpoint's metadata) through the validating initializer, so a
+    /// file cannot describe a network that `init` would refuse.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        do {
+            try self.init(sizes: c.decode([Int].self, forKey: .sizes),
+                          activation: c.decode(Activation.self, forKey: .activation),
+                          batchNorm: c.decode(Bool.self, forKey: .batchNorm),
+                          dropout: c.decode(Float.self, forKey: .dropout),
+                          inputNoise: c.decode(Float.self, forKey: .inputNoise),
+                          initializer: c.decodeIfPresent(Initializer.self, forKey: .initializer))
+        } catch let error as ModelError {
+            throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath, debugDescription: error.description))
+        }
     }
 
     /// Parses a comma-separated layer list such as `784,256,256,10`.
