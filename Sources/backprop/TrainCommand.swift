@@ -272,6 +272,12 @@ struct TrainCommand: ParsableCommand {
         configuration.batchSize = batchSize == "all" || batchSize == "0" ? n : min(Int(batchSize) ?? 128, n)
         configuration.optimizer = lr.map { optimizer.contains(":") ? "\(optimizer),lr=\($0)" : "\(optimizer):lr=\($0)" } ?? optimizer
         configuration.dropLast = dropLast
+        if dropLast && (ensemble != nil || experts != nil) {
+            throw CommandFailure("--drop-last applies to single-network training, not --ensemble or --experts")
+        }
+        guard microBatches <= configuration.batchSize else {
+            throw CommandFailure("--micro-batches \(microBatches) exceeds the batch size \(configuration.batchSize): every micro-batch needs at least one example")
+        }
         let stepsPerEpoch = dropLast ? n / configuration.batchSize : (n + configuration.batchSize - 1) / configuration.batchSize
         let totalSteps = steps ?? configuration.epochs * stepsPerEpoch
         configuration.schedule = schedule ?? (isImage ? "cosine:warmup=0,total=\(totalSteps)" : "constant")

@@ -69,6 +69,9 @@ import Backprop
         (["train", "--schedule", "cosine:warmup=x"], "x"),
         (["eval", "/nonexistent/model.safetensors"], "/nonexistent/model.safetensors"),
         (["train", "--dataset", "moons", "--layers", "2,8,2", "--batchnorm", "--batch-size", "1"], "at least 2 examples"),
+        (["train", "--dataset", "spirals", "--layers", "2,16,3", "--ensemble", "2", "--batchnorm", "--batch-size", "4"], "last batch of 1"),
+        (["train", "--dataset", "moons", "--layers", "2,8,2", "--micro-batches", "100000000"], "exceeds the batch size"),
+        (["train", "--dataset", "moons", "--layers", "2,3037000500,3037000500,2"], "a layer of more than"),
     ])
     func badInputEndsWithOneClearLine(_ arguments: [String], _ mention: String) throws {
         let result = try Self.run(arguments + ["--out", Self.temporaryDirectory()].filter { _ in arguments[0] == "train" })

@@ -142,6 +142,24 @@ import Backprop
         #expect(try plain.fit().steps == 2 * 5)
     }
 
+    /// Sizes from a flag or a file are bounded before they multiply: no overflow trap, no
+    /// out-of-memory abort; a checkpoint's metadata goes through the same validation.
+    @Test func networkDescriptionsAreBoundedAndDecodedThroughValidation() throws {
+        #expect(throws: ModelError.self) { try MultilayerPerceptron(sizes: [3_037_000_500, 3_037_000_500, 2]) }
+        #expect(throws: ModelError.self) { try MultilayerPerceptron(sizes: [100_000, 100_000, 2]) }   // 10¹⁰ weights
+        #expect(throws: ModelError.self) { try MultilayerPerceptron(sizes: [Int.max, 2]) }
+        _ = try MultilayerPerceptron(sizes: [784, 1024, 1024, 10])
+        let good = try MultilayerPerceptron(sizes: [4, 8, 3], activation: .tanh, batchNorm: true, dropout: 0.1)
+        let json = try JSONEncoder().encode(good)
+        #expect(try JSONDecoder().decode(MultilayerPerceptron.self, from: json) == good)
+        let text = String(decoding: json, as: UTF8.self)
+        for bad in ["[4,0,3]", "[4]", "[200000,200000,3]"] {
+            let forged = text.replacingOccurrences(of: "[4,8,3]", with: bad)
+            #expect(forged != text)
+            #expect(throws: DecodingError.self) { try JSONDecoder().decode(MultilayerPerceptron.self, from: Data(forged.utf8)) }
+        }
+    }
+
     @Test func batchStochasticAndMiniBatchGradientDescentAllTrain() throws {
         let data = SyntheticData.twoMoons(count: 64, noise: 0.05, seed: 5)
         for batchSize in [64, 1, 8] {

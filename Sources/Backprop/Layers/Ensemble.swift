@@ -214,6 +214,10 @@ extension Ensemble {
         do { specification = try OptimizerSpecification(parsing: c.optimizer) } catch {
             throw .invalidConfiguration(error.description)
         }
+        if members.contains(where: { ($0 as? Sequential)?.layers.contains { $0 is BatchNorm1d } ?? false }) {
+            // Every member's sample (a bootstrap sample too) has the source's size.
+            try Trainer.checkBatchNormBatches(count: source.count, batchSize: c.batchSize, dropLast: false)
+        }
         let all = Array(0..<source.count)
         let outcomes = forEachMember(parallel: c.parallel) { k, member -> Result<MemberTrainingReport, TrainingError> in
             let seed = c.memberSeed(k)

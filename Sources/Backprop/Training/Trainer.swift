@@ -99,15 +99,7 @@ public final class Trainer {
             throw .invalidConfiguration("the data has \(train.classCount) classes but the network has \(architecture.sizes.last ?? 0) outputs")
         }
         if architecture.batchNorm {
-            // Training-mode BatchNorm divides by the batch's own standard deviation, which one
-            // example does not have (PyTorch refuses such a batch too).
-            let last = train.count % c.batchSize
-            if c.batchSize < 2 || train.count < 2 {
-                throw .invalidConfiguration("BatchNorm normalizes each batch by its own statistics, so training batches need at least 2 examples; got batches of \(min(c.batchSize, train.count))")
-            }
-            if !c.dropLast && last == 1 {
-                throw .invalidConfiguration("BatchNorm needs at least 2 examples per training batch, but \(train.count) examples in batches of \(c.batchSize) leave a last batch of 1 each epoch; drop it (dropLast, `--drop-last`) or choose another batch size")
-            }
+            try Self.checkBatchNormBatches(count: train.count, batchSize: c.batchSize, dropLast: c.dropLast)
         }
         self.architecture = architecture
         self.configuration = c
@@ -140,6 +132,18 @@ public final class Trainer {
         self.runDirectory = runDirectory
         self.reporter = reporter
         self.state = State(scheduler: scheduler, gradientNoise: gradientNoise)
+    }
+
+    /// Throws unless every training batch of `count` examples in batches of `batchSize` has at
+    /// least 2 examples: training-mode BatchNorm divides by the batch's own standard deviation,
+    /// which one example does not have (PyTorch refuses such a batch too).
+    public static func checkBatchNormBatches(count: Int, batchSize: Int, dropLast: Bool) throws(TrainingError) {
+        if batchSize < 2 || count < 2 {
+            throw .invalidConfiguration("BatchNorm normalizes each batch by its own statistics, so training batches need at least 2 examples; got batches of \(min(batchSize, count))")
+        }
+        if !dropLast && count % batchSize == 1 {
+            throw .invalidConfiguration("BatchNorm needs at least 2 examples per training batch, but \(count) examples in batches of \(batchSize) leave a last batch of 1 each epoch; drop it (dropLast, `--drop-last`) or choose another batch size")
+        }
     }
 
     /// Epochs completed so far (after ``resume(from:)``, those of the earlier session).
