@@ -263,8 +263,10 @@ public final class Trainer {
             let logits = model(Variable(whole ? batch.features : batch.features.rows(rows)))
             let loss = softmaxCrossEntropy(logits: logits, labels: labels)
             let value = loss.value.scalar
-            // A non-finite loss travels in the totals, so every rank stops at this step.
-            if value.isFinite { loss.backward() }
+            // A non-finite loss travels in the totals, so every rank stops at this step. Backward
+            // runs even then: with synchronized BatchNorm it makes collectives of its own, and a
+            // rank that skipped them would leave the others waiting in a different allreduce.
+            loss.backward()
             let correct = zip(logits.value.argmaxRows(), labels).reduce(0) { $0 + ($1.0 == Int($1.1) ? 1 : 0) }
             parallel.storeShard(j, examples: rows.count, meanLoss: value, correct: correct)
         }
