@@ -23,6 +23,8 @@ struct BenchTrain: ParsableCommand {
             used at most 0.1 cores meanwhile (/proc/stat). Figures are medians of the clean runs; \
             "cores" is process CPU time / wall time, the cores the figure really had, and "*" \
             marks a figure with no clean run.
+            MNIST's pixels are 81% zeros, so the first layer multiplies by the nonzero pixels \
+            only (see `backprop bench sparse`); --dense-inputs turns that off for comparison.
             Benchmarks/peers.py runs the same configurations in PyTorch and JAX (each in its own \
             process, OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset there) when they are installed.
             """
@@ -45,6 +47,9 @@ struct BenchTrain: ParsableCommand {
 
     @Flag(help: "Do not run the PyTorch and JAX comparison.")
     var noPeers = false
+
+    @Flag(help: "Turn the sparse-input first layer off (BACKPROP_SPARSE_INPUTS=0), to compare with the dense GEMM.")
+    var denseInputs = false
 
     @Option(help: "Python interpreter for Benchmarks/peers.py.")
     var python = "python3"
@@ -148,6 +153,7 @@ struct BenchTrain: ParsableCommand {
     private func runSelf(_ configuration: TrainingBenchmark.Configuration, threads: Int) -> BenchFigure? {
         var environment = ProcessInfo.processInfo.environment
         environment["BACKPROP_THREADS"] = String(threads)
+        if denseInputs { environment["BACKPROP_SPARSE_INPUTS"] = "0" }
         let executable = Bundle.main.executablePath ?? CommandLine.arguments[0]
         let arguments = ["bench", "train", "--child", "--configs", configuration.key, "--runs", String(runs),
                          "--max-attempts", String(maxAttempts), "--seconds", String(seconds)]

@@ -47,4 +47,6 @@ static inline void bp_prefetch(const void *p, long count) {
 /// (C, because Swift 6 treats the global `stdout` as unsafe shared state.)
 void bp_line_buffer_stdout(void);
 
+#include "bp_sparse.h"
+
 #endif

@@ -1,0 +1,24 @@
+#ifndef BP_SPARSE_H
+#define BP_SPARSE_H
+
+#include <stdint.h>
+
+// Data-movement kernels for the sparse-input path of a fully connected layer (Swift's
+// SparseGemm and CompressedRows call them). They are in C because they need the AVX-512
+// permutes and compress instructions, which Swift's SIMD types cannot express; each has a
+// portable scalar path for other targets, selected at compile time.
+
+/// t[j * ldt + i] = a[i * lda + j] (or += when accumulate != 0) for i < rows, j < cols.
+void bp_transpose(const float *a, long rows, long cols, long lda,
+                  float *t, long ldt, int accumulate);
+
+/// counts[i] = number of elements of row i (a + i * lda, cols floats) not equal to zero.
+void bp_count_nonzeros(const float *a, long rows, long cols, long lda, int32_t *counts);
+
+/// Writes row i's nonzero elements (in increasing column order) and their column indices at
+/// offset starts[i] of values/indices; starts[i + 1] - starts[i] must be row i's count. Writes
+/// nothing else, so threads may fill disjoint row ranges of the same arrays.
+void bp_compress_rows(const float *a, long rows, long cols, long lda, const int32_t *starts,
+                      int32_t *indices, float *values);
+
+#endif
