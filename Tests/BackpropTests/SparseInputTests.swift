@@ -24,7 +24,8 @@ import Backprop
 
     @Test(arguments: [1, 2])
     func compressionListsExactlyTheNonzerosInOrder(threads: Int) throws {
-        let rows = 37, columns = 53, lda = 60
+        // 64 × 784 is above the size where the count and compress passes split over threads.
+        let rows = 64, columns = 784, lda = 790
         var a = [Float](repeating: 0, count: rows * lda)
         let source = Self.sparseMatrix(rows: rows, columns: columns, density: 0.2, seed: 1)
         for i in 0..<rows { for j in 0..<columns { a[i * lda + j] = source[i * columns + j] } }
@@ -113,6 +114,37 @@ import Backprop
         }
     }
 
+    /// A long depth (several L1 chunks of the panel's rows per row of S) at a width of one to
+    /// three vectors, where the chunks are largest.
+    @Test(arguments: [16, 40])
+    func sparseProductOverManyDepthChunks(n: Int) throws {
+        let rows = 30, k = 1500
+        let s = Self.sparseMatrix(rows: rows, columns: k, density: 0.1, seed: 50 + UInt64(n))
+        let b = Self.dense(k * n, seed: 60 + UInt64(n))
+        var panels = [Float](repeating: 0, count: SparseGemm.panelFloats(rows: k, n: n))
+        b.withUnsafeBufferPointer { bp in
+            panels.withUnsafeMutableBufferPointer { SparseGemm.packPanels(bp.baseAddress!, rows: k, columns: n, ld: n, into: $0.baseAddress!) }
+        }
+        let compressed = try #require(s.withUnsafeBufferPointer {
+            CompressedRows.compressing($0.baseAddress!, rows: rows, columns: k, lda: k, maximumDensity: 1, pool: BufferPool(), threads: nil)
+        })
+        var c = [Float](repeating: .nan, count: rows * n)
+        panels.withUnsafeBufferPointer { pp in
+            c.withUnsafeMutableBufferPointer {
+                SparseGemm.multiply(compressed, panels: pp.baseAddress!, n: n, c: $0.baseAddress!, ldc: n, accumulate: false, pool: nil)
+            }
+        }
+        var worst: Double = 0
+        for i in 0..<rows {
+            for j in 0..<n {
+                var sum: Double = 0
+                for p in 0..<k { sum += Double(s[i * k + p]) * Double(b[p * n + j]) }
+                worst = max(worst, abs(Double(c[i * n + j]) - sum))
+            }
+        }
+        #expect(worst < 1e-4, "max error \(worst)")
+    }
+
     // MARK: Transposes and panels
 
     @Test(arguments: [(1, 1), (16, 16), (17, 33), (48, 31), (100, 784), (5, 64)])
@@ -143,9 +175,10 @@ import Backprop
         }
     }
 
-    @Test(arguments: [100, 128, 200, 256])
+    @Test(arguments: [100, 128, 200, 300])
     func transposedPanelsHoldTheTranspose(rows: Int) {
-        let columns = 45
+        // 784 columns: above the size where the bands split over the two threads.
+        let columns = 784
         let a = Self.dense(rows * columns, seed: UInt64(rows))
         var panels = [Float](repeating: .nan, count: SparseGemm.panelFloats(rows: columns, n: rows))
         a.withUnsafeBufferPointer { ap in
@@ -177,6 +210,12 @@ import Backprop
         let wValues = Self.dense(outputs * inputs, seed: 12)
         let bValues = Self.dense(outputs, seed: 13)
         let upstream = Self.dense(batch * outputs, seed: 14)
+        // The batch is sparse enough for the sparse path (otherwise this would compare dense with dense).
+        let taken = xValues.withUnsafeBufferPointer {
+            CompressedRows.compressing($0.baseAddress!, rows: batch, columns: inputs, lda: inputs, maximumDensity: 0.3,
+                                       pool: BufferPool(), threads: nil)
+        }
+        #expect(taken != nil)
         for threads in [1, 2] {
             for inputNeedsGradient in [false, true] {
                 func run(density: Double) -> (y: [Float], dw: [Float], db: [Float], dx: [Float]?) {
@@ -223,6 +262,29 @@ import Backprop
         let denseNaN = denseColumn.allSatisfy { $0.isNaN }
         #expect(sparseFinite)
         #expect(denseNaN)
+    }
+
+    /// One weight used by two layers: the second backward adds into the gradient the first one
+    /// left (the sparse path's transpose-add), as the dense path does.
+    @Test func sharedWeightAccumulatesItsGradientLikeTheDensePath() {
+        let batch = 32, inputs = 300, outputs = 70
+        let x1 = Self.sparseMatrix(rows: batch, columns: inputs, density: 0.15, seed: 41)
+        let x2 = Self.sparseMatrix(rows: batch, columns: inputs, density: 0.15, seed: 42)
+        let wValues = Self.dense(outputs * inputs, seed: 43)
+        func gradient(density: Double) -> [Float] {
+            Backend.$current.withValue(Backend(threads: ThreadPool(threadCount: 2), sparseInputDensity: density)) {
+                let w = Variable(Tensor(shape: [outputs, inputs], scalars: wValues), requiresGrad: true)
+                let a = linear(Variable(Tensor(shape: [batch, inputs], scalars: x1)), weight: w, bias: nil, activation: .sigmoid)
+                let b = linear(Variable(Tensor(shape: [batch, inputs], scalars: x2)), weight: w, bias: nil, activation: .tanh)
+                (a.squared().sum() + b.sum()).backward()
+                return w.grad!.scalars
+            }
+        }
+        let sparse = gradient(density: 0.3), dense = gradient(density: 0)
+        let worst = zip(sparse, dense).map { abs($0 - $1) }.max() ?? 0
+        let scale = dense.map { abs($0) }.max() ?? 0
+        #expect(scale > 1)
+        #expect(worst < 2e-4)
     }
 
     @Test func linearGradientsOnSparseInputsMatchFiniteDifferences() {

@@ -35,7 +35,9 @@ public func linear(_ x: Variable, weight: Variable, bias: Variable?, activation:
         var wt = Tensor(uninitializedShape: [SparseGemm.panelFloats(rows: inputs, n: outputs)], backend: backend)
         SparseGemm.packTransposedPanels(weight.value.pointer, rows: outputs, columns: inputs, ld: inputs,
                                         into: wt.mutablePointer(), pool: threads)
-        SparseGemm.multiply(sparseX, panels: wt.pointer, n: outputs, c: zp, ldc: outputs, accumulate: false, pool: threads)
+        withExtendedLifetime(wt) {
+            SparseGemm.multiply(sparseX, panels: wt.pointer, n: outputs, c: zp, ldc: outputs, accumulate: false, pool: threads)
+        }
     } else {
         Gemm.sgemm(transposeA: false, transposeB: true, m: batch, n: outputs, k: inputs, alpha: 1,
                    a: x.value.pointer, lda: inputs, b: weight.value.pointer, ldb: inputs,
@@ -86,24 +88,34 @@ public func linear(_ x: Variable, weight: Variable, bias: Variable?, activation:
         if let sparseX {
             // dWᵀ = Xᵀ·dZ by X's columns' nonzeros, then transposed into W's gradient.
             weight.withGradientBuffer { gw, accumulate in
-                // X's columns' nonzeros: the compressed rows of Xᵀ (same count, so it fits).
+                // X's columns' nonzeros: the compressed rows of Xᵀ (same count as X's, so it
+                // fits the same capacity).
                 let xtStride = SparseGemm.unaliasedStride(batch)
                 var denseXt = Tensor(uninitializedShape: [inputs, xtStride], backend: backend)
                 SparseGemm.transpose(x.value.pointer, rows: batch, columns: inputs, lda: inputs,
                                      into: denseXt.mutablePointer(), ldt: xtStride, accumulate: false, pool: threads)
-                guard let xt = CompressedRows.compressing(denseXt.pointer, rows: inputs, columns: batch, lda: xtStride,
-                                                          maximumDensity: backend.sparseInputDensity,
-                                                          pool: backend.buffers, threads: threads)
-                else { preconditionFailure("linear: the transposed input holds more nonzeros than the input") }
+                let compressedXt = withExtendedLifetime(denseXt) {
+                    CompressedRows.compressing(denseXt.pointer, rows: inputs, columns: batch, lda: xtStride,
+                                               maximumDensity: backend.sparseInputDensity,
+                                               pool: backend.buffers, threads: threads)
+                }
+                guard let xt = compressedXt else {
+                    // Only if x's value changed since the forward pass; the dense product is right regardless.
+                    weightGradient(gw, accumulate, threads)
+                    return
+                }
                 var dzPanels = Tensor(uninitializedShape: [SparseGemm.panelFloats(rows: batch, n: outputs)], backend: backend)
                 SparseGemm.packPanels(dzp, rows: batch, columns: outputs, ld: outputs, into: dzPanels.mutablePointer())
                 let gwtStride = SparseGemm.unaliasedStride(outputs)
                 var gwt = Tensor(uninitializedShape: [inputs, gwtStride], backend: backend)
                 let gwtp = gwt.mutablePointer()
-                SparseGemm.multiply(xt, panels: dzPanels.pointer, n: outputs, c: gwtp, ldc: gwtStride,
-                                    accumulate: false, pool: threads)
+                withExtendedLifetime(dzPanels) {
+                    SparseGemm.multiply(xt, panels: dzPanels.pointer, n: outputs, c: gwtp, ldc: gwtStride,
+                                        accumulate: false, pool: threads)
+                }
                 SparseGemm.transpose(gwtp, rows: inputs, columns: outputs, lda: gwtStride,
                                      into: gw, ldt: inputs, accumulate: accumulate, pool: threads)
+                withExtendedLifetime(gwt) {}
             }
             x.withGradientBuffer { gx, accumulate in inputGradient(gx, accumulate, threads) }
             return

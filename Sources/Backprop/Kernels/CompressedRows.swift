@@ -46,6 +46,11 @@ public final class CompressedRows {
         cursors = (raw + 4 * (rows + 1 + 2 * capacity)).bindMemory(to: Int32.self, capacity: rows)
     }
 
+    deinit {
+        // The pool hands this memory out again as floats: give it back bound to Float.
+        _ = UnsafeMutableRawPointer(storage.base).bindMemory(to: Float.self, capacity: storage.capacity)
+    }
+
     /// The capacity used for a `rows × columns` matrix of at most `maximumDensity` nonzeros.
     public static func capacity(rows: Int, columns: Int, maximumDensity: Double) -> Int {
         Int((Double(rows * columns) * maximumDensity).rounded(.up))

@@ -11,9 +11,10 @@ import CBackpropSupport
 /// power-of-two stride would fold onto a few cache sets). Rows of C are split over threads by
 /// stored-element count.
 ///
-/// The sum over a row's elements runs in increasing column order with one fused multiply-add
-/// each, so results differ from a dense GEMM's only by rounding and are the same for any thread
-/// count.
+/// Each row's sum runs over its elements in increasing column order, alternating between two
+/// sets of accumulators that are combined per depth chunk and added into C; the order depends on
+/// the row alone, so results differ from a dense GEMM's only by rounding and are the same for
+/// any thread count.
 public enum SparseGemm {
     /// Columns of one panel of B: 8 AVX-512 registers of accumulators per row of C.
     public static let panelWidth = 128
@@ -38,6 +39,8 @@ public enum SparseGemm {
     ///   - panels: B (`S.columns × n`) in panels, as ``packPanels(_:rows:columns:ld:into:)`` or
     ///     ``packTransposedPanels(_:rows:columns:ld:into:pool:)`` write it.
     ///   - c: `S.rows` rows, row `i` at `c + i * ldc`; only its first `n` columns are written.
+    ///
+    /// Uses S's scratch cursors: two products with the same S must not run at the same time.
     public static func multiply(_ s: CompressedRows, panels: UnsafePointer<Float>, n: Int,
                          c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, pool: ThreadPool?) {
         precondition(ldc >= n, "SparseGemm.multiply: ldc \(ldc) < n \(n)")
