@@ -48,6 +48,9 @@ struct BenchTrain: ParsableCommand {
     @Flag(help: "Do not run the PyTorch and JAX comparison.")
     var noPeers = false
 
+    @Option(help: "In-process data-parallel replicas per run (ThreadReplicas): each runs on one thread, its shard of every batch; 1 splits each operation over the threads instead.")
+    var replicas = 1
+
     @Flag(help: "Turn the sparse-input first layer off (BACKPROP_SPARSE_INPUTS=0), to compare with the dense GEMM.")
     var denseInputs = false
 
@@ -128,16 +131,25 @@ struct BenchTrain: ParsableCommand {
         }
     }
 
+    /// The replicas to run `configuration` with on this process's threads.
+    private func replicaCount(for configuration: TrainingBenchmark.Configuration) throws -> Int {
+        guard replicas >= 1, replicas <= configuration.batchSize else {
+            throw ValidationError("--replicas must be from 1 to the batch size (\(configuration.batchSize)), got \(replicas)")
+        }
+        return replicas
+    }
+
     /// In the child: measure, print one JSON line per configuration.
     private func runChild(_ selected: [TrainingBenchmark.Configuration]) throws {
         let train: ImageDataset
         do { train = try MNIST.loadBundled().train } catch { throw CommandFailure("MNIST: \(error)") }
         for configuration in selected {
+            let count = try replicaCount(for: configuration)
             let measured = try TrainingBenchmark.measure(configuration, train: train, minimumSeconds: seconds,
-                                                         runs: runs, maximumAttempts: maxAttempts)
+                                                         runs: runs, maximumAttempts: maxAttempts, replicas: count)
             let object: [String: Any] = [
                 "kind": "result", "framework": "backprop", "config": configuration.key,
-                "threads": ThreadPool.shared.threadCount,
+                "threads": ThreadPool.shared.threadCount, "replicas": count,
                 "runs": measured.map { ["samples_per_second": $0.samplesPerSecond, "cores": $0.cores,
                                         "other_load": $0.otherLoad ?? 0, "clean": $0.clean, "epochs": $0.epochs,
                                         "loss": Double($0.loss)] as [String: Any] },
@@ -156,7 +168,7 @@ struct BenchTrain: ParsableCommand {
         if denseInputs { environment["BACKPROP_SPARSE_INPUTS"] = "0" }
         let executable = Bundle.main.executablePath ?? CommandLine.arguments[0]
         let arguments = ["bench", "train", "--child", "--configs", configuration.key, "--runs", String(runs),
-                         "--max-attempts", String(maxAttempts), "--seconds", String(seconds)]
+                         "--max-attempts", String(maxAttempts), "--seconds", String(seconds), "--replicas", String(replicas)]
         guard let result = try? runProcess(executable, arguments, environment: environment) else { return nil }
         if result.status != 0 { print("backprop child failed (\(result.status)): \(result.errors.suffix(500))") }
         return BenchFigure.parse(result.output).first

@@ -31,6 +31,8 @@ public enum CollectiveError: Error, CustomStringConvertible, Equatable {
     case timeout(operation: String, rank: Int, seconds: Double)
     /// The processes disagreed (e.g. on a buffer's length).
     case mismatch(operation: String, rank: Int, reason: String)
+    /// Another member of the group stopped with an error, so this operation cannot complete.
+    case aborted(operation: String, rank: Int, reason: String)
 
     public var description: String {
         switch self {
@@ -40,6 +42,8 @@ public enum CollectiveError: Error, CustomStringConvertible, Equatable {
             return "rank \(rank): \(operation) made no progress for \(Int(seconds)) s; another rank probably died or hangs"
         case let .mismatch(operation, rank, reason):
             return "rank \(rank): \(operation): \(reason)"
+        case let .aborted(operation, rank, reason):
+            return "rank \(rank): \(operation) abandoned: \(reason)"
         }
     }
 }

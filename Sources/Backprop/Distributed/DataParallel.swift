@@ -436,9 +436,7 @@ private final class Layout {
         for (p, offset) in zip(parameters, offsets) {
             let n = p.value.count
             if let g = p.grad {
-                g.withUnsafeBufferPointer { src in
-                    for i in 0..<n { base[offset + i] = scale * src[i] }
-                }
+                g.withUnsafeBufferPointer { src in Elementwise.scale(scale, src.baseAddress!, base + offset, count: n) }
             } else {
                 (base + offset).update(repeating: 0, count: n)
             }
@@ -452,9 +450,7 @@ private final class Layout {
         for (p, offset) in zip(parameters, offsets) {
             var g = p.grad ?? Tensor.zeros(p.value.shape)
             p.grad = nil
-            g.withUnsafeMutableBufferPointer { dst in
-                for i in 0..<dst.count { dst[i] = base[offset + i] * scale }
-            }
+            g.withUnsafeMutableBufferPointer { dst in Elementwise.scale(scale, base + offset, dst.baseAddress!, count: dst.count) }
             p.grad = g
         }
     }
@@ -464,11 +460,12 @@ private final class Layout {
     /// agree bit for bit.
     static func sumInOrder(_ source: UnsafeBufferPointer<Float>, slotLength: Int, slots: Int,
                            range: Range<Int>, into destination: UnsafeMutableBufferPointer<Float>) {
-        let s = source.baseAddress!, d = destination.baseAddress!
-        for i in range { d[i] = s[i] }
+        guard !range.isEmpty else { return }
+        let s = source.baseAddress! + range.lowerBound, d = destination.baseAddress! + range.lowerBound
+        d.update(from: s, count: range.count)
+        // d + 1·row rounds once, exactly as d + row: the vector loop keeps the sums bit for bit.
         for slot in 1..<max(slots, 1) {
-            let row = s + slot * slotLength
-            for i in range { d[i] += row[i] }
+            Elementwise.axpy(1, s + slot * slotLength, d, count: range.count)
         }
     }
 }

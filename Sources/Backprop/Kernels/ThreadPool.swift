@@ -258,6 +258,9 @@ final class PoolAtomic: @unchecked Sendable {
     @inline(__always) func load() -> UInt64 { value.load(ordering: .sequentiallyConsistent) }
     @inline(__always) func store(_ newValue: UInt64) { value.store(newValue, ordering: .sequentiallyConsistent) }
     @inline(__always) func add(_ delta: UInt64) { value.wrappingAdd(delta, ordering: .sequentiallyConsistent) }
+    @inline(__always) func addReturningNew(_ delta: UInt64) -> UInt64 {
+        value.wrappingAdd(delta, ordering: .sequentiallyConsistent).newValue
+    }
     @inline(__always) func compareExchange(expected: UInt64, desired: UInt64) -> Bool {
         value.compareExchange(expected: expected, desired: desired, ordering: .sequentiallyConsistent).exchanged
     }
@@ -268,6 +271,7 @@ final class PoolAtomic: @unchecked Sendable {
     func load() -> UInt64 { lock.lock(); defer { lock.unlock() }; return value }
     func store(_ newValue: UInt64) { lock.lock(); value = newValue; lock.unlock() }
     func add(_ delta: UInt64) { lock.lock(); value &+= delta; lock.unlock() }
+    func addReturningNew(_ delta: UInt64) -> UInt64 { lock.lock(); defer { lock.unlock() }; value &+= delta; return value }
     func compareExchange(expected: UInt64, desired: UInt64) -> Bool {
         lock.lock(); defer { lock.unlock() }
         guard value == expected else { return false }

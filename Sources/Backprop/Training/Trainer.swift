@@ -125,6 +125,10 @@ public final class Trainer {
         self.loader = DataLoader(train, batchSize: c.batchSize,
                                  order: c.shuffles ? .shuffled(seed: c.seed) : .sequential,
                                  dropLast: c.dropLast, normalization: normalization, seed: c.seed,
+                                 // Replicas in threads already keep every core busy; a prefetch
+                                 // thread each would make them take turns, and each step waits
+                                 // for the slowest replica.
+                                 prefetches: !(parallel?.collective is ThreadCollective),
                                  shard: parallel?.rankPart, transform: transform)
         self.validation = validation
         self.test = test

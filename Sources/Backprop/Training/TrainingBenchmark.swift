@@ -106,16 +106,32 @@ public enum TrainingBenchmark {
     /// have run. A run is clean when other processes used at most `maximumOtherLoad` cores.
     ///
     /// - Returns: every timed run, clean or not, in order.
+    ///
+    /// With `replicas` > 1 each run is in-process data-parallel training (``ThreadReplicas``):
+    /// that many one-thread replicas, each on its shard of every batch of
+    /// `configuration.batchSize`, the gradients summed once per step.
     public static func measure(_ configuration: Configuration, train: ImageDataset,
                                warmUpSeconds: Double = 0.5, minimumSeconds: Double = 1,
                                runs: Int = 3, maximumOtherLoad: Double = 0.1,
-                               maximumAttempts: Int = 10) throws -> [Run] {
+                               maximumAttempts: Int = 10, replicas: Int = 1) throws -> [Run] {
+        /// Trains and returns (steps, last training loss) from rank 0.
+        func fit(epochs: Int, maximumSteps: Int?, seed: UInt64) throws -> (steps: Int, loss: Float) {
+            if replicas <= 1 {
+                let trainer = try makeTrainer(configuration, train: train, epochs: epochs, maximumSteps: maximumSteps, seed: seed)
+                let summary = try trainer.fit()
+                return (trainer.steps, summary.history.last?.trainLoss ?? .nan)
+            }
+            return try ThreadReplicas.run(replicas) { parallel in
+                let trainer = try makeTrainer(configuration, train: train, epochs: epochs, maximumSteps: maximumSteps,
+                                              seed: seed, parallel: parallel)
+                let summary = try trainer.fit()
+                return (trainer.steps, summary.history.last?.trainLoss ?? .nan)
+            }
+        }
         let warmUpStart = monotonicSeconds()
         var warmUpSamples = 0
         repeat {
-            let trainer = try makeTrainer(configuration, train: train, epochs: 1, maximumSteps: 100, seed: 99)
-            _ = try trainer.fit()
-            warmUpSamples += trainer.steps * configuration.batchSize
+            warmUpSamples += try fit(epochs: 1, maximumSteps: 100, seed: 99).steps * configuration.batchSize
         } while monotonicSeconds() < warmUpStart + warmUpSeconds
         let rate = Double(warmUpSamples) / (monotonicSeconds() - warmUpStart)
         let epochs = max(1, Int((minimumSeconds * rate / Double(train.count)).rounded(.up)))
@@ -124,16 +140,15 @@ public enum TrainingBenchmark {
         var attempt = 0
         while clean < runs && attempt < maximumAttempts {
             attempt += 1
-            let trainer = try makeTrainer(configuration, train: train, epochs: epochs, seed: UInt64(attempt))
             let busy0 = machineBusySeconds()
             let cpu0 = processCPUSeconds(), wall0 = monotonicSeconds()
-            let summary = try trainer.fit()
+            let outcome = try fit(epochs: epochs, maximumSteps: nil, seed: UInt64(attempt))
             let wall = monotonicSeconds() - wall0, cpu = processCPUSeconds() - cpu0
             let busy1 = machineBusySeconds()
             let other = busy0.flatMap { b0 in busy1.map { b1 in max(0, (b1 - b0) - cpu) / wall } }
             let run = Run(epochs: epochs, samplesPerSecond: Double(epochs * train.count) / wall,
                           wallSeconds: wall, cpuSeconds: cpu, cores: cpu / wall, otherLoad: other,
-                          loss: summary.history.last?.trainLoss ?? .nan,
+                          loss: outcome.loss,
                           clean: (other ?? 0) <= maximumOtherLoad)
             results.append(run)
             if run.clean { clean += 1 }

@@ -1,0 +1,266 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A ``Collective`` whose members are threads of one process: data-parallel training with one
+/// model replica per core, the gradients summed through shared memory.
+///
+/// Why replicas rather than splitting each operation over threads: a network like the BN
+/// paper's 784-100-100-100-10 runs dozens of small operations per step, and splitting every one
+/// over the cores costs a hand-over of data and a wait per operation — on a virtual machine whose
+/// two cores may sit on different dies, a cache-line round trip of ~0.4 µs each. A replica per
+/// core runs its shard of the batch through the whole step alone; the cores meet once per step,
+/// in ``allReduceSum(_:)``.
+///
+/// Every operation publishes the member's buffer, waits for all members (a spinning barrier that
+/// yields the core after a while), works on shared memory, and waits again so no member reuses
+/// its buffer early. The sum runs over members in rank order, so it is deterministic. A member
+/// that stops with an error calls ``ThreadGroup/abort(reason:)``; the others' operations then
+/// throw ``CollectiveError/aborted(operation:rank:reason:)`` instead of waiting forever, and an
+/// operation that waits longer than the group's timeout throws ``CollectiveError/timeout(operation:rank:seconds:)``.
+public final class ThreadCollective: Collective {
+    public let group: ThreadGroup
+    public let rank: Int
+    public var size: Int { group.size }
+
+    /// Member `rank` of `group`.
+    public init(group: ThreadGroup, rank: Int) {
+        precondition(rank >= 0 && rank < group.size, "ThreadCollective: rank \(rank) outside 0..<\(group.size)")
+        self.group = group
+        self.rank = rank
+    }
+
+    public func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws(CollectiveError) {
+        let operation = "allreduce"
+        try publish(UnsafeMutableRawPointer(buffer.baseAddress), count: buffer.count, operation)
+        // Each member sums its own slice of the buffers, over members in rank order, and writes
+        // the sum into every member's buffer; slices are disjoint, so no two threads write the
+        // same element.
+        let n = buffer.count, size = group.size
+        let slice = (rank * n / size) ..< ((rank + 1) * n / size)
+        if !slice.isEmpty {
+            let first = group.floats(0)
+            for r in 1..<size {
+                // first + 1·other rounds once, exactly as first + other.
+                Elementwise.axpy(1, group.floats(r) + slice.lowerBound, first + slice.lowerBound, count: slice.count)
+            }
+            for r in 1..<size {
+                (group.floats(r) + slice.lowerBound).update(from: first + slice.lowerBound, count: slice.count)
+            }
+        }
+        try group.barrier(rank: rank, operation)
+    }
+
+    public func allGather(_ send: UnsafeBufferPointer<Float>, into receive: UnsafeMutableBufferPointer<Float>) throws(CollectiveError) {
+        let operation = "allgather"
+        guard receive.count == send.count * group.size else {
+            group.abort(reason: "rank \(rank) passed allgather a receive buffer of \(receive.count) floats for \(send.count) × \(group.size)")
+            throw .mismatch(operation: operation, rank: rank, reason: "receive buffer holds \(receive.count) floats, expected \(send.count * group.size)")
+        }
+        try publish(UnsafeMutableRawPointer(mutating: send.baseAddress), count: send.count, operation)
+        if let base = receive.baseAddress {
+            for r in 0..<group.size where send.count > 0 {
+                (base + r * send.count).update(from: group.floats(r), count: send.count)
+            }
+        }
+        try group.barrier(rank: rank, operation)
+    }
+
+    public func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws(CollectiveError) {
+        let operation = "broadcast"
+        guard root >= 0 && root < group.size else {
+            throw .mismatch(operation: operation, rank: rank, reason: "root \(root) outside 0..<\(group.size)")
+        }
+        try publish(buffer.baseAddress, count: buffer.count, operation)
+        if rank != root, buffer.count > 0, let source = group.pointer(root), let target = buffer.baseAddress {
+            target.copyMemory(from: source, byteCount: buffer.count)
+        }
+        try group.barrier(rank: rank, operation)
+    }
+
+    public func barrier() throws(CollectiveError) {
+        try group.barrier(rank: rank, "barrier")
+    }
+
+    /// Puts this member's buffer in its slot, waits for everyone, and checks the lengths agree.
+    private func publish(_ pointer: UnsafeMutableRawPointer?, count: Int, _ operation: String) throws(CollectiveError) {
+        group.setSlot(rank, pointer: pointer, count: count)
+        try group.barrier(rank: rank, operation)
+        for r in 0..<group.size where group.count(r) != count {
+            // Every member sees the same slots, so every member throws.
+            throw .mismatch(operation: operation, rank: rank,
+                            reason: "rank \(r) passed \(group.count(r)) elements, rank \(rank) \(count)")
+        }
+    }
+}
+
+/// The shared state of a group of ``ThreadCollective`` members: one slot per member for the
+/// buffer of the operation in progress, and a reusable barrier.
+public final class ThreadGroup: @unchecked Sendable {
+    public let size: Int
+    /// Seconds an operation may wait for the other members before it throws.
+    public let timeoutSeconds: Double
+
+    private let arrived = PoolAtomic()
+    private let generation = PoolAtomic()
+    private let failed = PoolAtomic()
+    private let reasonLock = NSLock()
+    nonisolated(unsafe) private var failureReason = ""
+    // Slot r is written by member r before a barrier and read by all after it; the barrier's
+    // sequentially consistent atomics order those accesses.
+    private let pointers: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+    private let counts: UnsafeMutablePointer<Int>
+
+    public init(size: Int, timeoutSeconds: Double = 600) {
+        precondition(size >= 1, "ThreadGroup needs at least one member, got \(size)")
+        self.size = size
+        self.timeoutSeconds = timeoutSeconds
+        pointers = .allocate(capacity: size)
+        pointers.initialize(repeating: nil, count: size)
+        counts = .allocate(capacity: size)
+        counts.initialize(repeating: 0, count: size)
+    }
+
+    deinit {
+        pointers.deallocate()
+        counts.deallocate()
+    }
+
+    /// Makes every member's current and future operations throw: a member failed.
+    public func abort(reason: String) {
+        reasonLock.lock()
+        if failed.load() == 0 { failureReason = reason }
+        failed.store(1)
+        reasonLock.unlock()
+    }
+
+    public var isAborted: Bool { failed.load() != 0 }
+
+    func setSlot(_ rank: Int, pointer: UnsafeMutableRawPointer?, count: Int) {
+        pointers[rank] = pointer
+        counts[rank] = count
+    }
+
+    func pointer(_ rank: Int) -> UnsafeMutableRawPointer? { pointers[rank] }
+    func count(_ rank: Int) -> Int { counts[rank] }
+    func floats(_ rank: Int) -> UnsafeMutablePointer<Float> {
+        pointers[rank].unsafelyUnwrapped.assumingMemoryBound(to: Float.self)
+    }
+
+    /// Returns once all members have called it (for the same operation, in the same order).
+    func barrier(rank: Int, _ operation: String) throws(CollectiveError) {
+        if failed.load() != 0 { throw abortError(operation, rank) }
+        let entered = generation.load()
+        if arrived.addReturningNew(1) == UInt64(size) {
+            arrived.store(0)
+            generation.add(1)
+            return
+        }
+        var polls = 0
+        var started: UInt64 = 0
+        while generation.load() == entered {
+            if failed.load() != 0 { throw abortError(operation, rank) }
+            polls += 1
+            // Spin first: the other replicas usually arrive within microseconds. Then yield the
+            // core (it may be the one a late replica needs) and watch the clock.
+            if polls > 4_000 {
+                sched_yield()
+                if polls % 256 == 0 {
+                    let now = DispatchTime.now().uptimeNanoseconds
+                    if started == 0 { started = now }
+                    let waited = Double(now - started) * 1e-9
+                    if waited > timeoutSeconds { throw .timeout(operation: operation, rank: rank, seconds: waited) }
+                }
+            }
+        }
+    }
+
+    private func abortError(_ operation: String, _ rank: Int) -> CollectiveError {
+        reasonLock.lock()
+        defer { reasonLock.unlock() }
+        return .aborted(operation: operation, rank: rank, reason: failureReason)
+    }
+}
+
+/// Runs data-parallel training as `replicas` threads of this process, each with its own model
+/// replica, a one-thread ``Backend`` of its own and a ``DataParallel`` over a shared
+/// ``ThreadGroup``.
+public enum ThreadReplicas {
+    /// Calls `body` on `replicas` threads at once (the caller's thread is rank 0), each with
+    /// its rank's ``DataParallel`` and a one-thread backend in force, and returns rank 0's
+    /// result. When any rank throws, the group is aborted so the others stop at their next
+    /// collective instead of waiting, and the first error that is not such an echo (in rank
+    /// order) is rethrown.
+    public static func run<Result>(
+        _ replicas: Int, reduction: GradientReduction = .allReduce, timeoutSeconds: Double = 600,
+        _ body: @escaping @Sendable (_ parallel: DataParallel) throws -> Result
+    ) throws -> Result {
+        precondition(replicas >= 1, "ThreadReplicas: at least one replica, got \(replicas)")
+        let group = ThreadGroup(size: replicas, timeoutSeconds: timeoutSeconds)
+        let outcomes = OutcomeBox<Result>(count: replicas)
+        @Sendable func member(_ rank: Int) {
+            let backend = Backend(threads: ThreadPool(threadCount: 1), buffers: BufferPool())
+            Backend.$current.withValue(backend) {
+                do {
+                    let parallel = try DataParallel(collective: ThreadCollective(group: group, rank: rank), reduction: reduction)
+                    outcomes.set(rank, .success(try body(parallel)))
+                } catch {
+                    group.abort(reason: "replica \(rank) stopped: \(error)")
+                    outcomes.set(rank, .failure(error))
+                }
+            }
+        }
+        let finished = DispatchGroup()
+        for rank in 1..<replicas {
+            finished.enter()
+            let thread = Thread {
+                member(rank)
+                finished.leave()
+            }
+            // Room for deep recursion in backward passes of long graphs, as on the main thread.
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
+        member(0)
+        finished.wait()
+        let all = outcomes.values()
+        // The cause, not the echoes: the other ranks only report that the group was aborted.
+        func isEcho(_ error: any Error) -> Bool {
+            if case .aborted? = error as? CollectiveError { return true }
+            if case .distributed(.aborted)? = error as? TrainingError { return true }
+            return false
+        }
+        for case .failure(let error)? in all where !isEcho(error) { throw error }
+        for case .failure(let error)? in all { throw error }
+        guard case .success(let value)? = all[0] else {
+            preconditionFailure("ThreadReplicas: rank 0 recorded no outcome")
+        }
+        return value
+    }
+}
+
+/// Outcomes written by the replica threads, read after they have all finished.
+private final class OutcomeBox<Result>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var outcomes: [Swift.Result<Result, any Error>?]
+
+    init(count: Int) { outcomes = Array(repeating: nil, count: count) }
+
+    func set(_ rank: Int, _ outcome: Swift.Result<Result, any Error>) {
+        lock.lock()
+        outcomes[rank] = outcome
+        lock.unlock()
+    }
+
+    func values() -> [Swift.Result<Result, any Error>?] {
+        lock.lock()
+        defer { lock.unlock() }
+        return outcomes
+    }
+}
