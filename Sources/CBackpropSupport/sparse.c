@@ -5,9 +5,16 @@
 
 // Transposes the 16 x 16 tile at a (row stride lda) into t (row stride ldt): the classic four
 // rounds of in-lane unpacks and 128-bit lane shuffles, 64 permutes per 256 elements.
-static inline void transpose_tile16(const float *a, long lda, float *t, long ldt, int accumulate) {
+// The tile's first `rows` rows and `cols` columns (1...16 each) are real: missing rows read as
+// zeros, missing columns are neither read nor written, so ragged edges take the vector path too.
+static inline void transpose_tile16(const float *a, long lda, float *t, long ldt, int accumulate,
+                                    int rows, int cols) {
     __m512 r[16], s[16];
-    for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(a + i * lda);
+    const __mmask16 columnMask = (__mmask16)((1u << cols) - 1u);
+    const __mmask16 rowMask = (__mmask16)((1u << rows) - 1u);
+    for (int i = 0; i < 16; i++) {
+        r[i] = i < rows ? _mm512_maskz_loadu_ps(columnMask, a + i * lda) : _mm512_setzero_ps();
+    }
     for (int i = 0; i < 16; i += 2) {
         s[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
         s[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
@@ -34,21 +41,20 @@ static inline void transpose_tile16(const float *a, long lda, float *t, long ldt
         __m512 c2 = _mm512_shuffle_f32x4(s[p], s[8 + p], 0xDD);          // column 8 + p
         __m512 c1 = _mm512_shuffle_f32x4(s[4 + p], s[12 + p], 0x88);     // column 4 + p
         __m512 c3 = _mm512_shuffle_f32x4(s[4 + p], s[12 + p], 0xDD);     // column 12 + p
-        float *t0 = t + p * ldt, *t1 = t + (4 + p) * ldt, *t2 = t + (8 + p) * ldt, *t3 = t + (12 + p) * ldt;
-        if (accumulate) {
-            c0 = _mm512_add_ps(c0, _mm512_loadu_ps(t0));
-            c1 = _mm512_add_ps(c1, _mm512_loadu_ps(t1));
-            c2 = _mm512_add_ps(c2, _mm512_loadu_ps(t2));
-            c3 = _mm512_add_ps(c3, _mm512_loadu_ps(t3));
+        const __m512 columns[4] = {c0, c1, c2, c3};
+        for (int q = 0; q < 4; q++) {
+            int j = 4 * q + p;   // c0..c3 are columns p, 4 + p, 8 + p, 12 + p
+            if (j >= cols) continue;
+            float *row = t + j * ldt;
+            __m512 value = columns[q];
+            if (accumulate) value = _mm512_add_ps(value, _mm512_maskz_loadu_ps(rowMask, row));
+            _mm512_mask_storeu_ps(row, rowMask, value);
         }
-        _mm512_storeu_ps(t0, c0);
-        _mm512_storeu_ps(t1, c1);
-        _mm512_storeu_ps(t2, c2);
-        _mm512_storeu_ps(t3, c3);
     }
 }
 #endif
 
+#if !defined(__AVX512F__)
 static void transpose_scalar(const float *a, long rows, long cols, long lda, float *t, long ldt, int accumulate) {
     for (long i0 = 0; i0 < rows; i0 += 16) {
         long i1 = i0 + 16 < rows ? i0 + 16 : rows;
@@ -65,18 +71,17 @@ static void transpose_scalar(const float *a, long rows, long cols, long lda, flo
         }
     }
 }
+#endif
 
 void bp_transpose(const float *a, long rows, long cols, long lda, float *t, long ldt, int accumulate) {
 #if defined(__AVX512F__)
-    long fullRows = rows / 16 * 16, fullCols = cols / 16 * 16;
-    for (long i0 = 0; i0 < fullRows; i0 += 16) {
-        for (long j0 = 0; j0 < fullCols; j0 += 16) {
-            transpose_tile16(a + i0 * lda + j0, lda, t + j0 * ldt + i0, ldt, accumulate);
+    for (long i0 = 0; i0 < rows; i0 += 16) {
+        int tileRows = rows - i0 < 16 ? (int)(rows - i0) : 16;
+        for (long j0 = 0; j0 < cols; j0 += 16) {
+            int tileCols = cols - j0 < 16 ? (int)(cols - j0) : 16;
+            transpose_tile16(a + i0 * lda + j0, lda, t + j0 * ldt + i0, ldt, accumulate, tileRows, tileCols);
         }
     }
-    // The ragged right and bottom edges.
-    if (fullCols < cols) transpose_scalar(a + fullCols, fullRows, cols - fullCols, lda, t + fullCols * ldt, ldt, accumulate);
-    if (fullRows < rows) transpose_scalar(a + fullRows * lda, rows - fullRows, cols, lda, t + fullRows, ldt, accumulate);
 #else
     transpose_scalar(a, rows, cols, lda, t, ldt, accumulate);
 #endif
