@@ -48,8 +48,8 @@ struct BenchTrain: ParsableCommand {
     @Flag(help: "Do not run the PyTorch and JAX comparison.")
     var noPeers = false
 
-    @Option(help: "In-process data-parallel replicas per run (ThreadReplicas): each runs on one thread, its shard of every batch; 1 splits each operation over the threads instead.")
-    var replicas = 1
+    @Option(help: "In-process data-parallel replicas per run, as `backprop train --replicas`: 'auto' (one per thread when the cores are far apart and the network qualifies, see `train --help`) or a number (1: split each operation over the threads).")
+    var replicas = "auto"
 
     @Flag(help: "Turn the sparse-input first layer off (BACKPROP_SPARSE_INPUTS=0), to compare with the dense GEMM.")
     var denseInputs = false
@@ -73,6 +73,10 @@ struct BenchTrain: ParsableCommand {
         let peers = noPeers ? nil : PeerRunner(python: python)
 
         print("backprop bench train: MNIST, 60,000 training images per epoch, \(ProcessInfo.processInfo.activeProcessorCount) active processors")
+        let roundTripBefore = TrainingBenchmark.coreRoundTripNanoseconds()
+        if let roundTripBefore {
+            print("core-to-core round trip: \(Int(roundTripBefore)) ns (about 100 on one die, 400 across dies: a VM's cores move)")
+        }
         if let peers { for line in peers.status { print(line) } }
         var rows: [(TrainingBenchmark.Configuration, Int, [String: BenchFigure])] = []
         for configuration in selected {
@@ -97,6 +101,9 @@ struct BenchTrain: ParsableCommand {
             print(Self.tableRow(configuration, threadCount, figures))
         }
         print("(* no clean run: other processes used the CPUs; ratios from medians of the same run)")
+        if let roundTripBefore, let after = TrainingBenchmark.coreRoundTripNanoseconds() {
+            print("core-to-core round trip before / after: \(Int(roundTripBefore)) / \(Int(after)) ns")
+        }
         let all = rows.filter { $0.1 == allThreads }
         if !all.isEmpty, let peers, !peers.frameworks.isEmpty {
             print("")
@@ -133,10 +140,16 @@ struct BenchTrain: ParsableCommand {
 
     /// The replicas to run `configuration` with on this process's threads.
     private func replicaCount(for configuration: TrainingBenchmark.Configuration) throws -> Int {
-        guard replicas >= 1, replicas <= configuration.batchSize else {
-            throw ValidationError("--replicas must be from 1 to the batch size (\(configuration.batchSize)), got \(replicas)")
+        if replicas == "auto" {
+            let parameters = zip(configuration.sizes, configuration.sizes.dropFirst()).reduce(0) { $0 + ($1.0 + 1) * $1.1 }
+            return ThreadReplicas.recommendedCount(threads: ThreadPool.shared.threadCount, parameterCount: parameters,
+                                                   batchNorm: configuration.batchNorm, batchSize: configuration.batchSize,
+                                                   roundTripNanoseconds: TrainingBenchmark.coreRoundTripNanoseconds())
         }
-        return replicas
+        guard let count = Int(replicas), count >= 1, count <= configuration.batchSize else {
+            throw ValidationError("--replicas must be 'auto' or a number from 1 to the batch size (\(configuration.batchSize)), got '\(replicas)'")
+        }
+        return count
     }
 
     /// In the child: measure, print one JSON line per configuration.
@@ -168,7 +181,7 @@ struct BenchTrain: ParsableCommand {
         if denseInputs { environment["BACKPROP_SPARSE_INPUTS"] = "0" }
         let executable = Bundle.main.executablePath ?? CommandLine.arguments[0]
         let arguments = ["bench", "train", "--child", "--configs", configuration.key, "--runs", String(runs),
-                         "--max-attempts", String(maxAttempts), "--seconds", String(seconds), "--replicas", String(replicas)]
+                         "--max-attempts", String(maxAttempts), "--seconds", String(seconds), "--replicas", replicas]
         guard let result = try? runProcess(executable, arguments, environment: environment) else { return nil }
         if result.status != 0 { print("backprop child failed (\(result.status)): \(result.errors.suffix(500))") }
         return BenchFigure.parse(result.output).first
@@ -180,7 +193,8 @@ struct BenchTrain: ParsableCommand {
         var parts = ["(\(c.key)) \(c.title), \(threads) thread\(threads == 1 ? "" : "s"):"]
         for name in ["backprop", "torch", "jax"] {
             guard let f = figures[name] else { continue }
-            parts.append("\(name) \(format(f.median / 1000, 1))k/s\(f.clean ? "" : "*") (cores \(format(f.cores, 2)), \(f.cleanCount)/\(f.attempts) clean, \(f.peakBytes / 1_000_000) MB)")
+            let replicas = (f.replicas ?? 1) > 1 ? "\(f.replicas ?? 1) replicas, " : ""
+            parts.append("\(name) \(format(f.median / 1000, 1))k/s\(f.clean ? "" : "*") (\(replicas)cores \(format(f.cores, 2)), \(f.cleanCount)/\(f.attempts) clean, \(f.peakBytes / 1_000_000) MB)")
         }
         return parts.joined(separator: " ")
     }
@@ -217,6 +231,8 @@ struct BenchFigure {
     var cleanCount: Int
     var attempts: Int
     var peakBytes: Int
+    /// In-process replicas the figure ran with (Backprop's own; nil for peers).
+    var replicas: Int? = nil
 
     static func parse(_ output: String) -> [BenchFigure] {
         output.split(separator: "\n").compactMap { line in
@@ -237,7 +253,7 @@ struct BenchFigure {
             }
             return BenchFigure(median: median(used.map(\.0)), cores: median(used.map(\.1)), clean: !clean.isEmpty,
                                cleanCount: clean.count, attempts: all.count,
-                               peakBytes: object["peak_rss_bytes"] as? Int ?? 0)
+                               peakBytes: object["peak_rss_bytes"] as? Int ?? 0, replicas: object["replicas"] as? Int)
         }
     }
 }

@@ -142,6 +142,9 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("collective-timeout"), help: "With --distributed: end the job when one collective operation blocks this many seconds (a rank died or hangs).")
     var collectiveTimeout: Double = 300
 
+    @Option(help: "Data-parallel replicas in this process: 'auto' runs one per thread (each with one kernel thread and its shard of every mini-batch, gradients summed once per step) when the machine's cores are far apart (a cache-line round trip ≥ 250 ns, as between a VM's dies), the network has no BatchNorm and at most 1M parameters, and every replica gets ≥ 16 examples; otherwise 1, which splits each operation over the threads. Or a number.")
+    var replicas = "auto"
+
     /// For the fault tests: RANK:STEP makes that rank exit abruptly after that step.
     @Option(name: .customLong("fail-at"), help: .hidden)
     var failAt: String?
@@ -178,6 +181,15 @@ struct TrainCommand: ParsableCommand {
         if syncBatchNorm && !(distributed && batchnorm) { throw CommandFailure("--sync-batchnorm needs --distributed and --batchnorm") }
         guard microBatches >= 1 else { throw CommandFailure("--micro-batches must be at least 1, got \(microBatches)") }
         guard collectiveTimeout > 0 else { throw CommandFailure("--collective-timeout must be positive, got \(collectiveTimeout)") }
+        if replicas != "auto" {
+            guard let count = Int(replicas), count >= 1 else { throw CommandFailure("--replicas must be 'auto' or a positive number, got '\(replicas)'") }
+            if let batch = Int(batchSize), batch > 0, count > batch {
+                throw CommandFailure("--replicas \(count) exceeds the batch size \(batch): every replica needs examples of every mini-batch")
+            }
+            if count > 1024 { throw CommandFailure("--replicas \(count) is more threads than this tool starts (at most 1024)") }
+            if count > 1 && distributed { throw CommandFailure("--replicas N runs ranks as threads of one process; it cannot be combined with --distributed") }
+            if count > 1 && (ensemble != nil || experts != nil) { throw CommandFailure("--replicas trains one network, not --ensemble or --experts") }
+        }
         if (distributed || microBatches > 1) && (ensemble != nil || experts != nil) {
             throw CommandFailure("--distributed and --micro-batches train one network, not --ensemble or --experts")
         }
@@ -195,7 +207,41 @@ struct TrainCommand: ParsableCommand {
             throw CommandFailure("--distributed needs a build with MPI: swift build -c release --traits MPI (and Open MPI: apt-get install openmpi-bin libopenmpi-dev)")
             #endif
         }
+        let count = try replicaCount()
+        if count > 1 {
+            var command = self
+            command.threads = 1
+            let shared = UncheckedSendable(command)
+            do {
+                try ThreadReplicas.runMembers(count, timeoutSeconds: collectiveTimeout) { collective in
+                    try shared.value.runLocally(collective: collective)
+                }
+            } catch let error as CommandFailure {
+                throw error
+            } catch {
+                throw CommandFailure("\(error)")
+            }
+            return
+        }
         try runLocally(collective: nil)
+    }
+
+    /// Replicas to run: the number given, or what `auto` picks for this network and machine.
+    private func replicaCount() throws -> Int {
+        if let count = Int(replicas) { return count }
+        guard !distributed, ensemble == nil, experts == nil, !batchnorm else { return 1 }
+        let threadCount = threads ?? ThreadPool.shared.threadCount
+        guard threadCount > 1 else { return 1 }
+        // The network's size without loading the data: explicit layers, or MNIST's default.
+        let sizes = (try? layers.map { try MultilayerPerceptron.parseSizes($0) }) ?? nil
+        guard let sizes = sizes ?? (dataset == "mnist" || dataset == "fashion-mnist" ? [784, 256, 256, 10] : nil) else { return 1 }
+        // In floating point: absurd sizes from the command line must not overflow here (the
+        // network's own validation reports them).
+        let parameters = zip(sizes, sizes.dropFirst()).reduce(0.0) { $0 + Double($1.0 + 1) * Double($1.1) }
+        let batch = Int(batchSize) ?? 0
+        guard parameters <= 1e9 else { return 1 }
+        return ThreadReplicas.recommendedCount(threads: threadCount, parameterCount: Int(parameters), batchNorm: batchnorm,
+                                               batchSize: batch, roundTripNanoseconds: TrainingBenchmark.coreRoundTripNanoseconds())
     }
 
     /// Trains in this process, as one rank of `collective` when given.
@@ -361,7 +407,9 @@ struct TrainCommand: ParsableCommand {
         if resume == false, let path = trainer.checkpointPath, FileManager.default.fileExists(atPath: path) {
             reporter.line("note: starting a new run in \(runDirectory) (its previous files will be replaced; --resume continues it)")
         }
-        if let parallel, let collective {
+        if let parallel, let collective = collective as? ThreadCollective {
+            reporter.line("replicas: \(collective.size) in this process, one thread each, \(parallel.shardsPerRank) shard(s) per replica, global batch \(configuration.batchSize)")
+        } else if let parallel, let collective {
             reporter.line("distributed: \(collective.size) ranks × \(parallel.shardsPerRank) shard(s), global batch \(configuration.batchSize), \(parallel.reduction.rawValue) reduction\(syncBatchNorm ? ", synchronized BatchNorm" : "")\(localSGD.map { ", local SGD averaging every \($0) steps" } ?? "")\(elasticAveraging.map { ", elastic averaging every \($0) steps" } ?? "")")
         } else if let parallel {
             reporter.line("gradient accumulation: \(parallel.shardsPerRank) micro-batches per mini-batch of \(configuration.batchSize)")
@@ -419,4 +467,10 @@ struct AnyExampleSource: ExampleSource {
     func gatherFeatures(_ indices: ArraySlice<Int>, into destination: UnsafeMutableBufferPointer<Float>) {
         base.gatherFeatures(indices, into: destination)
     }
+}
+
+/// A value handed to replica threads that only read it.
+struct UncheckedSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }

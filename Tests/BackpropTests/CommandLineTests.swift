@@ -72,12 +72,31 @@ import Backprop
         (["train", "--dataset", "spirals", "--layers", "2,16,3", "--ensemble", "2", "--batchnorm", "--batch-size", "4"], "last batch of 1"),
         (["train", "--dataset", "moons", "--layers", "2,8,2", "--micro-batches", "100000000"], "exceeds the batch size"),
         (["train", "--dataset", "moons", "--layers", "2,3037000500,3037000500,2"], "a layer of more than"),
+        (["train", "--dataset", "moons", "--replicas", "zero"], "--replicas must be"),
+        (["train", "--dataset", "moons", "--replicas", "2", "--ensemble", "2"], "--replicas trains one network"),
+        (["train", "--dataset", "moons", "--layers", "2,8,2", "--replicas", "300"], "exceeds the batch size"),
     ])
     func badInputEndsWithOneClearLine(_ arguments: [String], _ mention: String) throws {
         let result = try Self.run(arguments + ["--out", Self.temporaryDirectory()].filter { _ in arguments[0] == "train" })
         #expect(result.status != 0)
         #expect(result.error.contains(mention), "\(result.error)")
         #expect(!result.error.contains("Fatal error"))
+    }
+
+    /// Two replicas in threads train, evaluate and write the run folder as one process does
+    /// (rank 0 alone writes), and resume from it.
+    @Test func trainWithThreadReplicasWritesTheRunAndResumes() throws {
+        let out = Self.temporaryDirectory()
+        let arguments = ["train", "--dataset", "spirals", "--layers", "2,16,3", "--activation", "tanh",
+                         "--epochs", "3", "--batch-size", "32", "--lr", "0.01", "--replicas", "2", "--out", out]
+        let train = try Self.run(arguments)
+        #expect(train.status == 0, "\(train.error)")
+        #expect(train.output.contains("replicas: 2 in this process"))
+        #expect(train.output.contains("test accuracy:"))
+        #expect(FileManager.default.fileExists(atPath: (out as NSString).appendingPathComponent("model.safetensors")))
+        let resumed = try Self.run(arguments.map { $0 == "3" ? "4" : $0 } + ["--resume"])
+        #expect(resumed.status == 0, "\(resumed.error)")
+        #expect(resumed.output.contains("resuming"))
     }
 
     @Test func corruptModelFileIsAClearError() throws {

@@ -136,4 +136,31 @@ import Backprop
             }
         }
     }
+
+    @Test func autoPicksReplicasOnlyForDistantCoresAndSmallNetworksWithoutBatchNorm() {
+        func pick(threads: Int = 2, parameters: Int = 270_000, batchNorm: Bool = false, batch: Int = 128, roundTrip: Double? = 400) -> Int {
+            ThreadReplicas.recommendedCount(threads: threads, parameterCount: parameters, batchNorm: batchNorm,
+                                            batchSize: batch, roundTripNanoseconds: roundTrip)
+        }
+        #expect(pick() == 2)
+        #expect(pick(threads: 4) == 4)
+        #expect(pick(roundTrip: 100) == 1)          // cores on one die: split each operation instead
+        #expect(pick(roundTrip: 50_000) == 1)       // the other core was busy elsewhere
+        #expect(pick(roundTrip: nil) == 1)
+        #expect(pick(threads: 1) == 1)
+        #expect(pick(batchNorm: true) == 1)
+        #expect(pick(parameters: 1_860_000) == 1)
+        #expect(pick(batch: 31) == 1)               // fewer than 16 examples per replica
+        #expect(pick(batch: 32) == 2)
+    }
+
+    @Test func coreRoundTripIsMeasured() throws {
+        let roundTrip = TrainingBenchmark.coreRoundTripNanoseconds(roundTrips: 2_000)
+        if ProcessInfo.processInfo.activeProcessorCount > 1 {
+            let value = try #require(roundTrip)
+            #expect(value > 0 && value.isFinite)
+        } else {
+            #expect(roundTrip == nil)
+        }
+    }
 }

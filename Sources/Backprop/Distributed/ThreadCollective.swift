@@ -116,6 +116,10 @@ public final class ThreadGroup: @unchecked Sendable {
     // sequentially consistent atomics order those accesses.
     private let pointers: UnsafeMutablePointer<UnsafeMutableRawPointer?>
     private let counts: UnsafeMutablePointer<Int>
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private let condition: UnsafeMutablePointer<pthread_cond_t>
+    /// Members sleeping in ``barrier(rank:_:)`` (guarded by `mutex`).
+    nonisolated(unsafe) private var sleepers = 0
 
     public init(size: Int, timeoutSeconds: Double = 600) {
         precondition(size >= 1, "ThreadGroup needs at least one member, got \(size)")
@@ -125,11 +129,19 @@ public final class ThreadGroup: @unchecked Sendable {
         pointers.initialize(repeating: nil, count: size)
         counts = .allocate(capacity: size)
         counts.initialize(repeating: 0, count: size)
+        mutex = .allocate(capacity: 1)
+        condition = .allocate(capacity: 1)
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(condition, nil)
     }
 
     deinit {
         pointers.deallocate()
         counts.deallocate()
+        pthread_cond_destroy(condition)
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+        condition.deallocate()
     }
 
     /// Makes every member's current and future operations throw: a member failed.
@@ -138,6 +150,9 @@ public final class ThreadGroup: @unchecked Sendable {
         if failed.load() == 0 { failureReason = reason }
         failed.store(1)
         reasonLock.unlock()
+        pthread_mutex_lock(mutex)
+        pthread_cond_broadcast(condition)
+        pthread_mutex_unlock(mutex)
     }
 
     public var isAborted: Bool { failed.load() != 0 }
@@ -154,31 +169,47 @@ public final class ThreadGroup: @unchecked Sendable {
     }
 
     /// Returns once all members have called it (for the same operation, in the same order).
+    ///
+    /// Waiting spins briefly (the other replicas usually arrive within microseconds), then
+    /// sleeps on a condition variable: on a machine with more runnable threads than cores a
+    /// spinning waiter would take the core the late replica needs.
     func barrier(rank: Int, _ operation: String) throws(CollectiveError) {
         if failed.load() != 0 { throw abortError(operation, rank) }
         let entered = generation.load()
         if arrived.addReturningNew(1) == UInt64(size) {
             arrived.store(0)
+            pthread_mutex_lock(mutex)
             generation.add(1)
+            if sleepers > 0 { pthread_cond_broadcast(condition) }
+            pthread_mutex_unlock(mutex)
             return
         }
         var polls = 0
-        var started: UInt64 = 0
-        while generation.load() == entered {
-            if failed.load() != 0 { throw abortError(operation, rank) }
+        while generation.load() == entered && polls < 20_000 {
             polls += 1
-            // Spin first: the other replicas usually arrive within microseconds. Then yield the
-            // core (it may be the one a late replica needs) and watch the clock.
-            if polls > 4_000 {
-                sched_yield()
-                if polls % 256 == 0 {
-                    let now = DispatchTime.now().uptimeNanoseconds
-                    if started == 0 { started = now }
-                    let waited = Double(now - started) * 1e-9
-                    if waited > timeoutSeconds { throw .timeout(operation: operation, rank: rank, seconds: waited) }
+        }
+        if generation.load() == entered {
+            let start = DispatchTime.now().uptimeNanoseconds
+            pthread_mutex_lock(mutex)
+            defer { pthread_mutex_unlock(mutex) }
+            while generation.load() == entered {
+                if failed.load() != 0 { throw abortError(operation, rank) }
+                let waited = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+                if waited > timeoutSeconds { throw .timeout(operation: operation, rank: rank, seconds: waited) }
+                // Wake at least every 50 ms to notice an abort or the timeout.
+                var deadline = timespec()
+                clock_gettime(CLOCK_REALTIME, &deadline)
+                deadline.tv_nsec += 50_000_000
+                if deadline.tv_nsec >= 1_000_000_000 {
+                    deadline.tv_sec += 1
+                    deadline.tv_nsec -= 1_000_000_000
                 }
+                sleepers += 1
+                pthread_cond_timedwait(condition, mutex, &deadline)
+                sleepers -= 1
             }
         }
+        if failed.load() != 0 && generation.load() == entered { throw abortError(operation, rank) }
     }
 
     private func abortError(_ operation: String, _ rank: Int) -> CollectiveError {
@@ -189,17 +220,50 @@ public final class ThreadGroup: @unchecked Sendable {
 }
 
 /// Runs data-parallel training as `replicas` threads of this process, each with its own model
-/// replica, a one-thread ``Backend`` of its own and a ``DataParallel`` over a shared
+/// replica, a one-thread ``Backend`` of its own and a ``ThreadCollective`` over a shared
 /// ``ThreadGroup``.
 public enum ThreadReplicas {
+    /// Core-to-core round trip (ns) from which replicas pay: measured on this project's VM,
+    /// two replicas beat per-operation threading by 35–55% on the BN paper's network and a
+    /// 784-256-256-10 one when its two cores were ~400 ns apart, and lost 7–10% at ~100 ns.
+    public static let distantCoresNanoseconds = 250.0
+
+    /// How many replicas `auto` chooses for a network with `parameterCount` parameters trained
+    /// in batches of `batchSize` on `threads` threads: one per thread when the cores are far
+    /// apart (``distantCoresNanoseconds``, from ``TrainingBenchmark/coreRoundTripNanoseconds(roundTrips:)``),
+    /// the network has no BatchNorm (whose statistics would otherwise be each replica's
+    /// shard's), each replica gets at least 16 examples, and the parameters are few (≤ 1M:
+    /// every replica repeats the optimizer step, and the gradient sum moves them all); else 1.
+    /// A round trip of microseconds means the cores are busy elsewhere: 1 then too.
+    public static func recommendedCount(threads: Int, parameterCount: Int, batchNorm: Bool, batchSize: Int,
+                                        roundTripNanoseconds: Double?) -> Int {
+        // Far above a die-to-die trip (microseconds) the other thread was not running at all:
+        // the cores are busy with other work, and replicas would wait on each other.
+        guard threads > 1, !batchNorm, batchSize >= 16 * threads, parameterCount <= 1_000_000,
+              let roundTrip = roundTripNanoseconds, roundTrip >= distantCoresNanoseconds, roundTrip <= 2_000 else { return 1 }
+        return threads
+    }
+
     /// Calls `body` on `replicas` threads at once (the caller's thread is rank 0), each with
     /// its rank's ``DataParallel`` and a one-thread backend in force, and returns rank 0's
-    /// result. When any rank throws, the group is aborted so the others stop at their next
-    /// collective instead of waiting, and the first error that is not such an echo (in rank
-    /// order) is rethrown.
+    /// result. See ``runMembers(_:timeoutSeconds:_:)`` for errors.
     public static func run<Result>(
         _ replicas: Int, reduction: GradientReduction = .allReduce, timeoutSeconds: Double = 600,
         _ body: @escaping @Sendable (_ parallel: DataParallel) throws -> Result
+    ) throws -> Result {
+        try runMembers(replicas, timeoutSeconds: timeoutSeconds) { collective in
+            try body(try DataParallel(collective: collective, reduction: reduction))
+        }
+    }
+
+    /// Calls `body` on `replicas` threads at once (the caller's thread is rank 0), each with
+    /// its member of one group and a one-thread backend in force, and returns rank 0's result.
+    /// When any rank throws, the group is aborted so the others stop at their next collective
+    /// instead of waiting, and the first error that is not such an echo (in rank order) is
+    /// rethrown.
+    public static func runMembers<Result>(
+        _ replicas: Int, timeoutSeconds: Double = 600,
+        _ body: @escaping @Sendable (_ collective: ThreadCollective) throws -> Result
     ) throws -> Result {
         precondition(replicas >= 1, "ThreadReplicas: at least one replica, got \(replicas)")
         let group = ThreadGroup(size: replicas, timeoutSeconds: timeoutSeconds)
@@ -208,8 +272,7 @@ public enum ThreadReplicas {
             let backend = Backend(threads: ThreadPool(threadCount: 1), buffers: BufferPool())
             Backend.$current.withValue(backend) {
                 do {
-                    let parallel = try DataParallel(collective: ThreadCollective(group: group, rank: rank), reduction: reduction)
-                    outcomes.set(rank, .success(try body(parallel)))
+                    outcomes.set(rank, .success(try body(ThreadCollective(group: group, rank: rank))))
                 } catch {
                     group.abort(reason: "replica \(rank) stopped: \(error)")
                     outcomes.set(rank, .failure(error))
@@ -234,7 +297,7 @@ public enum ThreadReplicas {
         func isEcho(_ error: any Error) -> Bool {
             if case .aborted? = error as? CollectiveError { return true }
             if case .distributed(.aborted)? = error as? TrainingError { return true }
-            return false
+            return "\(error)".contains(" abandoned: replica ")
         }
         for case .failure(let error)? in all where !isEcho(error) { throw error }
         for case .failure(let error)? in all { throw error }

@@ -156,6 +156,56 @@ public enum TrainingBenchmark {
         return results
     }
 
+    /// The median time, in nanoseconds, for a value to go from one thread to another and back
+    /// (two threads taking turns on one atomic word), or nil on a single processor.
+    ///
+    /// Why: on a virtual machine the two cores the benchmark gets may share a die (~0.1 µs) or
+    /// sit on different ones (~0.4 µs), and which one varies over minutes. Splitting each small
+    /// operation over the threads pays this latency many times per step, so `bench train`
+    /// prints it beside its figures.
+    public static func coreRoundTripNanoseconds(roundTrips: Int = 20_000) -> Double? {
+        guard ProcessInfo.processInfo.activeProcessorCount > 1 else { return nil }
+        // turn odd: the partner's move; even: ours; all ones: stop. The whole probe gives up
+        // after 50 ms, so a machine whose cores are busy cannot stall it.
+        let turn = PoolAtomic()
+        let stop = UInt64.max
+        let done = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            while true {
+                let value = turn.load()
+                if value == stop { break }
+                // A compare-and-swap, so a late answer cannot overwrite the stop.
+                if value & 1 == 1 { _ = turn.compareExchange(expected: value, desired: value + 1) }
+            }
+            done.signal()
+        }
+        thread.start()
+        var samples: [Double] = []
+        let batch = 500
+        let start = DispatchTime.now().uptimeNanoseconds
+        var i: UInt64 = 0
+        probe: while i < UInt64(roundTrips) {
+            let batchStart = DispatchTime.now().uptimeNanoseconds
+            for _ in 0..<batch {
+                turn.store(2 * i + 1)
+                var polls = 0
+                while turn.load() != 2 * i + 2 {
+                    polls += 1
+                    if polls % 4096 == 0, DispatchTime.now().uptimeNanoseconds - start > 50_000_000 { break probe }
+                }
+                i += 1
+            }
+            samples.append(Double(DispatchTime.now().uptimeNanoseconds - batchStart) / Double(batch))
+        }
+        turn.store(stop)
+        done.wait()
+        guard !samples.isEmpty else {
+            return Double(DispatchTime.now().uptimeNanoseconds - start) / Double(max(i, 1))
+        }
+        samples.sort()
+        return samples[samples.count / 2]
+    }
+
     /// CPU seconds that every process on the machine has used since boot (all CPUs' non-idle
     /// time in /proc/stat), or nil where /proc/stat is unavailable.
     public static func machineBusySeconds() -> Double? {
