@@ -49,7 +49,7 @@ struct BenchTrain: ParsableCommand {
     var noPeers = false
 
     @Option(help: "In-process data-parallel replicas per run, as `backprop train --replicas`: 'auto' (one per thread when the cores are far apart and the network qualifies, see `train --help`) or a number (1: split each operation over the threads).")
-    var replicas = "auto"
+    var replicas = "1"
 
     @Flag(help: "Turn the sparse-input first layer off (BACKPROP_SPARSE_INPUTS=0), to compare with the dense GEMM.")
     var denseInputs = false

@@ -142,8 +142,8 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("collective-timeout"), help: "With --distributed: end the job when one collective operation blocks this many seconds (a rank died or hangs).")
     var collectiveTimeout: Double = 300
 
-    @Option(help: "Data-parallel replicas in this process: 'auto' runs one per thread (each with one kernel thread and its shard of every mini-batch, gradients summed once per step) when the machine's cores are far apart (a cache-line round trip ≥ 250 ns, as between a VM's dies), the network has no BatchNorm and at most 1M parameters, and every replica gets ≥ 16 examples; otherwise 1, which splits each operation over the threads. Or a number.")
-    var replicas = "auto"
+    @Option(help: "Data-parallel replicas in this process (default 1: one model, each operation split over the threads). N: N replicas, one kernel thread each (overrides --threads), each with its shard of every mini-batch, gradients summed once per step. 'auto' runs one per thread (each with one kernel thread and its shard of every mini-batch, gradients summed once per step) when the machine's cores are far apart (a cache-line round trip ≥ 250 ns, as between a VM's dies), the network has no BatchNorm and at most 1M parameters, and every replica gets ≥ 16 examples; otherwise 1. Replicas change the dropout streams and summation order, and auto decides from a timing, so only a fixed number gives the same numbers run after run.")
+    var replicas = "1"
 
     /// For the fault tests: RANK:STEP makes that rank exit abruptly after that step.
     @Option(name: .customLong("fail-at"), help: .hidden)
@@ -246,7 +246,7 @@ struct TrainCommand: ParsableCommand {
 
     /// Trains in this process, as one rank of `collective` when given.
     private func runLocally(collective: (any Collective)?, note: ((String) -> Void)? = nil) throws {
-        let backend = threads.map { Backend(threads: ThreadPool(threadCount: $0)) } ?? .cpu
+        let backend = threads.map { Backend(threads: ThreadPool(threadCount: $0), sparseInputDensity: Backend.cpu.sparseInputDensity) } ?? .cpu
         do {
             try Backend.$current.withValue(backend) { try train(collective: collective, note: note) }
         } catch let error as CommandFailure {

@@ -81,6 +81,23 @@ import Backprop
         }
     }
 
+    @Test func differentOperationsOnDifferentRanksAreAMismatchNotAStaleBuffer() {
+        let group = ThreadGroup(size: 2, timeoutSeconds: 60)
+        let results = Self.onThreads(2) { rank -> Bool in
+            let collective = ThreadCollective(group: group, rank: rank)
+            if rank == 0 {
+                try collective.barrier()
+            } else {
+                var buffer = [Float](repeating: 1, count: 0)
+                try buffer.withUnsafeMutableBufferPointer { try collective.allReduceSum($0) }
+            }
+            return true
+        }
+        for result in results {
+            #expect(throws: CollectiveError.self) { try result.get() }
+        }
+    }
+
     @Test func anAbortedGroupReleasesTheRanksWaitingForTheOneThatFailed() {
         let group = ThreadGroup(size: 3, timeoutSeconds: 60)
         let results = Self.onThreads(3) { rank -> Bool in

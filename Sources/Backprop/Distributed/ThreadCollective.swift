@@ -38,7 +38,7 @@ public final class ThreadCollective: Collective {
 
     public func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws(CollectiveError) {
         let operation = "allreduce"
-        try publish(UnsafeMutableRawPointer(buffer.baseAddress), count: buffer.count, operation)
+        try publish(UnsafeMutableRawPointer(buffer.baseAddress), count: buffer.count, operation, kind: 1)
         // Each member sums its own slice of the buffers, over members in rank order, and writes
         // the sum into every member's buffer; slices are disjoint, so no two threads write the
         // same element.
@@ -63,7 +63,7 @@ public final class ThreadCollective: Collective {
             group.abort(reason: "rank \(rank) passed allgather a receive buffer of \(receive.count) floats for \(send.count) × \(group.size)")
             throw .mismatch(operation: operation, rank: rank, reason: "receive buffer holds \(receive.count) floats, expected \(send.count * group.size)")
         }
-        try publish(UnsafeMutableRawPointer(mutating: send.baseAddress), count: send.count, operation)
+        try publish(UnsafeMutableRawPointer(mutating: send.baseAddress), count: send.count, operation, kind: 2)
         if let base = receive.baseAddress {
             for r in 0..<group.size where send.count > 0 {
                 (base + r * send.count).update(from: group.floats(r), count: send.count)
@@ -77,7 +77,7 @@ public final class ThreadCollective: Collective {
         guard root >= 0 && root < group.size else {
             throw .mismatch(operation: operation, rank: rank, reason: "root \(root) outside 0..<\(group.size)")
         }
-        try publish(buffer.baseAddress, count: buffer.count, operation)
+        try publish(buffer.baseAddress, count: buffer.count, operation, kind: 3 + 8 * root)
         if rank != root, buffer.count > 0, let source = group.pointer(root), let target = buffer.baseAddress {
             target.copyMemory(from: source, byteCount: buffer.count)
         }
@@ -85,17 +85,28 @@ public final class ThreadCollective: Collective {
     }
 
     public func barrier() throws(CollectiveError) {
+        // Published like the others, so a member in a barrier and one in another operation
+        // both see the disagreement instead of exchanging a stale buffer.
+        try publish(nil, count: 0, "barrier", kind: 4)
+        // As every operation: nobody publishes the next one while another still checks this one.
         try group.barrier(rank: rank, "barrier")
     }
 
     /// Puts this member's buffer in its slot, waits for everyone, and checks the lengths agree.
-    private func publish(_ pointer: UnsafeMutableRawPointer?, count: Int, _ operation: String) throws(CollectiveError) {
-        group.setSlot(rank, pointer: pointer, count: count)
+    private func publish(_ pointer: UnsafeMutableRawPointer?, count: Int, _ operation: String, kind: Int) throws(CollectiveError) {
+        group.setSlot(rank, pointer: pointer, count: count, kind: kind)
         try group.barrier(rank: rank, operation)
+        // Every member sees the same slots, so every member throws; the abort also releases
+        // any member that got past this check some other way.
+        for r in 0..<group.size where group.kind(r) != kind {
+            let reason = "rank \(r) is in a different collective operation (or the same with another root)"
+            group.abort(reason: reason)
+            throw .mismatch(operation: operation, rank: rank, reason: reason)
+        }
         for r in 0..<group.size where group.count(r) != count {
-            // Every member sees the same slots, so every member throws.
-            throw .mismatch(operation: operation, rank: rank,
-                            reason: "rank \(r) passed \(group.count(r)) elements, rank \(rank) \(count)")
+            let reason = "rank \(r) passed \(group.count(r)) elements, rank \(rank) \(count)"
+            group.abort(reason: reason)
+            throw .mismatch(operation: operation, rank: rank, reason: reason)
         }
     }
 }
@@ -116,6 +127,7 @@ public final class ThreadGroup: @unchecked Sendable {
     // sequentially consistent atomics order those accesses.
     private let pointers: UnsafeMutablePointer<UnsafeMutableRawPointer?>
     private let counts: UnsafeMutablePointer<Int>
+    private let kinds: UnsafeMutablePointer<Int>
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let condition: UnsafeMutablePointer<pthread_cond_t>
     /// Members sleeping in ``barrier(rank:_:)`` (guarded by `mutex`).
@@ -129,6 +141,8 @@ public final class ThreadGroup: @unchecked Sendable {
         pointers.initialize(repeating: nil, count: size)
         counts = .allocate(capacity: size)
         counts.initialize(repeating: 0, count: size)
+        kinds = .allocate(capacity: size)
+        kinds.initialize(repeating: 0, count: size)
         mutex = .allocate(capacity: 1)
         condition = .allocate(capacity: 1)
         pthread_mutex_init(mutex, nil)
@@ -138,6 +152,7 @@ public final class ThreadGroup: @unchecked Sendable {
     deinit {
         pointers.deallocate()
         counts.deallocate()
+        kinds.deallocate()
         pthread_cond_destroy(condition)
         pthread_mutex_destroy(mutex)
         mutex.deallocate()
@@ -146,21 +161,29 @@ public final class ThreadGroup: @unchecked Sendable {
 
     /// Makes every member's current and future operations throw: a member failed.
     public func abort(reason: String) {
+        pthread_mutex_lock(mutex)
+        abortLocked(reason: reason)
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// ``abort(reason:)`` with `mutex` held.
+    private func abortLocked(reason: String) {
         reasonLock.lock()
         if failed.load() == 0 { failureReason = reason }
         failed.store(1)
         reasonLock.unlock()
-        pthread_mutex_lock(mutex)
         pthread_cond_broadcast(condition)
-        pthread_mutex_unlock(mutex)
     }
 
     public var isAborted: Bool { failed.load() != 0 }
 
-    func setSlot(_ rank: Int, pointer: UnsafeMutableRawPointer?, count: Int) {
+    func setSlot(_ rank: Int, pointer: UnsafeMutableRawPointer?, count: Int, kind: Int) {
         pointers[rank] = pointer
         counts[rank] = count
+        kinds[rank] = kind
     }
+
+    func kind(_ rank: Int) -> Int { kinds[rank] }
 
     func pointer(_ rank: Int) -> UnsafeMutableRawPointer? { pointers[rank] }
     func count(_ rank: Int) -> Int { counts[rank] }
@@ -179,6 +202,12 @@ public final class ThreadGroup: @unchecked Sendable {
         if arrived.addReturningNew(1) == UInt64(size) {
             arrived.store(0)
             pthread_mutex_lock(mutex)
+            // A member that timed out counted as arrived but has left: do not release the
+            // others into buffers it no longer owns.
+            if failed.load() != 0 {
+                pthread_mutex_unlock(mutex)
+                throw abortError(operation, rank)
+            }
             generation.add(1)
             if sleepers > 0 { pthread_cond_broadcast(condition) }
             pthread_mutex_unlock(mutex)
@@ -195,7 +224,12 @@ public final class ThreadGroup: @unchecked Sendable {
             while generation.load() == entered {
                 if failed.load() != 0 { throw abortError(operation, rank) }
                 let waited = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
-                if waited > timeoutSeconds { throw .timeout(operation: operation, rank: rank, seconds: waited) }
+                if waited > timeoutSeconds {
+                    // Marked failed before leaving (under the mutex the last arriver checks), so
+                    // no later arrival completes this barrier without this member.
+                    abortLocked(reason: "rank \(rank) waited \(Int(waited)) s in \(operation)")
+                    throw .timeout(operation: operation, rank: rank, seconds: waited)
+                }
                 // Wake at least every 50 ms to notice an abort or the timeout.
                 var deadline = timespec()
                 clock_gettime(CLOCK_REALTIME, &deadline)
@@ -268,11 +302,16 @@ public enum ThreadReplicas {
         precondition(replicas >= 1, "ThreadReplicas: at least one replica, got \(replicas)")
         let group = ThreadGroup(size: replicas, timeoutSeconds: timeoutSeconds)
         let outcomes = OutcomeBox<Result>(count: replicas)
+        let sparseInputDensity = Backend.current.sparseInputDensity
         @Sendable func member(_ rank: Int) {
-            let backend = Backend(threads: ThreadPool(threadCount: 1), buffers: BufferPool())
+            let backend = Backend(threads: ThreadPool(threadCount: 1), buffers: BufferPool(),
+                                  sparseInputDensity: sparseInputDensity)
             Backend.$current.withValue(backend) {
                 do {
                     outcomes.set(rank, .success(try body(ThreadCollective(group: group, rank: rank))))
+                    // A member still in a collective would otherwise wait for this one until
+                    // the timeout; after the last collective, nobody is waiting.
+                    group.abort(reason: "replica \(rank) had already finished")
                 } catch {
                     group.abort(reason: "replica \(rank) stopped: \(error)")
                     outcomes.set(rank, .failure(error))
@@ -291,13 +330,19 @@ public enum ThreadReplicas {
             thread.start()
         }
         member(0)
-        finished.wait()
+        // A replica stuck outside any collective cannot be stopped from here: after a failure,
+        // wait at most the group's timeout for it, then report.
+        if outcomes.values().contains(where: { if case .failure? = $0 { return true } else { return false } }) {
+            _ = finished.wait(timeout: .now() + timeoutSeconds)
+        } else {
+            finished.wait()
+        }
         let all = outcomes.values()
         // The cause, not the echoes: the other ranks only report that the group was aborted.
         func isEcho(_ error: any Error) -> Bool {
             if case .aborted? = error as? CollectiveError { return true }
             if case .distributed(.aborted)? = error as? TrainingError { return true }
-            return "\(error)".contains(" abandoned: replica ")
+            return "\(error)".contains(" abandoned: ")
         }
         for case .failure(let error)? in all where !isEcho(error) { throw error }
         for case .failure(let error)? in all { throw error }
