@@ -94,9 +94,12 @@ void bp_count_nonzeros(const float *a, long rows, long cols, long lda, int32_t *
         int32_t n = 0;
 #if defined(__AVX512F__)
         const __m512 zero = _mm512_setzero_ps();
-        for (; k + 16 <= cols; k += 16) {
-            // NEQ_UQ: NaN counts as nonzero, -0 as zero, as in the scalar test below.
-            __mmask16 m = _mm512_cmp_ps_mask(_mm512_loadu_ps(row + k), zero, _CMP_NEQ_UQ);
+        for (; k < cols; k += 16) {
+            // The ragged end as a masked load (missing lanes read as zeros): short rows such
+            // as a 60-example batch's columns would otherwise spend most of the time in a
+            // branchy scalar tail. NEQ_UQ: NaN counts as nonzero, -0 as zero, as `!= 0` does.
+            __mmask16 valid = cols - k >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (cols - k)) - 1u);
+            __mmask16 m = _mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(valid, row + k), zero, _CMP_NEQ_UQ) & valid;
             n += __builtin_popcount((unsigned)m);
         }
 #endif
@@ -115,9 +118,10 @@ void bp_compress_rows(const float *a, long rows, long cols, long lda, const int3
 #if defined(__AVX512F__)
         const __m512 zero = _mm512_setzero_ps();
         const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-        for (; k + 16 <= cols; k += 16) {
-            __m512 v = _mm512_loadu_ps(row + k);
-            __mmask16 m = _mm512_cmp_ps_mask(v, zero, _CMP_NEQ_UQ);
+        for (; k < cols; k += 16) {
+            __mmask16 valid = cols - k >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (cols - k)) - 1u);
+            __m512 v = _mm512_maskz_loadu_ps(valid, row + k);
+            __mmask16 m = _mm512_cmp_ps_mask(v, zero, _CMP_NEQ_UQ) & valid;
             if (m == 0) continue;
             int c = __builtin_popcount((unsigned)m);
             // Compress in a register, then a masked store of exactly c lanes: a compress

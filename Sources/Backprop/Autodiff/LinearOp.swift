@@ -85,7 +85,7 @@ public func linear(_ x: Variable, weight: Variable, bias: Variable?, activation:
                        a: dzp, lda: outputs, b: wp, ldb: inputs,
                        beta: accumulate ? 1 : 0, c: gx, ldc: inputs, pool: pool)
         }
-        if let sparseX {
+        if sparseX != nil {
             // dWᵀ = Xᵀ·dZ by X's columns' nonzeros, then transposed into W's gradient.
             weight.withGradientBuffer { gw, accumulate in
                 // X's columns' nonzeros: the compressed rows of Xᵀ (same count as X's, so it
