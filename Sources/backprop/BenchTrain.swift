@@ -141,8 +141,8 @@ struct BenchTrain: ParsableCommand {
     /// The replicas to run `configuration` with on this process's threads.
     private func replicaCount(for configuration: TrainingBenchmark.Configuration) throws -> Int {
         if replicas == "auto" {
-            let parameters = zip(configuration.sizes, configuration.sizes.dropFirst()).reduce(0) { $0 + ($1.0 + 1) * $1.1 }
-            return ThreadReplicas.recommendedCount(threads: ThreadPool.shared.threadCount, parameterCount: parameters,
+            let network = try MultilayerPerceptron(sizes: configuration.sizes, batchNorm: configuration.batchNorm)
+            return ThreadReplicas.recommendedCount(threads: ThreadPool.shared.threadCount, parameterCount: network.parameterCount,
                                                    batchNorm: configuration.batchNorm, batchSize: configuration.batchSize,
                                                    roundTripNanoseconds: TrainingBenchmark.coreRoundTripNanoseconds())
         }

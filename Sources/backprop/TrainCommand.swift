@@ -234,13 +234,10 @@ struct TrainCommand: ParsableCommand {
         guard threadCount > 1 else { return 1 }
         // The network's size without loading the data: explicit layers, or MNIST's default.
         let sizes = (try? layers.map { try MultilayerPerceptron.parseSizes($0) }) ?? nil
-        guard let sizes = sizes ?? (dataset == "mnist" || dataset == "fashion-mnist" ? [784, 256, 256, 10] : nil) else { return 1 }
-        // In floating point: absurd sizes from the command line must not overflow here (the
-        // network's own validation reports them).
-        let parameters = zip(sizes, sizes.dropFirst()).reduce(0.0) { $0 + Double($1.0 + 1) * Double($1.1) }
+        guard let sizes = sizes ?? (dataset == "mnist" || dataset == "fashion-mnist" ? [784, 256, 256, 10] : nil),
+              let network = try? MultilayerPerceptron(sizes: sizes, batchNorm: batchnorm) else { return 1 }
         let batch = Int(batchSize) ?? 0
-        guard parameters <= 1e9 else { return 1 }
-        return ThreadReplicas.recommendedCount(threads: threadCount, parameterCount: Int(parameters), batchNorm: batchnorm,
+        return ThreadReplicas.recommendedCount(threads: threadCount, parameterCount: network.parameterCount, batchNorm: batchnorm,
                                                batchSize: batch, roundTripNanoseconds: TrainingBenchmark.coreRoundTripNanoseconds())
     }
 

@@ -1,3 +1,4 @@
+import CBackpropSupport
 /// Vectorized elementwise and reduction kernels over raw buffers.
 ///
 /// Every loop here runs on 16-float SIMD vectors with a scalar tail; the closures are inlined
@@ -224,23 +225,13 @@ public enum Elementwise {
         return (best, at)
     }
 
-    /// Copies a rows × columns matrix into its transpose (columns × rows), in cache-sized tiles.
+    /// Copies a rows × columns matrix into its transpose (columns × rows): the same 16 × 16
+    /// tile kernel as the sparse-input path (``SparseGemm/transpose(_:rows:columns:lda:into:ldt:accumulate:pool:)``),
+    /// on the calling thread.
     public static func transpose(
         _ x: UnsafePointer<Float>, rows: Int, columns: Int, into y: UnsafeMutablePointer<Float>
     ) {
-        let tile = 32
-        var r0 = 0
-        while r0 < rows {
-            let r1 = min(r0 + tile, rows)
-            var c0 = 0
-            while c0 < columns {
-                let c1 = min(c0 + tile, columns)
-                for r in r0..<r1 {
-                    for c in c0..<c1 { y[c * rows + r] = x[r * columns + c] }
-                }
-                c0 = c1
-            }
-            r0 = r1
-        }
+        guard rows > 0, columns > 0 else { return }
+        bp_transpose(x, rows, columns, columns, y, rows, 0)
     }
 }

@@ -121,6 +121,16 @@ public struct MultilayerPerceptron: Sendable, Hashable, Codable {
     /// The number of hidden layers.
     public var depth: Int { sizes.count - 2 }
 
+    /// Trainable parameters of the network this describes (weights and biases, and BatchNorm's
+    /// scale and shift per hidden unit), without building it. Cannot overflow: `init` bounded
+    /// the sizes.
+    public var parameterCount: Int {
+        var count = 0
+        for (inputs, outputs) in zip(sizes, sizes.dropFirst()) { count += (inputs + 1) * outputs }
+        if batchNorm { count += 2 * sizes.dropFirst().dropLast().reduce(0, +) }
+        return count
+    }
+
     /// Builds the network as a ``Sequential`` whose indices match the equivalent PyTorch
     /// `nn.Sequential` (noise, then per hidden layer: Linear, [BatchNorm1d], activation,
     /// [Dropout]; then the output Linear).
