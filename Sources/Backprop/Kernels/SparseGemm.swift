@@ -108,123 +108,12 @@ public enum SparseGemm {
 
     static func multiplyRows(_ s: CompressedRows, _ rows: Range<Int>, panels: UnsafePointer<Float>, n: Int,
                              c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
-        if !accumulate {
-            for i in rows { (c + i * ldc).update(repeating: 0, count: n) }
-        }
         var column = 0
         while column < n {
-            let valid = min(128, n - column)
-            // Each case is its own inlined copy with a constant vector count, so the unused
-            // accumulators and their branches fold away.
-            switch (valid + 15) / 16 {
-            case 8: block(s, rows, b: panels + column * s.columns, ldb: panelWidth, column: column, valid: valid, c: c, ldc: ldc, vectors: 8)
-            case 7: block(s, rows, b: panels + column * s.columns, ldb: panelWidth, column: column, valid: valid, c: c, ldc: ldc, vectors: 7)
-            case 6: block(s, rows, b: panels + column * s.columns, ldb: panelWidth, column: column, valid: valid, c: c, ldc: ldc, vectors: 6)
-            case 5: block(s, rows, b: panels + column * s.columns, ldb: panelWidth, column: column, valid: valid, c: c, ldc: ldc, vectors: 5)
-            case 4: block(s, rows, b: panels + column * s.columns, ldb: panelWidth, column: column, valid: valid, c: c, ldc: ldc, vectors: 4)
-            case 3: block(s, rows, b: panels + column * s.columns, ldb: panelWidth, column: column, valid: valid, c: c, ldc: ldc, vectors: 3)
-            case 2: block(s, rows, b: panels + column * s.columns, ldb: panelWidth, column: column, valid: valid, c: c, ldc: ldc, vectors: 2)
-            default: block(s, rows, b: panels + column * s.columns, ldb: panelWidth, column: column, valid: valid, c: c, ldc: ldc, vectors: 1)
-            }
-            column += 128
-        }
-    }
-
-    /// Adds one block of `vectors` × 16 columns starting at `column` (of which `valid` are real;
-    /// `b` is that block's panel) into C: one `SIMD16<Float>` accumulator each (separate locals, so they stay in
-    /// registers) and one fused multiply-add per accumulator per stored element.
-    ///
-    /// Why in depth chunks: the B rows a row of S picks are scattered over all of B's rows, so
-    /// streaming them from L2 leaves the multiply-adds waiting on loads. The rows of S are
-    /// instead walked once per chunk of the panel's rows small enough for L1 (32 KiB), each
-    /// row resuming at its cursor; C's block is read and written once per row and chunk.
-    @inline(__always)
-    static func block(_ s: CompressedRows, _ rows: Range<Int>, b: UnsafePointer<Float>, ldb: Int,
-                      column: Int, valid: Int, c: UnsafeMutablePointer<Float>, ldc: Int, vectors: Int) {
-        typealias V = SIMD16<Float>
-        let starts = s.rowStarts, indices = s.indices, values = s.values, cursors = s.cursors
-        let bColumn = b
-        for i in rows { cursors[i] = starts[i] }
-        let depthChunk = 512 / vectors
-        var chunkStart = 0
-        while chunkStart < s.columns {
-            let chunkEnd = Int32(min(chunkStart + depthChunk, s.columns))
-            for i in rows {
-                var j = Int(cursors[i])
-                let end = Int(starts[i + 1])
-                guard j < end, indices[j] < chunkEnd else { continue }
-                var a0 = V(), a1 = V(), a2 = V(), a3 = V(), a4 = V(), a5 = V(), a6 = V(), a7 = V()
-                if vectors == 1 {
-                    // A single chain would wait on each multiply-add's latency: alternate two.
-                    while j + 1 < end, indices[j + 1] < chunkEnd {
-                        a0 = a0.addingProduct(V(repeating: values[j]), loadVector(bColumn + Int(indices[j]) * ldb, as: V.self))
-                        a1 = a1.addingProduct(V(repeating: values[j + 1]), loadVector(bColumn + Int(indices[j + 1]) * ldb, as: V.self))
-                        j += 2
-                    }
-                    if j < end, indices[j] < chunkEnd {
-                        a0 = a0.addingProduct(V(repeating: values[j]), loadVector(bColumn + Int(indices[j]) * ldb, as: V.self))
-                        j += 1
-                    }
-                    a0 += a1
-                } else {
-                    // Two elements per turn into two sets of accumulators: each chain then
-                    // waits on one multiply-add per two elements, so loads that miss L1 can
-                    // overlap instead of stalling it.
-                    var b0 = V(), b1 = V(), b2 = V(), b3 = V(), b4 = V(), b5 = V(), b6 = V(), b7 = V()
-                    while j + 1 < end && indices[j + 1] < chunkEnd {
-                        let v = V(repeating: values[j]), u = V(repeating: values[j + 1])
-                        let p = bColumn + Int(indices[j]) * ldb, q = bColumn + Int(indices[j + 1]) * ldb
-                        a0 = a0.addingProduct(v, loadVector(p, as: V.self))
-                        b0 = b0.addingProduct(u, loadVector(q, as: V.self))
-                        a1 = a1.addingProduct(v, loadVector(p + 16, as: V.self))
-                        b1 = b1.addingProduct(u, loadVector(q + 16, as: V.self))
-                        if vectors > 2 { a2 = a2.addingProduct(v, loadVector(p + 32, as: V.self)); b2 = b2.addingProduct(u, loadVector(q + 32, as: V.self)) }
-                        if vectors > 3 { a3 = a3.addingProduct(v, loadVector(p + 48, as: V.self)); b3 = b3.addingProduct(u, loadVector(q + 48, as: V.self)) }
-                        if vectors > 4 { a4 = a4.addingProduct(v, loadVector(p + 64, as: V.self)); b4 = b4.addingProduct(u, loadVector(q + 64, as: V.self)) }
-                        if vectors > 5 { a5 = a5.addingProduct(v, loadVector(p + 80, as: V.self)); b5 = b5.addingProduct(u, loadVector(q + 80, as: V.self)) }
-                        if vectors > 6 { a6 = a6.addingProduct(v, loadVector(p + 96, as: V.self)); b6 = b6.addingProduct(u, loadVector(q + 96, as: V.self)) }
-                        if vectors > 7 { a7 = a7.addingProduct(v, loadVector(p + 112, as: V.self)); b7 = b7.addingProduct(u, loadVector(q + 112, as: V.self)) }
-                        j += 2
-                    }
-                    if j < end && indices[j] < chunkEnd {
-                        let v = V(repeating: values[j])
-                        let p = bColumn + Int(indices[j]) * ldb
-                        a0 = a0.addingProduct(v, loadVector(p, as: V.self))
-                        a1 = a1.addingProduct(v, loadVector(p + 16, as: V.self))
-                        if vectors > 2 { a2 = a2.addingProduct(v, loadVector(p + 32, as: V.self)) }
-                        if vectors > 3 { a3 = a3.addingProduct(v, loadVector(p + 48, as: V.self)) }
-                        if vectors > 4 { a4 = a4.addingProduct(v, loadVector(p + 64, as: V.self)) }
-                        if vectors > 5 { a5 = a5.addingProduct(v, loadVector(p + 80, as: V.self)) }
-                        if vectors > 6 { a6 = a6.addingProduct(v, loadVector(p + 96, as: V.self)) }
-                        if vectors > 7 { a7 = a7.addingProduct(v, loadVector(p + 112, as: V.self)) }
-                        j += 1
-                    }
-                    a0 += b0; a1 += b1; a2 += b2; a3 += b3; a4 += b4; a5 += b5; a6 += b6; a7 += b7
-                }
-                cursors[i] = Int32(j)
-                let out = c + i * ldc + column
-                put(a0, out, valid, true)
-                if vectors > 1 { put(a1, out + 16, valid - 16, true) }
-                if vectors > 2 { put(a2, out + 32, valid - 32, true) }
-                if vectors > 3 { put(a3, out + 48, valid - 48, true) }
-                if vectors > 4 { put(a4, out + 64, valid - 64, true) }
-                if vectors > 5 { put(a5, out + 80, valid - 80, true) }
-                if vectors > 6 { put(a6, out + 96, valid - 96, true) }
-                if vectors > 7 { put(a7, out + 112, valid - 112, true) }
-            }
-            chunkStart = Int(chunkEnd)
-        }
-    }
-
-    /// Writes (or adds) the first `min(count, 16)` lanes of `value` at `out`.
-    @inline(__always)
-    private static func put(_ value: SIMD16<Float>, _ out: UnsafeMutablePointer<Float>, _ count: Int, _ accumulate: Bool) {
-        if count >= 16 {
-            storeVector(accumulate ? value + loadVector(out, as: SIMD16<Float>.self) : value, to: out)
-        } else {
-            for lane in 0..<count {
-                out[lane] = accumulate ? out[lane] + value[lane] : value[lane]
-            }
+            bp_sparse_panel_product(s.rowStarts, s.indices, s.values, s.cursors, rows.lowerBound, rows.upperBound,
+                                    s.columns, panels + column * s.columns, panelWidth, min(panelWidth, n - column),
+                                    c + column, ldc, accumulate ? 1 : 0)
+            column += panelWidth
         }
     }
 

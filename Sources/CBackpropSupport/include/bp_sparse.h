@@ -21,4 +21,14 @@ void bp_count_nonzeros(const float *a, long rows, long cols, long lda, int32_t *
 void bp_compress_rows(const float *a, long rows, long cols, long lda, const int32_t *starts,
                       int32_t *indices, float *values);
 
+/// For rows rowBegin ..< rowEnd of a compressed-row matrix S (starts, indices, values; `depth`
+/// columns) and one panel B of `depth` rows (row p at b + p * ldb) with `valid` real columns
+/// (1...128): c[i * ldc + k] = (accumulate ? c[i * ldc + k] : 0) + sum over p of S[i, p] * B[p, k]
+/// for k < valid. Walks B in depth chunks that fit L1, resuming each row at cursors[i]
+/// (scratch, rows rowBegin ..< rowEnd only). Writes no other element of c, so threads may take
+/// disjoint row ranges.
+void bp_sparse_panel_product(const int32_t *starts, const int32_t *indices, const float *values,
+                             int32_t *cursors, long rowBegin, long rowEnd, long depth,
+                             const float *b, long ldb, long valid, float *c, long ldc, int accumulate);
+
 #endif
