@@ -210,6 +210,15 @@ import Backprop
         #expect(Array(dropping.batches(epoch: 0)).count == 10)
     }
 
+    @Test func batchesArePrefetchedOnlyWhereAThreadHasSpareCoreOrAugmentationToOverlap() {
+        // A pool on every core: the hand-off costs more than a plain gather saves.
+        #expect(!Trainer.prefetchPays(threads: 2, cores: 2, transforms: false, replicasInThreads: false))
+        #expect(!Trainer.prefetchPays(threads: 4, cores: 2, transforms: false, replicasInThreads: false))
+        #expect(Trainer.prefetchPays(threads: 1, cores: 2, transforms: false, replicasInThreads: false))
+        #expect(Trainer.prefetchPays(threads: 2, cores: 2, transforms: true, replicasInThreads: false))
+        #expect(!Trainer.prefetchPays(threads: 1, cores: 2, transforms: true, replicasInThreads: true))
+    }
+
     @Test func standardizationUsesTrainingStatistics() {
         let data = SyntheticData.blobs(count: 300, classes: 3, seed: 2)
         let normalization = Normalization.standardizing(data)

@@ -125,10 +125,10 @@ public final class Trainer {
         self.loader = DataLoader(train, batchSize: c.batchSize,
                                  order: c.shuffles ? .shuffled(seed: c.seed) : .sequential,
                                  dropLast: c.dropLast, normalization: normalization, seed: c.seed,
-                                 // Replicas in threads already keep every core busy; a prefetch
-                                 // thread each would make them take turns, and each step waits
-                                 // for the slowest replica.
-                                 prefetches: !(parallel?.collective is ThreadCollective),
+                                 prefetches: Trainer.prefetchPays(threads: Backend.current.threads.threadCount,
+                                                                  cores: ProcessInfo.processInfo.activeProcessorCount,
+                                                                  transforms: transform != nil,
+                                                                  replicasInThreads: parallel?.collective is ThreadCollective),
                                  shard: parallel?.rankPart, transform: transform)
         self.validation = validation
         self.test = test
@@ -136,6 +136,21 @@ public final class Trainer {
         self.runDirectory = runDirectory
         self.reporter = reporter
         self.state = State(scheduler: scheduler, gradientNoise: gradientNoise)
+    }
+
+    /// Whether batches should be prepared on a background thread while the step runs.
+    ///
+    /// Gathering a plain batch (bytes to floats) takes a few microseconds; a prefetch thread
+    /// pays that back only with a core of its own. When the pool's threads already use every core,
+    /// handing each batch to another thread costs more than it saves: a futex wake-up per batch,
+    /// and the woken thread preempts a pool worker that the next split operation then waits for
+    /// (measured on 2 cores, config (a) of `bench train`: 430k samples/s with prefetch, 470k
+    /// without). Augmentation is the exception: its warps cost far more than the hand-off, and
+    /// run in the gaps the pool's serial parts leave. Replicas in threads keep every core busy
+    /// and each step waits for the slowest replica, so they never prefetch.
+    public static func prefetchPays(threads: Int, cores: Int, transforms: Bool, replicasInThreads: Bool) -> Bool {
+        if replicasInThreads { return false }
+        return transforms || threads < cores
     }
 
     /// Throws unless every training batch of `count` examples in batches of `batchSize` has at
