@@ -23,6 +23,8 @@ import Backprop
         let special = Elementwise.squareRoot(SIMD16<Float>(repeating: -1))
         #expect(special[0].isNaN)
         #expect(Elementwise.squareRoot(SIMD16<Float>(repeating: .nan))[3].isNaN)
+        let negativeZero = Elementwise.squareRoot(SIMD16<Float>(repeating: -0.0))[5]
+        #expect(negativeZero == 0 && negativeZero.sign == .minus)
     }
 
     @Test func byteConversionMatchesScalar() {

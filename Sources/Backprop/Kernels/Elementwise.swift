@@ -99,32 +99,15 @@ public enum Elementwise {
         }
     }
 
-    /// √x lane by lane, in vector instructions only.
+    /// √x lane by lane, correctly rounded (IEEE 754), in vector instructions only.
     ///
     /// Why not `SIMD16.squareRoot()`: it is a loop over lanes calling `Float.squareRoot()`,
     /// which lowers to `sqrtf` with an errno check, so LLVM keeps it scalar (16 square roots,
-    /// lane inserts and stack spills per vector: a third of an Adam step's time). Here a
-    /// reciprocal square-root estimate from the exponent bits is refined by three Newton steps
-    /// (relative error 3·10⁻², 2·10⁻³, 5·10⁻⁶, 3·10⁻¹¹), then √x ≈ s = x·y is corrected once
-    /// with its exact residual x − s² (one FMA): the result is the correctly rounded root up
-    /// to rare one-ulp ties. Subnormal inputs are scaled by 2⁶⁴ first (and the root by 2⁻³²);
-    /// 0 gives 0, +∞ gives +∞, negative inputs and NaN give NaN.
+    /// lane inserts and stack spills per vector). The C helper is one vector square root
+    /// (vsqrtps), inlined here. An earlier Newton iteration from a bit-trick estimate took ~20
+    /// vector operations and left Adam's loop split into 128-bit pieces.
     @inline(__always)
-    public static func squareRoot(_ x: V) -> V {
-        let tiny = x .< V(repeating: 0x1p-100)
-        let xs = x.replacing(with: x * 0x1p64, where: tiny)
-        let bits = unsafeBitCast(xs, to: SIMD16<UInt32>.self)
-        var y = unsafeBitCast(SIMD16<UInt32>(repeating: 0x5F37_5A86) &- (bits &>> 1), to: V.self)
-        let half = xs * 0.5
-        for _ in 0..<3 { y = y * (1.5 - half * y * y) }
-        let s = xs * y
-        let residual = xs.addingProduct(-s, s)
-        var root = s.addingProduct(residual, y * 0.5)
-        root.replace(with: root * 0x1p-32, where: tiny)
-        root.replace(with: x, where: x .== V(repeating: .infinity))
-        root.replace(with: V(repeating: .nan), where: x .< 0)
-        return root
-    }
+    public static func squareRoot(_ x: V) -> V { bp_square_root16(x) }
 
     /// p[i] = value.
     public static func fill(_ p: UnsafeMutablePointer<Float>, _ value: Float, count: Int) {
