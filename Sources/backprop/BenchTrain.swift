@@ -25,6 +25,10 @@ struct BenchTrain: ParsableCommand {
             marks a figure with no clean run.
             MNIST's pixels are 81% zeros, so the first layer multiplies by the nonzero pixels \
             only (see `backprop bench sparse`); --dense-inputs turns that off for comparison.
+            As in `backprop train`, a run on several threads times steps on the pool against \
+            steps on one thread and keeps the faster ("pool on N% of steps"): this VM's cores \
+            are sometimes far apart, and then splitting a small network's step is slower than \
+            not splitting it. --no-adaptive-threads splits every step.
             Benchmarks/peers.py runs the same configurations in PyTorch and JAX (each in its own \
             process, OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset there) when they are installed.
             """
@@ -50,6 +54,9 @@ struct BenchTrain: ParsableCommand {
 
     @Option(help: "In-process data-parallel replicas per run, as `backprop train --replicas`: 'auto' (one per thread when the cores are far apart and the network qualifies, see `train --help`) or a number (1: split each operation over the threads).")
     var replicas = "1"
+
+    @Flag(inversion: .prefixedNo, help: "Let each run choose per step between the thread pool and one thread by timing both, as `backprop train` does (default); --no-adaptive-threads splits every step over the pool.")
+    var adaptiveThreads = true
 
     @Flag(help: "Turn the sparse-input first layer off (BACKPROP_SPARSE_INPUTS=0), to compare with the dense GEMM.")
     var denseInputs = false
@@ -159,13 +166,14 @@ struct BenchTrain: ParsableCommand {
         for configuration in selected {
             let count = try replicaCount(for: configuration)
             let measured = try TrainingBenchmark.measure(configuration, train: train, minimumSeconds: seconds,
-                                                         runs: runs, maximumAttempts: maxAttempts, replicas: count)
+                                                         runs: runs, maximumAttempts: maxAttempts, replicas: count,
+                                                         adaptiveThreads: adaptiveThreads)
             let object: [String: Any] = [
                 "kind": "result", "framework": "backprop", "config": configuration.key,
                 "threads": ThreadPool.shared.threadCount, "replicas": count,
                 "runs": measured.map { ["samples_per_second": $0.samplesPerSecond, "cores": $0.cores,
                                         "other_load": $0.otherLoad ?? 0, "clean": $0.clean, "epochs": $0.epochs,
-                                        "loss": Double($0.loss)] as [String: Any] },
+                                        "loss": Double($0.loss), "pooled_step_share": $0.pooledStepShare ?? -1] as [String: Any] },
                 "peak_rss_bytes": TrainingBenchmark.peakResidentBytes(),
             ]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
@@ -182,6 +190,7 @@ struct BenchTrain: ParsableCommand {
         let executable = Bundle.main.executablePath ?? CommandLine.arguments[0]
         let arguments = ["bench", "train", "--child", "--configs", configuration.key, "--runs", String(runs),
                          "--max-attempts", String(maxAttempts), "--seconds", String(seconds), "--replicas", replicas]
+            + (adaptiveThreads ? [] : ["--no-adaptive-threads"])
         guard let result = try? runProcess(executable, arguments, environment: environment) else { return nil }
         if result.status != 0 { print("backprop child failed (\(result.status)): \(result.errors.suffix(500))") }
         return BenchFigure.parse(result.output).first
@@ -194,7 +203,8 @@ struct BenchTrain: ParsableCommand {
         for name in ["backprop", "torch", "jax"] {
             guard let f = figures[name] else { continue }
             let replicas = (f.replicas ?? 1) > 1 ? "\(f.replicas ?? 1) replicas, " : ""
-            parts.append("\(name) \(format(f.median / 1000, 1))k/s\(f.clean ? "" : "*") (\(replicas)cores \(format(f.cores, 2)), \(f.cleanCount)/\(f.attempts) clean, \(f.peakBytes / 1_000_000) MB)")
+            let pooled = f.pooledStepShare.map { "pool on \(format(100 * $0, 0))% of steps, " } ?? ""
+            parts.append("\(name) \(format(f.median / 1000, 1))k/s\(f.clean ? "" : "*") (\(replicas)\(pooled)cores \(format(f.cores, 2)), \(f.cleanCount)/\(f.attempts) clean, \(f.peakBytes / 1_000_000) MB)")
         }
         return parts.joined(separator: " ")
     }
@@ -233,6 +243,9 @@ struct BenchFigure {
     var peakBytes: Int
     /// In-process replicas the figure ran with (Backprop's own; nil for peers).
     var replicas: Int? = nil
+    /// Median share of steps run on the thread pool (Backprop's adaptive threading; nil when
+    /// it did not choose).
+    var pooledStepShare: Double? = nil
 
     static func parse(_ output: String) -> [BenchFigure] {
         output.split(separator: "\n").compactMap { line in
@@ -240,9 +253,9 @@ struct BenchFigure {
                   let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
                   object["kind"] as? String == "result",
                   let runs = object["runs"] as? [[String: Any]], !runs.isEmpty else { return nil }
-            let all = runs.compactMap { r -> (Double, Double, Bool)? in
+            let all = runs.compactMap { r -> (Double, Double, Bool, Double)? in
                 guard let s = r["samples_per_second"] as? Double, let c = r["cores"] as? Double else { return nil }
-                return (s, c, r["clean"] as? Bool ?? false)
+                return (s, c, r["clean"] as? Bool ?? false, r["pooled_step_share"] as? Double ?? -1)
             }
             let clean = all.filter(\.2)
             let used = clean.isEmpty ? all : clean
@@ -253,7 +266,8 @@ struct BenchFigure {
             }
             return BenchFigure(median: median(used.map(\.0)), cores: median(used.map(\.1)), clean: !clean.isEmpty,
                                cleanCount: clean.count, attempts: all.count,
-                               peakBytes: object["peak_rss_bytes"] as? Int ?? 0, replicas: object["replicas"] as? Int)
+                               peakBytes: object["peak_rss_bytes"] as? Int ?? 0, replicas: object["replicas"] as? Int,
+                               pooledStepShare: used.allSatisfy { $0.3 >= 0 } ? median(used.map(\.3)) : nil)
         }
     }
 }

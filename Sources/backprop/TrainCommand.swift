@@ -106,6 +106,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Worker threads for the kernels (default: all processors).")
     var threads: Int?
 
+    @Flag(inversion: .prefixedNo, help: "Time steps on the thread pool against steps on one thread while training, and keep whichever is faster now (re-measured every second or so: a VM's cores can move apart and make splitting slower). Results are the same bits either way; --no-adaptive-threads splits every step.")
+    var adaptiveThreads = true
+
     @Option(help: "Run folder for the model, checkpoint and metrics (default: runs/DATASET).")
     var out: String?
 
@@ -375,6 +378,7 @@ struct TrainCommand: ParsableCommand {
                                   normalization: normalization, transform: transform,
                                   runDirectory: isLead ? runDirectory : nil, reporter: reporter, parallel: parallel)
         if syncBatchNorm { try parallel?.synchronizeBatchNorm(in: trainer.model) }
+        if !adaptiveThreads { trainer.threading = nil }
         let checkpointPath = (runDirectory as NSString).appendingPathComponent("checkpoint.safetensors")
         note?("the last checkpoint is \(checkpointPath) (continue with --resume)")
         if let failAt {
@@ -412,7 +416,7 @@ struct TrainCommand: ParsableCommand {
             reporter.line("gradient accumulation: \(parallel.shardsPerRank) micro-batches per mini-batch of \(configuration.batchSize)")
         }
         reporter.line("\(data.name): \(trainSet.count) training, \(validationSet?.count ?? 0) validation, \(data.test.count) test examples")
-        reporter.line("network \(sizes.map(String.init).joined(separator: "-")) \(architecture.activation.rawValue)\(batchnorm ? " +BN" : "")\(architecture.dropout > 0 ? " dropout \(architecture.dropout)" : ""), \(trainer.model.parameterCount) parameters; \(trainer.optimizer.rule) η=\(trainer.optimizer.learningRate), batch \(configuration.batchSize), \(Backend.current.threads.threadCount) threads")
+        reporter.line("network \(sizes.map(String.init).joined(separator: "-")) \(architecture.activation.rawValue)\(batchnorm ? " +BN" : "")\(architecture.dropout > 0 ? " dropout \(architecture.dropout)" : ""), \(trainer.model.parameterCount) parameters; \(trainer.optimizer.rule) η=\(trainer.optimizer.learningRate), batch \(configuration.batchSize), \(Backend.current.threads.threadCount) threads\(trainer.threading == nil ? "" : " (adaptive)")")
         // Rank 0 alone writes the run folder, TensorBoard events included.
         let logger = try tensorboard && isLead ? TensorBoardLogger(directory: runDirectory) : nil
         if let logger { trainer.callbacks.append(logger) }
@@ -429,6 +433,10 @@ struct TrainCommand: ParsableCommand {
             let kept = summary.bestEpoch.map { " (model of epoch \($0), chosen on validation accuracy \(String(format: "%.2f%%", 100 * (summary.bestValidationAccuracy ?? 0))))" } ?? ""
             print(String(format: "trained %d steps in %.1f s%@", summary.steps, summary.seconds, kept))
             print(String(format: "test accuracy: %.2f%%", 100 * test.accuracy))
+        }
+        if let threading = trainer.threading, threading.pooledSteps + threading.serialSteps > 0 {
+            reporter.line(String(format: "steps split over the thread pool: %.0f%% (the rest on one thread, where that timed faster)",
+                                 100 * Double(threading.pooledSteps) / Double(threading.pooledSteps + threading.serialSteps)))
         }
         if let path = trainer.modelPath { reporter.line("model: \(path)") }
     }

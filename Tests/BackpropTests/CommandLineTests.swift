@@ -83,6 +83,28 @@ import Backprop
         #expect(!result.error.contains("Fatal error"))
     }
 
+    /// Adaptive threading (the default on several threads) says so and what it chose, and the
+    /// model it writes has the parameters of a run that splits every step, bit for bit (the
+    /// files differ only in the recorded training time).
+    @Test func adaptiveThreadsReportTheirChoiceAndChangeNoResult() throws {
+        let adaptiveOut = Self.temporaryDirectory(), fixedOut = Self.temporaryDirectory()
+        let arguments = ["train", "--dataset", "spirals", "--layers", "2,64,64,3", "--epochs", "3",
+                         "--batch-size", "32", "--threads", "2"]
+        let adaptive = try Self.run(arguments + ["--out", adaptiveOut])
+        let fixed = try Self.run(arguments + ["--out", fixedOut, "--no-adaptive-threads"])
+        #expect(adaptive.status == 0 && fixed.status == 0, "\(adaptive.error) \(fixed.error)")
+        #expect(adaptive.output.contains("2 threads (adaptive)"))
+        #expect(adaptive.output.contains("steps split over the thread pool:"))
+        #expect(!fixed.output.contains("(adaptive)") && !fixed.output.contains("steps split over"))
+        func parameters(_ out: String) throws -> [[UInt32]] {
+            let (model, _, _) = try Checkpoint.loadModel((out as NSString).appendingPathComponent("model.safetensors"))
+            return model.namedParameters().map { $0.parameter.value.scalars.map(\.bitPattern) }
+        }
+        let written = try parameters(adaptiveOut)
+        #expect(!written.isEmpty)
+        #expect(written == (try parameters(fixedOut)))
+    }
+
     /// Two replicas in threads train, evaluate and write the run folder as one process does
     /// (rank 0 alone writes), and resume from it.
     @Test func trainWithThreadReplicasWritesTheRunAndResumes() throws {

@@ -61,6 +61,11 @@ public final class Trainer {
     /// Data-parallel training: this process's part of every mini-batch, gradients combined over
     /// the group (nil: one process, the whole batch).
     public let parallel: DataParallel?
+    /// Chooses per step between the thread pool and the calling thread by timing both (see
+    /// ``AdaptiveThreading``); nil uses the current backend for every step. Set at init when the
+    /// backend has several threads and training is not data-parallel; results are the same
+    /// either way.
+    public var threading: AdaptiveThreading?
 
     /// The state that a checkpoint carries besides tensors.
     struct State: Codable {
@@ -122,6 +127,7 @@ public final class Trainer {
             gradientNoise = GradientNoise(eta: eta, seed: c.seed &+ 7)
         }
         self.parallel = parallel
+        self.threading = parallel == nil ? AdaptiveThreading(backend: Backend.current) : nil
         self.loader = DataLoader(train, batchSize: c.batchSize,
                                  order: c.shuffles ? .shuffled(seed: c.seed) : .sequential,
                                  dropLast: c.dropLast, normalization: normalization, seed: c.seed,
@@ -194,24 +200,34 @@ public final class Trainer {
                 scheduler.apply(to: optimizer)
                 optimizer.zeroGrad()
                 let value: Float, batchCorrect: Int, batchCount: Int
+                let stepStart = threading == nil ? 0 : TrainingBenchmark.monotonicSeconds()
+                let backend = threading?.backend ?? Backend.current
                 if let parallel {
                     let totals = try parallelGradients(batch, parallel)
                     (value, batchCorrect, batchCount) = (totals.meanLoss, totals.correct, totals.examples)
                 } else {
-                    let logits = model(Variable(batch.features))
-                    let loss = softmaxCrossEntropy(logits: logits, labels: batch.labels)
-                    value = loss.value.scalar
-                    if value.isFinite { loss.backward() }
-                    batchCorrect = zip(logits.value.argmaxRows(), batch.labels).reduce(0) { $0 + ($1.0 == Int($1.1) ? 1 : 0) }
-                    batchCount = batch.labels.count
+                    (value, batchCorrect, batchCount) = Backend.$current.withValue(backend) {
+                        let logits = model(Variable(batch.features))
+                        let loss = softmaxCrossEntropy(logits: logits, labels: batch.labels)
+                        let value = loss.value.scalar
+                        if value.isFinite { loss.backward() }
+                        let correct = zip(logits.value.argmaxRows(), batch.labels).reduce(0) { $0 + ($1.0 == Int($1.1) ? 1 : 0) }
+                        return (value, correct, batch.labels.count)
+                    }
                 }
                 guard value.isFinite else {
                     throw .nonFiniteLoss(epoch: epoch, step: state.step, loss: value,
                                          lastCheckpoint: checkpointPath.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil })
                 }
-                if let maxNorm = c.clipNorm { _ = GradientClipping.clipByGlobalNorm(model.parameters, maxNorm: maxNorm) }
-                gradientNoise?.perturb(model.parameters, step: state.step)
-                optimizer.step()
+                Backend.$current.withValue(backend) {
+                    if let maxNorm = c.clipNorm { _ = GradientClipping.clipByGlobalNorm(model.parameters, maxNorm: maxNorm) }
+                    gradientNoise?.perturb(model.parameters, step: state.step)
+                    optimizer.step()
+                }
+                if let threading {
+                    let now = TrainingBenchmark.monotonicSeconds()
+                    threading.record(seconds: now - stepStart, now: now)
+                }
                 state.step += 1
                 if let parallel {
                     do { try parallel.afterStep(state.step, model: model) } catch { throw .distributed(error) }

@@ -78,6 +78,9 @@ public enum TrainingBenchmark {
         public var loss: Float
         /// Whether no other process competed for the CPUs (``otherLoad`` below the limit).
         public var clean: Bool
+        /// Share of the steps that ``AdaptiveThreading`` ran on the thread pool (nil when it
+        /// did not choose: one thread, replicas, or turned off).
+        public var pooledStepShare: Double? = nil
     }
 
     /// Builds a trainer for `configuration` on `train` (no validation, test set or run folder:
@@ -113,19 +116,21 @@ public enum TrainingBenchmark {
     public static func measure(_ configuration: Configuration, train: ImageDataset,
                                warmUpSeconds: Double = 0.5, minimumSeconds: Double = 1,
                                runs: Int = 3, maximumOtherLoad: Double = 0.1,
-                               maximumAttempts: Int = 10, replicas: Int = 1) throws -> [Run] {
-        /// Trains and returns (steps, last training loss) from rank 0.
-        func fit(epochs: Int, maximumSteps: Int?, seed: UInt64) throws -> (steps: Int, loss: Float) {
+                               maximumAttempts: Int = 10, replicas: Int = 1, adaptiveThreads: Bool = true) throws -> [Run] {
+        /// Trains and returns (steps, last training loss, share of steps on the pool) from rank 0.
+        func fit(epochs: Int, maximumSteps: Int?, seed: UInt64) throws -> (steps: Int, loss: Float, pooled: Double?) {
             if replicas <= 1 {
                 let trainer = try makeTrainer(configuration, train: train, epochs: epochs, maximumSteps: maximumSteps, seed: seed)
+                if !adaptiveThreads { trainer.threading = nil }
                 let summary = try trainer.fit()
-                return (trainer.steps, summary.history.last?.trainLoss ?? .nan)
+                let share = trainer.threading.map { Double($0.pooledSteps) / Double(max(1, $0.pooledSteps + $0.serialSteps)) }
+                return (trainer.steps, summary.history.last?.trainLoss ?? .nan, share)
             }
             return try ThreadReplicas.run(replicas) { parallel in
                 let trainer = try makeTrainer(configuration, train: train, epochs: epochs, maximumSteps: maximumSteps,
                                               seed: seed, parallel: parallel)
                 let summary = try trainer.fit()
-                return (trainer.steps, summary.history.last?.trainLoss ?? .nan)
+                return (trainer.steps, summary.history.last?.trainLoss ?? .nan, nil)
             }
         }
         let warmUpStart = monotonicSeconds()
@@ -149,7 +154,7 @@ public enum TrainingBenchmark {
             let run = Run(epochs: epochs, samplesPerSecond: Double(epochs * train.count) / wall,
                           wallSeconds: wall, cpuSeconds: cpu, cores: cpu / wall, otherLoad: other,
                           loss: outcome.loss,
-                          clean: (other ?? 0) <= maximumOtherLoad)
+                          clean: (other ?? 0) <= maximumOtherLoad, pooledStepShare: outcome.pooled)
             results.append(run)
             if run.clean { clean += 1 }
         }
