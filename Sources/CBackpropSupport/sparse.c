@@ -89,38 +89,20 @@ void bp_transpose(const float *a, long rows, long cols, long lda, float *t, long
 #endif
 }
 
-void bp_count_nonzeros(const float *a, long rows, long cols, long lda, int32_t *counts) {
-    for (long i = 0; i < rows; i++) {
+void bp_compress_rows(const float *a, long rowBegin, long rowEnd, long cols, long lda, long stride,
+                      int32_t *starts, int32_t *ends, int32_t *indices, float *values) {
+    for (long i = rowBegin; i < rowEnd; i++) {
         const float *row = a + i * lda;
-        long k = 0;
-        int32_t n = 0;
-#if defined(__AVX512F__)
-        const __m512 zero = _mm512_setzero_ps();
-        for (; k < cols; k += 16) {
-            // The ragged end as a masked load (missing lanes read as zeros): short rows such
-            // as a 60-example batch's columns would otherwise spend most of the time in a
-            // branchy scalar tail. NEQ_UQ: NaN counts as nonzero, -0 as zero, as `!= 0` does.
-            __mmask16 valid = cols - k >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (cols - k)) - 1u);
-            __mmask16 m = _mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(valid, row + k), zero, _CMP_NEQ_UQ) & valid;
-            n += __builtin_popcount((unsigned)m);
-        }
-#endif
-        for (; k < cols; k++) n += row[k] != 0;
-        counts[i] = n;
-    }
-}
-
-void bp_compress_rows(const float *a, long rows, long cols, long lda, const int32_t *starts,
-                      int32_t *indices, float *values) {
-    for (long i = 0; i < rows; i++) {
-        const float *row = a + i * lda;
-        int32_t *idx = indices + starts[i];
-        float *val = values + starts[i];
+        int32_t *idx = indices + i * stride;
+        float *val = values + i * stride;
         long k = 0;
 #if defined(__AVX512F__)
         const __m512 zero = _mm512_setzero_ps();
         const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
         for (; k < cols; k += 16) {
+            // The ragged end as a masked load (missing lanes read as zeros): short rows such
+            // as a 60-example batch's columns would otherwise spend most of the time in a
+            // branchy scalar tail. NEQ_UQ: NaN counts as nonzero, -0 as zero, as `!= 0` does.
             __mmask16 valid = cols - k >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (cols - k)) - 1u);
             __m512 v = _mm512_maskz_loadu_ps(valid, row + k);
             __mmask16 m = _mm512_cmp_ps_mask(v, zero, _CMP_NEQ_UQ) & valid;
@@ -128,7 +110,7 @@ void bp_compress_rows(const float *a, long rows, long cols, long lda, const int3
             int c = __builtin_popcount((unsigned)m);
             // Compress in a register, then a masked store of exactly c lanes: a compress
             // straight to memory is microcoded and slow on Zen 4, and an unmasked store would
-            // write past the row's end into memory another thread may be filling.
+            // write past the row's slot into the next row's, which another thread may be filling.
             __mmask16 keep = (__mmask16)((1u << c) - 1u);
             _mm512_mask_storeu_ps(val, keep, _mm512_maskz_compress_ps(m, v));
             __m512i columns = _mm512_add_epi32(lanes, _mm512_set1_epi32((int)k));
@@ -144,6 +126,8 @@ void bp_compress_rows(const float *a, long rows, long cols, long lda, const int3
                 *idx++ = (int32_t)k;
             }
         }
+        starts[i] = (int32_t)(i * stride);
+        ends[i] = (int32_t)(idx - indices);
     }
 }
 
@@ -169,7 +153,7 @@ static inline long depth_chunk_rows(int vectors) { return 32768 / (64 * vectors)
 
 #if defined(__AVX512F__)
 static inline __attribute__((always_inline)) void
-panel_block(const int32_t *starts, const int32_t *indices, const float *values, int32_t *cursors,
+panel_block(const int32_t *starts, const int32_t *ends, const int32_t *indices, const float *values, int32_t *cursors,
             long rowBegin, long rowEnd, long depth, const float *b, long ldb, long valid,
             float *c, long ldc, int accumulate, const int V) {
     const long chunk = depth_chunk_rows(V);
@@ -187,7 +171,7 @@ panel_block(const int32_t *starts, const int32_t *indices, const float *values, 
         const int32_t chunkEnd = (int32_t)(chunkStart + chunk < depth ? chunkStart + chunk : depth);
         for (long i = rowBegin; i < rowEnd; i++) {
             long j = cursors[i];
-            const long end = starts[i + 1];
+            const long end = ends[i];
             if (!store && (j >= end || indices[j] >= chunkEnd)) continue;
             __m512 a[8], s[8];
             for (int v = 0; v < V; v++) { a[v] = _mm512_setzero_ps(); s[v] = _mm512_setzero_ps(); }
@@ -218,7 +202,7 @@ panel_block(const int32_t *starts, const int32_t *indices, const float *values, 
 }
 #else
 static inline __attribute__((always_inline)) void
-panel_block(const int32_t *starts, const int32_t *indices, const float *values, int32_t *cursors,
+panel_block(const int32_t *starts, const int32_t *ends, const int32_t *indices, const float *values, int32_t *cursors,
             long rowBegin, long rowEnd, long depth, const float *b, long ldb, long valid,
             float *c, long ldc, int accumulate, const int V) {
     (void)V;
@@ -233,7 +217,7 @@ panel_block(const int32_t *starts, const int32_t *indices, const float *values, 
         const int32_t chunkEnd = (int32_t)(chunkStart + chunk < depth ? chunkStart + chunk : depth);
         for (long i = rowBegin; i < rowEnd; i++) {
             long j = cursors[i];
-            const long end = starts[i + 1];
+            const long end = ends[i];
             if (!store && (j >= end || indices[j] >= chunkEnd)) continue;
             float a[BP_PANEL_WIDTH] = {0}, s[BP_PANEL_WIDTH] = {0};
             for (; j + 1 < end && indices[j + 1] < chunkEnd; j += 2) {
@@ -255,19 +239,19 @@ panel_block(const int32_t *starts, const int32_t *indices, const float *values, 
 }
 #endif
 
-void bp_sparse_panel_product(const int32_t *starts, const int32_t *indices, const float *values,
+void bp_sparse_panel_product(const int32_t *starts, const int32_t *ends, const int32_t *indices, const float *values,
                              int32_t *cursors, long rowBegin, long rowEnd, long depth,
                              const float *b, long ldb, long valid, float *c, long ldc, int accumulate) {
     // One copy per vector count, each with its accumulators in registers.
     switch ((valid + 15) / 16) {
-    case 8: panel_block(starts, indices, values, cursors, rowBegin, rowEnd, depth, b, ldb, valid, c, ldc, accumulate, 8); break;
-    case 7: panel_block(starts, indices, values, cursors, rowBegin, rowEnd, depth, b, ldb, valid, c, ldc, accumulate, 7); break;
-    case 6: panel_block(starts, indices, values, cursors, rowBegin, rowEnd, depth, b, ldb, valid, c, ldc, accumulate, 6); break;
-    case 5: panel_block(starts, indices, values, cursors, rowBegin, rowEnd, depth, b, ldb, valid, c, ldc, accumulate, 5); break;
-    case 4: panel_block(starts, indices, values, cursors, rowBegin, rowEnd, depth, b, ldb, valid, c, ldc, accumulate, 4); break;
-    case 3: panel_block(starts, indices, values, cursors, rowBegin, rowEnd, depth, b, ldb, valid, c, ldc, accumulate, 3); break;
-    case 2: panel_block(starts, indices, values, cursors, rowBegin, rowEnd, depth, b, ldb, valid, c, ldc, accumulate, 2); break;
-    case 1: panel_block(starts, indices, values, cursors, rowBegin, rowEnd, depth, b, ldb, valid, c, ldc, accumulate, 1); break;
+    case 8: panel_block(starts, ends, indices, values, cursors, rowBegin, rowEnd, depth, b, ldb, valid, c, ldc, accumulate, 8); break;
+    case 7: panel_block(starts, ends, indices, values, cursors, rowBegin, rowEnd, depth, b, ldb, valid, c, ldc, accumulate, 7); break;
+    case 6: panel_block(starts, ends, indices, values, cursors, rowBegin, rowEnd, depth, b, ldb, valid, c, ldc, accumulate, 6); break;
+    case 5: panel_block(starts, ends, indices, values, cursors, rowBegin, rowEnd, depth, b, ldb, valid, c, ldc, accumulate, 5); break;
+    case 4: panel_block(starts, ends, indices, values, cursors, rowBegin, rowEnd, depth, b, ldb, valid, c, ldc, accumulate, 4); break;
+    case 3: panel_block(starts, ends, indices, values, cursors, rowBegin, rowEnd, depth, b, ldb, valid, c, ldc, accumulate, 3); break;
+    case 2: panel_block(starts, ends, indices, values, cursors, rowBegin, rowEnd, depth, b, ldb, valid, c, ldc, accumulate, 2); break;
+    case 1: panel_block(starts, ends, indices, values, cursors, rowBegin, rowEnd, depth, b, ldb, valid, c, ldc, accumulate, 1); break;
     default: break;
     }
 }

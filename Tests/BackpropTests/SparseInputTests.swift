@@ -37,19 +37,24 @@ import Backprop
             CompressedRows.compressing($0.baseAddress!, rows: rows, columns: columns, lda: lda, maximumDensity: 0.5,
                                        pool: BufferPool(), threads: ThreadPool(threadCount: threads))
         })
-        var expectedStarts: [Int32] = [0], expectedIndices: [Int32] = [], expectedValues: [Float] = []
+        var total = 0
         for i in 0..<rows {
+            var expectedIndices: [Int32] = [], expectedValues: [Float] = []
             for j in 0..<columns where a[i * lda + j] != 0 || a[i * lda + j].isNaN {
                 expectedIndices.append(Int32(j))
                 expectedValues.append(a[i * lda + j])
             }
-            expectedStarts.append(Int32(expectedIndices.count))
+            #expect(compressed.elementsBefore[i] == Int32(total))
+            total += expectedIndices.count
+            // Row i's slot starts at i · columns and holds exactly its elements.
+            #expect(compressed.rowStarts[i] == Int32(i * columns))
+            #expect(compressed.rowEnds[i] - compressed.rowStarts[i] == Int32(expectedIndices.count))
+            let stored = Int(compressed.rowStarts[i])..<Int(compressed.rowEnds[i])
+            #expect(stored.map { compressed.indices[$0] } == expectedIndices)
+            #expect(stored.map { compressed.values[$0].bitPattern } == expectedValues.map(\.bitPattern))
         }
-        #expect(compressed.count == expectedIndices.count)
-        #expect((0...rows).map { compressed.rowStarts[$0] } == expectedStarts)
-        #expect((0..<compressed.count).map { compressed.indices[$0] } == expectedIndices)
-        let values = (0..<compressed.count).map { compressed.values[$0] }
-        #expect(values.map(\.bitPattern) == expectedValues.map(\.bitPattern))
+        #expect(compressed.count == total)
+        #expect(compressed.elementsBefore[rows] == Int32(total))
     }
 
     @Test func compressionDeclinesADenseMatrix() {

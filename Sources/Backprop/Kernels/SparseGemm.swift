@@ -99,7 +99,7 @@ public enum SparseGemm {
             var low = 0, high = s.rows
             while low < high {
                 let mid = (low + high) / 2
-                if s.rowStarts[mid] < target { low = mid + 1 } else { high = mid }
+                if s.elementsBefore[mid] < target { low = mid + 1 } else { high = mid }
             }
             return low
         }
@@ -110,7 +110,7 @@ public enum SparseGemm {
                              c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
         var column = 0
         while column < n {
-            bp_sparse_panel_product(s.rowStarts, s.indices, s.values, s.cursors, rows.lowerBound, rows.upperBound,
+            bp_sparse_panel_product(s.rowStarts, s.rowEnds, s.indices, s.values, s.cursors, rows.lowerBound, rows.upperBound,
                                     s.columns, panels + column * s.columns, panelWidth, min(panelWidth, n - column),
                                     c + column, ldc, accumulate ? 1 : 0)
             column += panelWidth
