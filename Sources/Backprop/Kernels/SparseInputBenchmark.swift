@@ -62,6 +62,10 @@ public enum SparseInputBenchmark {
                 SparseGemm.transpose(x, rows: batch, columns: inputs, lda: inputs, into: out2, ldt: xtStride,
                                      accumulate: false, pool: threads)
             }
+            let compressXt = best {
+                _ = CompressedRows.compressing(out2, rows: inputs, columns: batch, lda: xtStride, maximumDensity: 1,
+                                               pool: pool, threads: threads)
+            }
             guard let st = CompressedRows.compressing(out2, rows: inputs, columns: batch, lda: xtStride, maximumDensity: 1,
                                                       pool: pool, threads: threads) else { continue }
             let packZ = best { SparseGemm.packPanels(dz, rows: batch, columns: outputs, ld: outputs, into: panels) }
@@ -74,12 +78,12 @@ public enum SparseInputBenchmark {
             }
             func f(_ v: Double) -> String { String(format: "%.1f", v) }
             let flops = 2.0 * Double(batch * inputs * outputs)
-            let sparseTotal = 2 * compress + packW + sparseForward + transposeX + packZ + sparseWeight + transposeG
+            let sparseTotal = compress + packW + sparseForward + transposeX + compressXt + packZ + sparseWeight + transposeG
             lines.append("  \(batch)×\(inputs)→\(outputs), density \(String(format: "%.3f", density)):"
                 + " dense fwd \(f(denseForward)) (\(f(flops / denseForward / 1e3)) GFLOP/s) dW \(f(denseWeight))"
                 + " | sparse compress \(f(compress)) Wᵀ \(f(packW)) fwd \(f(sparseForward))"
                 + " (\(f(flops * density / sparseForward / 1e3)) GFLOP/s useful)"
-                + " Xᵀ \(f(transposeX))+\(f(compress)) dZ \(f(packZ)) dWᵀ \(f(sparseWeight)) add \(f(transposeG))"
+                + " Xᵀ \(f(transposeX))+\(f(compressXt)) dZ \(f(packZ)) dWᵀ \(f(sparseWeight)) add \(f(transposeG))"
                 + " | total dense \(f(denseForward + denseWeight)) sparse \(f(sparseTotal))")
         }
         return lines
