@@ -210,6 +210,20 @@ import Backprop
         #expect(Array(dropping.batches(epoch: 0)).count == 10)
     }
 
+    @Test func gatheringABatchOnTwoThreadsGivesTheSameBatch() {
+        var generator = RandomGenerator(seed: 8)
+        let count = 200, features = 300
+        let data = LabeledData(features: Tensor.uniform([count, features], in: -1...1, using: &generator),
+                               labels: (0..<count).map { Int32($0 % 7) }, classCount: 7)
+        // 61 rows (odd, so the halves differ) of 300 floats: above the size where the gather splits.
+        let indices = ArraySlice(generator.permutation(count).prefix(61))
+        let serial = data.batch(indices)
+        let split = data.batch(indices, threads: ThreadPool(threadCount: 2))
+        #expect(split.features == serial.features)
+        #expect(split.labels == serial.labels)
+        #expect(serial.features[5, 17] == data.features[indices[indices.startIndex + 5], 17])
+    }
+
     @Test func batchesArePrefetchedOnlyWhereAThreadHasSpareCoreOrAugmentationToOverlap() {
         // A pool on every core: the hand-off costs more than a plain gather saves.
         #expect(!Trainer.prefetchPays(threads: 2, cores: 2, transforms: false, replicasInThreads: false))

@@ -64,12 +64,12 @@ public final class DataLoader: @unchecked Sendable {
             ?? BatchPlan(order: [], batchSize: batchSize, dropLast: dropLast)
     }
 
-    /// Prepares batch `b` of `plan`.
-    public func makeBatch(_ plan: BatchPlan, _ b: Int, epoch: Int) -> Batch {
+    /// Prepares batch `b` of `plan`, gathering on `threads` when given.
+    public func makeBatch(_ plan: BatchPlan, _ b: Int, epoch: Int, threads: ThreadPool? = nil) -> Batch {
         let global = plan[b]
         let part = shard.map { $0(global.count) } ?? 0..<global.count
         let indices = global[(global.startIndex + part.lowerBound)..<(global.startIndex + part.upperBound)]
-        var (features, labels) = source.batch(indices)
+        var (features, labels) = source.batch(indices, threads: threads)
         normalization.apply(to: &features)
         if let transform {
             var generator = RandomGenerator(seed: seed ^ 0xA5A5_5A5A, stream: UInt64(epoch) << 32 | UInt64(b))
@@ -83,10 +83,13 @@ public final class DataLoader: @unchecked Sendable {
         let plan = plan(epoch: epoch)
         var next = first
         guard prefetches else {
+            // Without a prefetch thread the training loop waits for the gather: split it over
+            // the kernels' threads (the backend in force where the batches are asked for).
+            let threads = Backend.current.threads
             return AnyIterator {
                 guard next < plan.count else { return nil }
                 defer { next += 1 }
-                return self.makeBatch(plan, next, epoch: epoch)
+                return self.makeBatch(plan, next, epoch: epoch, threads: threads)
             }
         }
         let pending = PrefetchSlot()

@@ -17,11 +17,24 @@ public protocol ExampleSource: Sendable {
 }
 
 extension ExampleSource {
-    /// The examples at `indices` as a feature tensor and labels.
-    public func batch(_ indices: ArraySlice<Int>) -> (features: Tensor, labels: [Int32]) {
+    /// The examples at `indices` as a feature tensor and labels; the gather is split over
+    /// `threads` (halves of the rows) when it is big enough to pay for waking them.
+    public func batch(_ indices: ArraySlice<Int>, threads: ThreadPool? = nil) -> (features: Tensor, labels: [Int32]) {
         // Every element is written by the gather: no need to zero the (pooled, reused) buffer.
         var features = Tensor(uninitializedShape: [indices.count, featureCount])
-        features.withUnsafeMutableBufferPointer { gatherFeatures(indices, into: $0) }
+        let f = featureCount
+        features.withUnsafeMutableBufferPointer { out in
+            let tasks = min(threads?.threadCount ?? 1, indices.count)
+            guard tasks > 1, indices.count * f >= 1 << 14, let threads, let base = out.baseAddress else {
+                gatherFeatures(indices, into: out)
+                return
+            }
+            threads.parallelFor(tasks) { task in
+                let lower = indices.count * task / tasks, upper = indices.count * (task + 1) / tasks
+                let part = indices[(indices.startIndex + lower)..<(indices.startIndex + upper)]
+                gatherFeatures(part, into: UnsafeMutableBufferPointer(start: base + lower * f, count: part.count * f))
+            }
+        }
         return (features, indices.map { label($0) })
     }
 
