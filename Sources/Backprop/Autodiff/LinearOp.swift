@@ -106,15 +106,24 @@ public func linear(_ x: Variable, weight: Variable, bias: Variable?, activation:
                 }
                 var dzPanels = Tensor(uninitializedShape: [SparseGemm.panelFloats(rows: batch, n: outputs)], backend: backend)
                 SparseGemm.packPanels(dzp, rows: batch, columns: outputs, ld: outputs, into: dzPanels.mutablePointer())
-                let gwtStride = SparseGemm.unaliasedStride(outputs)
+                // One panel of dWᵀ's columns at a time (inputs × 128, 400 KB for MNIST): it is
+                // transposed into W's gradient while L2 still holds it, where the whole dWᵀ of a
+                // wide layer (3.2 MB for 1024 outputs) would be read back from L3 or memory.
+                let panelColumns = min(outputs, SparseGemm.panelWidth)
+                let gwtStride = SparseGemm.unaliasedStride(panelColumns)
                 var gwt = Tensor(uninitializedShape: [inputs, gwtStride], backend: backend)
                 let gwtp = gwt.mutablePointer()
                 withExtendedLifetime(dzPanels) {
-                    SparseGemm.multiply(xt, panels: dzPanels.pointer, n: outputs, c: gwtp, ldc: gwtStride,
-                                        accumulate: false, pool: threads)
+                    var column = 0
+                    while column < outputs {
+                        let width = min(SparseGemm.panelWidth, outputs - column)
+                        SparseGemm.multiply(xt, panels: dzPanels.pointer + column * batch, n: width, c: gwtp, ldc: gwtStride,
+                                            accumulate: false, pool: threads)
+                        SparseGemm.transpose(gwtp, rows: inputs, columns: width, lda: gwtStride,
+                                             into: gw + column * inputs, ldt: inputs, accumulate: accumulate, pool: threads)
+                        column += SparseGemm.panelWidth
+                    }
                 }
-                SparseGemm.transpose(gwtp, rows: inputs, columns: outputs, lda: gwtStride,
-                                     into: gw, ldt: inputs, accumulate: accumulate, pool: threads)
                 withExtendedLifetime(gwt) {}
             }
             x.withGradientBuffer { gx, accumulate in inputGradient(gx, accumulate, threads) }
