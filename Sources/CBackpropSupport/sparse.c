@@ -5,15 +5,13 @@
 #if defined(__AVX512F__)
 #include <immintrin.h>
 
-// Transposes the 16 x 16 tile at a (row stride lda) into t (row stride ldt): the classic four
-// rounds of in-lane unpacks and 128-bit lane shuffles, 64 permutes per 256 elements.
-// The tile's first `rows` rows and `cols` columns (1...16 each) are real: missing rows read as
-// zeros, missing columns are neither read nor written, so ragged edges take the vector path too.
-static inline void transpose_tile16(const float *a, long lda, float *t, long ldt, int accumulate,
-                                    int rows, int cols) {
+// Loads the 16 x 16 tile at a (row stride lda) and returns its columns in columns[0..15]: the
+// classic four rounds of in-lane unpacks and 128-bit lane shuffles, 64 permutes per 256
+// elements. The tile's first `rows` rows and `cols` columns (1...16 each) are real: missing rows
+// read as zeros, missing columns are not read (their lanes are zero).
+static inline void load_tile16_columns(const float *a, long lda, int rows, int cols, __m512 columns[16]) {
     __m512 r[16], s[16];
     const __mmask16 columnMask = (__mmask16)((1u << cols) - 1u);
-    const __mmask16 rowMask = (__mmask16)((1u << rows) - 1u);
     for (int i = 0; i < 16; i++) {
         r[i] = i < rows ? _mm512_maskz_loadu_ps(columnMask, a + i * lda) : _mm512_setzero_ps();
     }
@@ -39,19 +37,26 @@ static inline void transpose_tile16(const float *a, long lda, float *t, long ldt
     }
     // then whole columns from rows 0-7 and 8-15.
     for (int p = 0; p < 4; p++) {
-        __m512 c0 = _mm512_shuffle_f32x4(s[p], s[8 + p], 0x88);          // column p
-        __m512 c2 = _mm512_shuffle_f32x4(s[p], s[8 + p], 0xDD);          // column 8 + p
-        __m512 c1 = _mm512_shuffle_f32x4(s[4 + p], s[12 + p], 0x88);     // column 4 + p
-        __m512 c3 = _mm512_shuffle_f32x4(s[4 + p], s[12 + p], 0xDD);     // column 12 + p
-        const __m512 columns[4] = {c0, c1, c2, c3};
-        for (int q = 0; q < 4; q++) {
-            int j = 4 * q + p;   // c0..c3 are columns p, 4 + p, 8 + p, 12 + p
-            if (j >= cols) continue;
-            float *row = t + j * ldt;
-            __m512 value = columns[q];
-            if (accumulate) value = _mm512_add_ps(value, _mm512_maskz_loadu_ps(rowMask, row));
-            _mm512_mask_storeu_ps(row, rowMask, value);
-        }
+        columns[p] = _mm512_shuffle_f32x4(s[p], s[8 + p], 0x88);
+        columns[8 + p] = _mm512_shuffle_f32x4(s[p], s[8 + p], 0xDD);
+        columns[4 + p] = _mm512_shuffle_f32x4(s[4 + p], s[12 + p], 0x88);
+        columns[12 + p] = _mm512_shuffle_f32x4(s[4 + p], s[12 + p], 0xDD);
+    }
+}
+
+// Transposes the 16 x 16 tile at a into t (row stride ldt), first `rows` rows and `cols`
+// columns only: missing columns are neither read nor written, so ragged edges take the vector
+// path too.
+static inline void transpose_tile16(const float *a, long lda, float *t, long ldt, int accumulate,
+                                    int rows, int cols) {
+    __m512 columns[16];
+    load_tile16_columns(a, lda, rows, cols, columns);
+    const __mmask16 rowMask = (__mmask16)((1u << rows) - 1u);
+    for (int j = 0; j < cols; j++) {
+        float *row = t + j * ldt;
+        __m512 value = columns[j];
+        if (accumulate) value = _mm512_add_ps(value, _mm512_maskz_loadu_ps(rowMask, row));
+        _mm512_mask_storeu_ps(row, rowMask, value);
     }
 }
 #endif
@@ -89,8 +94,21 @@ void bp_transpose(const float *a, long rows, long cols, long lda, float *t, long
 #endif
 }
 
-void bp_compress_rows(const float *a, long rowBegin, long rowEnd, long cols, long lda, long stride,
-                      int32_t *starts, int32_t *ends, int32_t *indices, float *values) {
+long bp_count_nonzeros(const float *row, long cols) {
+    long n = 0, k = 0;
+#if defined(__AVX512F__)
+    const __m512 zero = _mm512_setzero_ps();
+    for (; k + 16 <= cols; k += 16) {
+        n += __builtin_popcount((unsigned)_mm512_cmp_ps_mask(_mm512_loadu_ps(row + k), zero, _CMP_NEQ_UQ));
+    }
+#endif
+    for (; k < cols; k++) n += row[k] != 0;
+    return n;
+}
+
+int bp_compress_rows(const float *a, long rowBegin, long rowEnd, long cols, long lda, long stride,
+                     int32_t *starts, int32_t *ends, int32_t *indices, float *values, long limit) {
+    long total = 0;
     for (long i = rowBegin; i < rowEnd; i++) {
         const float *row = a + i * lda;
         int32_t *idx = indices + i * stride;
@@ -128,7 +146,57 @@ void bp_compress_rows(const float *a, long rowBegin, long rowEnd, long cols, lon
         }
         starts[i] = (int32_t)(i * stride);
         ends[i] = (int32_t)(idx - indices);
+        total += ends[i] - starts[i];
+        if (total > limit) return 0;
     }
+    return 1;
+}
+
+void bp_compress_columns(const float *a, long rows, long colBegin, long colEnd, long lda, long stride,
+                         int32_t *starts, int32_t *ends, int32_t *indices, float *values) {
+    for (long j = colBegin; j < colEnd; j++) {
+        starts[j] = (int32_t)(j * stride);
+        ends[j] = (int32_t)(j * stride);
+    }
+#if defined(__AVX512F__)
+    // 16 columns at a time: a 16 x 16 tile of rows is transposed in registers and each of its
+    // columns compressed into that column's slot, so the transpose is never written out.
+    const __m512 zero = _mm512_setzero_ps();
+    const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (long j0 = colBegin; j0 < colEnd; j0 += 16) {
+        const int cols = colEnd - j0 < 16 ? (int)(colEnd - j0) : 16;
+        for (long i0 = 0; i0 < rows; i0 += 16) {
+            const int tileRows = rows - i0 < 16 ? (int)(rows - i0) : 16;
+            const __mmask16 valid = (__mmask16)(tileRows == 16 ? 0xFFFFu : (1u << tileRows) - 1u);
+            __m512 columns[16];
+            load_tile16_columns(a + i0 * lda + j0, lda, tileRows, cols, columns);
+            const __m512i rowIndices = _mm512_add_epi32(lanes, _mm512_set1_epi32((int)i0));
+            for (int c = 0; c < cols; c++) {
+                const __mmask16 m = _mm512_cmp_ps_mask(columns[c], zero, _CMP_NEQ_UQ) & valid;
+                if (m == 0) continue;
+                const int n = __builtin_popcount((unsigned)m);
+                const __mmask16 keep = (__mmask16)((1u << n) - 1u);
+                const long at = ends[j0 + c];
+                _mm512_mask_storeu_ps(values + at, keep, _mm512_maskz_compress_ps(m, columns[c]));
+                _mm512_mask_storeu_epi32(indices + at, keep, _mm512_maskz_compress_epi32(m, rowIndices));
+                ends[j0 + c] = (int32_t)(at + n);
+            }
+        }
+    }
+#else
+    for (long j = colBegin; j < colEnd; j++) {
+        long at = ends[j];
+        for (long i = 0; i < rows; i++) {
+            const float v = a[i * lda + j];
+            if (v != 0) {
+                values[at] = v;
+                indices[at] = (int32_t)i;
+                at++;
+            }
+        }
+        ends[j] = (int32_t)at;
+    }
+#endif
 }
 
 // ---------------------------------------------------------------------------------------------

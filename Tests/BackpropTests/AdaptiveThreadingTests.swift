@@ -58,21 +58,18 @@ import Backprop
         #expect(AdaptiveThreading(backend: Backend(threads: ThreadPool(threadCount: 2))) != nil)
     }
 
-    /// Feeds the policy step times from `cost(pooled)` on a simulated clock; returns the modes used.
+    /// Feeds the policy step times from `cost(pooled, step)`; returns the modes used.
     static func simulate(_ policy: AdaptiveThreading, steps: Int, cost: (Bool, Int) -> Double) -> [Bool] {
-        var now = 0.0
         var modes: [Bool] = []
         for step in 0..<steps {
             let pooled = policy.usesPool
             modes.append(pooled)
-            let seconds = cost(pooled, step)
-            now += seconds
-            policy.record(seconds: seconds, now: now)
+            policy.record(seconds: cost(pooled, step))
         }
         return modes
     }
 
-    // Step times are multiples of 1/1024 s, so the simulated clock adds them exactly.
+    // Step times are multiples of 1/1024 s, so their sums are exact.
     static let ms = 1.0 / 1024
 
     @Test func measuresBothModesThenKeepsTheFasterAndMeasuresAgainLater() throws {

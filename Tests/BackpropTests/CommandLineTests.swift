@@ -88,8 +88,9 @@ import Backprop
     /// files differ only in the recorded training time).
     @Test func adaptiveThreadsReportTheirChoiceAndChangeNoResult() throws {
         let adaptiveOut = Self.temporaryDirectory(), fixedOut = Self.temporaryDirectory()
-        let arguments = ["train", "--dataset", "spirals", "--layers", "2,64,64,3", "--epochs", "3",
-                         "--batch-size", "32", "--threads", "2"]
+        // Layers wide enough that the GEMMs and the optimizer split over the 2 threads.
+        let arguments = ["train", "--dataset", "spirals", "--layers", "2,512,512,3", "--epochs", "3",
+                         "--batch-size", "128", "--threads", "2"]
         let adaptive = try Self.run(arguments + ["--out", adaptiveOut])
         let fixed = try Self.run(arguments + ["--out", fixedOut, "--no-adaptive-threads"])
         #expect(adaptive.status == 0 && fixed.status == 0, "\(adaptive.error) \(fixed.error)")

@@ -57,6 +57,79 @@ import Backprop
         #expect(compressed.elementsBefore[rows] == Int32(total))
     }
 
+    /// Compressing X's columns straight from X gives what transposing X and compressing its
+    /// rows gives, element for element (special values included), for ragged tiles of 16 × 16
+    /// and on 1 and 2 threads.
+    @Test(arguments: [(1, 1), (15, 16), (16, 33), (17, 5), (60, 784), (130, 47)])
+    func columnCompressionEqualsCompressingTheTranspose(shape: (rows: Int, columns: Int)) throws {
+        let (rows, columns) = shape
+        let lda = columns + 3
+        var a = [Float](repeating: 99, count: rows * lda)
+        let source = Self.sparseMatrix(rows: rows, columns: columns, density: 0.2, seed: UInt64(rows * 1000 + columns))
+        for i in 0..<rows { for j in 0..<columns { a[i * lda + j] = source[i * columns + j] } }
+        a[0] = .nan
+        if rows > 2 && columns > 3 { a[2 * lda + 3] = -0.0; a[lda + 1] = -.infinity; a[(rows - 1) * lda + columns - 1] = 5 }
+        var transposed = [Float](repeating: 0, count: columns * rows)
+        for i in 0..<rows { for j in 0..<columns { transposed[j * rows + i] = a[i * lda + j] } }
+        let expected = try #require(transposed.withUnsafeBufferPointer {
+            CompressedRows.compressing($0.baseAddress!, rows: columns, columns: rows, lda: rows, maximumDensity: 1,
+                                       pool: BufferPool(), threads: nil)
+        })
+        for threads in [1, 2] {
+            let compressed = try #require(a.withUnsafeBufferPointer {
+                CompressedRows.compressingColumns($0.baseAddress!, rows: rows, columns: columns, lda: lda, maximumDensity: 1,
+                                                  pool: BufferPool(), threads: ThreadPool(threadCount: threads))
+            })
+            #expect(compressed.rows == columns && compressed.columns == rows)
+            #expect(compressed.count == expected.count)
+            for j in 0..<columns {
+                let mine = Int(compressed.rowStarts[j])..<Int(compressed.rowEnds[j])
+                let theirs = Int(expected.rowStarts[j])..<Int(expected.rowEnds[j])
+                #expect(mine.map { compressed.indices[$0] } == theirs.map { expected.indices[$0] }, "column \(j)")
+                #expect(mine.map { compressed.values[$0].bitPattern } == theirs.map { expected.values[$0].bitPattern })
+                #expect(compressed.elementsBefore[j] == expected.elementsBefore[j])
+            }
+        }
+        // Too dense for the limit: declined, as `compressing` declines.
+        if rows * columns >= 10 {
+            let dense = [Float](repeating: 1, count: rows * lda)
+            #expect(dense.withUnsafeBufferPointer {
+                CompressedRows.compressingColumns($0.baseAddress!, rows: rows, columns: columns, lda: lda, maximumDensity: 0.3,
+                                                  pool: BufferPool(), threads: nil)
+            } == nil)
+        }
+    }
+
+    /// The rows a first look samples are sparse, the others dense: the look lets the batch
+    /// through, and the exact limit then declines it, on any number of threads. Just under the
+    /// limit, it is accepted on any number of threads.
+    @Test func compressionDeclinesByTheExactCountWhateverTheSampleAndThreads() throws {
+        let rows = 40, columns = 100
+        var a = [Float](repeating: 0, count: rows * columns)
+        let sampled = Set((0..<8).map { $0 * rows / 8 })
+        for i in 0..<rows {
+            let nonzeros = sampled.contains(i) ? 10 : 100
+            for j in 0..<nonzeros { a[i * columns + j] = 1 }
+        }
+        for threads in [1, 2] {
+            let declined = a.withUnsafeBufferPointer {
+                CompressedRows.compressing($0.baseAddress!, rows: rows, columns: columns, lda: columns, maximumDensity: 0.3,
+                                           pool: BufferPool(), threads: ThreadPool(threadCount: threads))
+            }
+            #expect(declined == nil)
+        }
+        // 1200 nonzeros of 4000 is exactly the 0.3 limit: accepted, whole, on 1 and 2 threads.
+        var b = [Float](repeating: 0, count: rows * columns)
+        for i in 0..<rows { for j in 0..<30 { b[i * columns + (j * 3 + i) % columns] = Float(j + 1) } }
+        for threads in [1, 2] {
+            let accepted = try #require(b.withUnsafeBufferPointer {
+                CompressedRows.compressing($0.baseAddress!, rows: rows, columns: columns, lda: columns, maximumDensity: 0.3,
+                                           pool: BufferPool(), threads: ThreadPool(threadCount: threads))
+            })
+            #expect(accepted.count == 1200)
+        }
+    }
+
     @Test func compressionDeclinesADenseMatrix() {
         let a = Self.sparseMatrix(rows: 20, columns: 40, density: 0.6, seed: 2)
         let nonzero = a.filter { $0 != 0 }.count
@@ -272,7 +345,9 @@ import Backprop
     /// One weight used by two layers: the second backward adds into the gradient the first one
     /// left (the sparse path's transpose-add), as the dense path does.
     @Test func sharedWeightAccumulatesItsGradientLikeTheDensePath() {
-        let batch = 32, inputs = 300, outputs = 70
+        // 150 outputs: two panels of the weight gradient, each transposed into (and the second
+        // call adding to) the shared gradient.
+        let batch = 32, inputs = 300, outputs = 150
         let x1 = Self.sparseMatrix(rows: batch, columns: inputs, density: 0.15, seed: 41)
         let x2 = Self.sparseMatrix(rows: batch, columns: inputs, density: 0.15, seed: 42)
         let wValues = Self.dense(outputs * inputs, seed: 43)

@@ -52,6 +52,9 @@ public func linear(_ x: Variable, weight: Variable, bias: Variable?, activation:
         activation.biasForward(z: zp, bias: bias?.value.pointer, y: y.mutablePointer(), rows: batch, cols: outputs)
     }
 
+    // Backward only needs to know which path ran (it compresses X's columns itself); the
+    // forward's compressed rows go back to the pool now.
+    let forwardWasSparse = sparseX != nil
     let inputs3: [Variable] = bias.map { [x, weight, $0] } ?? [x, weight]
     return Variable(y, inputs: inputs3) { out in
         guard var dz = out.grad else { return }
@@ -85,20 +88,13 @@ public func linear(_ x: Variable, weight: Variable, bias: Variable?, activation:
                        a: dzp, lda: outputs, b: wp, ldb: inputs,
                        beta: accumulate ? 1 : 0, c: gx, ldc: inputs, pool: pool)
         }
-        if sparseX != nil {
+        if forwardWasSparse {
             // dWᵀ = Xᵀ·dZ by X's columns' nonzeros, then transposed into W's gradient.
             weight.withGradientBuffer { gw, accumulate in
-                // X's columns' nonzeros: the compressed rows of Xᵀ (same count as X's, so it
-                // fits the same capacity).
-                let xtStride = SparseGemm.unaliasedStride(batch)
-                var denseXt = Tensor(uninitializedShape: [inputs, xtStride], backend: backend)
-                SparseGemm.transpose(x.value.pointer, rows: batch, columns: inputs, lda: inputs,
-                                     into: denseXt.mutablePointer(), ldt: xtStride, accumulate: false, pool: threads)
-                let compressedXt = withExtendedLifetime(denseXt) {
-                    CompressedRows.compressing(denseXt.pointer, rows: inputs, columns: batch, lda: xtStride,
-                                               maximumDensity: backend.sparseInputDensity,
-                                               pool: backend.buffers, threads: threads)
-                }
+                // X's columns' nonzeros: the compressed rows of Xᵀ, straight from X.
+                let compressedXt = CompressedRows.compressingColumns(x.value.pointer, rows: batch, columns: inputs, lda: inputs,
+                                                                     maximumDensity: backend.sparseInputDensity,
+                                                                     pool: backend.buffers, threads: threads)
                 guard let xt = compressedXt else {
                     // Only if x's value changed since the forward pass; the dense product is right regardless.
                     weightGradient(gw, accumulate, threads)

@@ -64,26 +64,75 @@ public final class CompressedRows {
                             maximumDensity: Double, pool: BufferPool = Backend.current.buffers,
                                    threads: ThreadPool?) -> CompressedRows? {
         precondition(rows >= 0 && columns >= 0 && lda >= columns)
-        let limit = Int((Double(rows * columns) * maximumDensity).rounded(.up))
-        guard rows * columns > 0, rows * columns < Int(Int32.max), limit > 0 else { return nil }
+        guard let limit = elementLimit(rows: rows, columns: columns, maximumDensity: maximumDensity) else { return nil }
+        // A look at up to 8 rows first: a hidden layer's activations (sigmoid: all nonzero,
+        // ReLU: about half) are declined after reading those, not after compressing most of the
+        // batch. The sample is the same rows for any thread count, so the decision is too.
+        let sampled = min(rows, 8)
+        var sampledNonzeros = 0
+        for s in 0..<sampled { sampledNonzeros += bp_count_nonzeros(a + (s * rows / sampled) * lda, columns) }
+        guard Double(sampledNonzeros) <= 1.25 * maximumDensity * Double(sampled * columns) else { return nil }
         let tasks = rows * columns >= SparseGemm.minimumParallelWork / 4 ? min(threads?.threadCount ?? 1, rows) : 1
         let compressed = CompressedRows(rows: rows, columns: columns, pool: pool)
         let (starts, ends) = (compressed.rowStarts, compressed.rowEnds)
         let (indices, values) = (compressed.indices, compressed.values)
+        // Each range stops once it alone holds more than the limit (then so does the whole).
+        if tasks > 1, let threads {
+            let declined = PoolAtomic()
+            threads.parallelFor(tasks) { task in
+                if bp_compress_rows(a, rows * task / tasks, rows * (task + 1) / tasks, columns, lda, columns,
+                                    starts, ends, indices, values, limit) == 0 { declined.store(1) }
+            }
+            if declined.load() != 0 { return nil }
+        } else if bp_compress_rows(a, 0, rows, columns, lda, columns, starts, ends, indices, values, limit) == 0 {
+            return nil
+        }
+        return compressed.finish(limit: limit)
+    }
+
+    /// The nonzeros of `aᵀ`, for `a` of `rows × columns` (row `i` at `a + i * lda`): row `j`
+    /// of the result is column `j` of `a`. The same elements in the same order as transposing
+    /// `a` and compressing that, without writing the transpose (tiles of 16 × 16 are
+    /// transposed in registers); nil when more than `maximumDensity` of the elements are
+    /// nonzero. Columns are split over `threads` in bands of 16.
+    public static func compressingColumns(_ a: UnsafePointer<Float>, rows: Int, columns: Int, lda: Int,
+                                          maximumDensity: Double, pool: BufferPool = Backend.current.buffers,
+                                          threads: ThreadPool?) -> CompressedRows? {
+        precondition(rows >= 0 && columns >= 0 && lda >= columns)
+        guard let limit = elementLimit(rows: rows, columns: columns, maximumDensity: maximumDensity) else { return nil }
+        let bands = (columns + 15) / 16
+        let tasks = rows * columns >= SparseGemm.minimumParallelWork / 4 ? min(threads?.threadCount ?? 1, bands) : 1
+        let compressed = CompressedRows(rows: columns, columns: rows, pool: pool)
+        let (starts, ends) = (compressed.rowStarts, compressed.rowEnds)
+        let (indices, values) = (compressed.indices, compressed.values)
         if tasks > 1, let threads {
             threads.parallelFor(tasks) { task in
-                bp_compress_rows(a, rows * task / tasks, rows * (task + 1) / tasks, columns, lda, columns,
-                                 starts, ends, indices, values)
+                let lower = bands * task / tasks * 16, upper = min(bands * (task + 1) / tasks * 16, columns)
+                if lower < upper {
+                    bp_compress_columns(a, rows, lower, upper, lda, rows, starts, ends, indices, values)
+                }
             }
         } else {
-            bp_compress_rows(a, 0, rows, columns, lda, columns, starts, ends, indices, values)
+            bp_compress_columns(a, rows, 0, columns, lda, rows, starts, ends, indices, values)
         }
-        let before = compressed.elementsBefore
-        before[0] = 0
-        for i in 0..<rows { before[i + 1] = before[i] + (ends[i] - starts[i]) }
-        let count = Int(before[rows])
-        guard count <= limit else { return nil }
-        compressed.count = count
-        return compressed
+        return compressed.finish(limit: limit)
+    }
+
+    /// The most elements a `rows × columns` matrix may keep at `maximumDensity`; nil when there
+    /// is nothing to compress or the offsets would not fit Int32.
+    private static func elementLimit(rows: Int, columns: Int, maximumDensity: Double) -> Int? {
+        let limit = Int((Double(rows * columns) * maximumDensity).rounded(.up))
+        guard rows * columns > 0, rows * columns < Int(Int32.max), limit > 0 else { return nil }
+        return limit
+    }
+
+    /// Totals the rows' counts; nil when they exceed `limit`.
+    private func finish(limit: Int) -> CompressedRows? {
+        elementsBefore[0] = 0
+        for i in 0..<rows { elementsBefore[i + 1] = elementsBefore[i] + (rowEnds[i] - rowStarts[i]) }
+        let total = Int(elementsBefore[rows])
+        guard total <= limit else { return nil }
+        count = total
+        return self
     }
 }

@@ -57,17 +57,19 @@ public enum SparseInputBenchmark {
             let sparseForward = best {
                 SparseGemm.multiply(s, panels: panels, n: outputs, c: out, ldc: outputs, accumulate: false, pool: threads)
             }
+            // X's columns compressed straight from X (what LinearOp runs), and for comparison
+            // the transpose it replaces.
             let xtStride = SparseGemm.unaliasedStride(batch)
             let transposeX = best {
                 SparseGemm.transpose(x, rows: batch, columns: inputs, lda: inputs, into: out2, ldt: xtStride,
                                      accumulate: false, pool: threads)
             }
             let compressXt = best {
-                _ = CompressedRows.compressing(out2, rows: inputs, columns: batch, lda: xtStride, maximumDensity: 1,
-                                               pool: pool, threads: threads)
+                _ = CompressedRows.compressingColumns(x, rows: batch, columns: inputs, lda: inputs, maximumDensity: 1,
+                                                      pool: pool, threads: threads)
             }
-            guard let st = CompressedRows.compressing(out2, rows: inputs, columns: batch, lda: xtStride, maximumDensity: 1,
-                                                      pool: pool, threads: threads) else { continue }
+            guard let st = CompressedRows.compressingColumns(x, rows: batch, columns: inputs, lda: inputs, maximumDensity: 1,
+                                                             pool: pool, threads: threads) else { continue }
             let packZ = best { SparseGemm.packPanels(dz, rows: batch, columns: outputs, ld: outputs, into: panels) }
             let sparseWeight = best {
                 SparseGemm.multiply(st, panels: panels, n: outputs, c: out, ldc: gStride, accumulate: false, pool: threads)
@@ -78,12 +80,12 @@ public enum SparseInputBenchmark {
             }
             func f(_ v: Double) -> String { String(format: "%.1f", v) }
             let flops = 2.0 * Double(batch * inputs * outputs)
-            let sparseTotal = compress + packW + sparseForward + transposeX + compressXt + packZ + sparseWeight + transposeG
+            let sparseTotal = compress + packW + sparseForward + compressXt + packZ + sparseWeight + transposeG
             lines.append("  \(batch)×\(inputs)→\(outputs), density \(String(format: "%.3f", density)):"
                 + " dense fwd \(f(denseForward)) (\(f(flops / denseForward / 1e3)) GFLOP/s) dW \(f(denseWeight))"
                 + " | sparse compress \(f(compress)) Wᵀ \(f(packW)) fwd \(f(sparseForward))"
                 + " (\(f(flops * density / sparseForward / 1e3)) GFLOP/s useful)"
-                + " Xᵀ \(f(transposeX))+\(f(compressXt)) dZ \(f(packZ)) dWᵀ \(f(sparseWeight)) add \(f(transposeG))"
+                + " Xᵀ compressed \(f(compressXt)) (a plain transpose: \(f(transposeX))) dZ \(f(packZ)) dWᵀ \(f(sparseWeight)) add \(f(transposeG))"
                 + " | total dense \(f(denseForward + denseWeight)) sparse \(f(sparseTotal))")
         }
         return lines

@@ -1,4 +1,5 @@
 import Foundation
+import CBackpropSupport
 /// Where tensors are allocated and their kernels run.
 ///
 /// This is the seam a GPU or distributed backend slots into: layers, losses and optimizers never
@@ -31,8 +32,13 @@ public final class Backend: Sendable {
     }
 
     /// The process-wide CPU backend: all processors (or `BACKPROP_THREADS`), one buffer pool, and
-    /// the sparse-input threshold 0.3 (or `BACKPROP_SPARSE_INPUTS`).
-    public static let cpu = Backend(threads: .shared, sparseInputDensity: environmentSparseInputDensity ?? 0.3)
+    /// the sparse-input threshold (`BACKPROP_SPARSE_INPUTS`, else ``defaultSparseInputDensity``).
+    public static let cpu = Backend(threads: .shared, sparseInputDensity: environmentSparseInputDensity ?? defaultSparseInputDensity)
+
+    /// 0.3 where the build has AVX-512, else 0 (off). The threshold was measured with the
+    /// AVX-512 sparse kernels; without them the product runs a portable scalar loop, correct
+    /// (the tests run it through an explicit threshold) but not faster than the dense GEMM.
+    public static let defaultSparseInputDensity: Double = BP_HAS_AVX512F != 0 ? 0.3 : 0
 
     /// `BACKPROP_SPARSE_INPUTS` when it holds a number in [0, 1] (0 turns the sparse-input
     /// path off, e.g. to compare it with the dense one without recompiling).

@@ -10,7 +10,8 @@
 ///
 /// How: after a warm-up, each mode runs a measuring window (at least ``minimumWindowSteps``
 /// steps and ``minimumWindowSeconds``), the faster median step time wins, and the winner runs
-/// ``exploitFactor`` times as long as the two windows took before both are measured again. Ties
+/// ``exploitFactor`` times as long as the two windows' steps took (counting step time only, so
+/// evaluations between steps do not stretch it) before both are measured again. Ties
 /// go to the pool. The cost is the loser's window: a few percent of the loser's slowdown.
 ///
 /// Results do not depend on the choice: every kernel gives the same bits on any number of
@@ -26,7 +27,7 @@ public final class AdaptiveThreading {
     public private(set) var pooledSteps = 0
     public private(set) var serialSteps = 0
 
-    /// Steps and seconds each measuring window lasts at least.
+    /// Steps and seconds of step time each measuring window lasts at least.
     public static let minimumWindowSteps = 8
     public static let minimumWindowSeconds = 0.02
     /// The winner runs this many times the measuring windows' length before the next measurement.
@@ -36,8 +37,12 @@ public final class AdaptiveThreading {
 
     private enum Phase {
         case warmUp(remaining: Int)
-        case measuring(pooled: Bool, durations: [Double], started: Double, otherMedian: Double?, measuringStarted: Double)
-        case exploiting(pooled: Bool, until: Double)
+        /// `spent`: step seconds measured in this round so far (both windows): the next round
+        /// comes after `exploitFactor` times that, counted in step time too, so evaluations and
+        /// checkpoints between steps neither stretch nor shrink it.
+        case measuring(pooled: Bool, durations: [Double], otherMedian: Double?, spent: Double)
+        /// `left`: step seconds until the next round of measurements.
+        case exploiting(pooled: Bool, left: Double)
     }
     private var phase: Phase = .warmUp(remaining: AdaptiveThreading.warmUpSteps)
     private let alternatesEveryStep: Bool
@@ -67,7 +72,7 @@ public final class AdaptiveThreading {
         if alternatesEveryStep { return nextStepUsesPool }
         switch phase {
         case .warmUp: return true
-        case .measuring(let pooled, _, _, _, _): return pooled
+        case .measuring(let pooled, _, _, _): return pooled
         case .exploiting(let pooled, _): return pooled
         }
     }
@@ -75,9 +80,8 @@ public final class AdaptiveThreading {
     /// The backend for the next step.
     public var backend: Backend { usesPool ? pooled : serial }
 
-    /// Reports the step just run (on ``backend``): it took `seconds`, and finished at `now`
-    /// (any monotonic clock in seconds).
-    public func record(seconds: Double, now: Double) {
+    /// Reports the step just run (on ``backend``): it took `seconds`.
+    public func record(seconds: Double) {
         if usesPool { pooledSteps += 1 } else { serialSteps += 1 }
         if alternatesEveryStep {
             nextStepUsesPool.toggle()
@@ -86,27 +90,28 @@ public final class AdaptiveThreading {
         switch phase {
         case .warmUp(let remaining):
             phase = remaining > 1 ? .warmUp(remaining: remaining - 1)
-                : .measuring(pooled: true, durations: [], started: now, otherMedian: nil, measuringStarted: now)
-        case .measuring(let pooled, var durations, let started, let otherMedian, let measuringStarted):
+                : .measuring(pooled: true, durations: [], otherMedian: nil, spent: 0)
+        case .measuring(let pooled, var durations, let otherMedian, let spent):
             durations.append(seconds)
-            guard durations.count >= Self.minimumWindowSteps, now - started >= Self.minimumWindowSeconds else {
-                phase = .measuring(pooled: pooled, durations: durations, started: started,
-                                   otherMedian: otherMedian, measuringStarted: measuringStarted)
+            let spentNow = spent + seconds
+            guard durations.count >= Self.minimumWindowSteps,
+                  durations.reduce(0, +) >= Self.minimumWindowSeconds else {
+                phase = .measuring(pooled: pooled, durations: durations, otherMedian: otherMedian, spent: spentNow)
                 return
             }
             let median = Self.median(durations)
             guard let other = otherMedian else {
-                phase = .measuring(pooled: !pooled, durations: [], started: now, otherMedian: median,
-                                   measuringStarted: measuringStarted)
+                phase = .measuring(pooled: !pooled, durations: [], otherMedian: median, spent: spentNow)
                 return
             }
             let (pooledMedian, serialMedian) = pooled ? (median, other) : (other, median)
-            let winner = pooledMedian <= serialMedian
-            phase = .exploiting(pooled: winner, until: now + Self.exploitFactor * (now - measuringStarted))
-        case .exploiting(let pooled, let until):
-            if now >= until {
+            phase = .exploiting(pooled: pooledMedian <= serialMedian, left: Self.exploitFactor * spentNow)
+        case .exploiting(let pooled, let left):
+            if left - seconds <= 0 {
                 // Measure the current winner last, so the steps right after a measurement keep it.
-                phase = .measuring(pooled: !pooled, durations: [], started: now, otherMedian: nil, measuringStarted: now)
+                phase = .measuring(pooled: !pooled, durations: [], otherMedian: nil, spent: 0)
+            } else {
+                phase = .exploiting(pooled: pooled, left: left - seconds)
             }
         }
     }

@@ -224,10 +224,7 @@ public final class Trainer {
                     gradientNoise?.perturb(model.parameters, step: state.step)
                     optimizer.step()
                 }
-                if let threading {
-                    let now = TrainingBenchmark.monotonicSeconds()
-                    threading.record(seconds: now - stepStart, now: now)
-                }
+                threading?.record(seconds: TrainingBenchmark.monotonicSeconds() - stepStart)
                 state.step += 1
                 if let parallel {
                     do { try parallel.afterStep(state.step, model: model) } catch { throw .distributed(error) }
