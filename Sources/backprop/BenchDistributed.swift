@@ -171,7 +171,7 @@ struct BenchDistributed: ParsableCommand {
         guard let configuration = TrainingBenchmark.configurations.first(where: { $0.key == config }) else { return }
         let train: ImageDataset
         do { train = try MNIST.loadBundled().train } catch { throw CommandFailure("MNIST: \(error)") }
-        let backend = Backend(threads: ThreadPool(threadCount: 1))
+        let backend = Backend(threads: ThreadPool(threadCount: 1), sparseInputDensity: Backend.cpu.sparseInputDensity)
         try Backend.$current.withValue(backend) {
             let warmUp = try DataParallel(collective: communicator)
             _ = try TrainingBenchmark.makeTrainer(configuration, train: train, epochs: 1, maximumSteps: 20, seed: 7, parallel: warmUp).fit()

@@ -60,7 +60,7 @@ import Backprop
     /// Compressing X's columns straight from X gives what transposing X and compressing its
     /// rows gives, element for element (special values included), for ragged tiles of 16 × 16
     /// and on 1 and 2 threads.
-    @Test(arguments: [(1, 1), (15, 16), (16, 33), (17, 5), (60, 784), (130, 47)])
+    @Test(arguments: [(1, 1), (15, 16), (16, 33), (17, 5), (60, 784), (60, 790), (130, 47)])
     func columnCompressionEqualsCompressingTheTranspose(shape: (rows: Int, columns: Int)) throws {
         let (rows, columns) = shape
         let lda = columns + 3
@@ -104,7 +104,8 @@ import Backprop
     /// through, and the exact limit then declines it, on any number of threads. Just under the
     /// limit, it is accepted on any number of threads.
     @Test func compressionDeclinesByTheExactCountWhateverTheSampleAndThreads() throws {
-        let rows = 40, columns = 100
+        // 40,000 elements: above the size where compression splits over threads.
+        let rows = 400, columns = 100
         var a = [Float](repeating: 0, count: rows * columns)
         let sampled = Set((0..<8).map { $0 * rows / 8 })
         for i in 0..<rows {
@@ -118,7 +119,7 @@ import Backprop
             }
             #expect(declined == nil)
         }
-        // 1200 nonzeros of 4000 is exactly the 0.3 limit: accepted, whole, on 1 and 2 threads.
+        // 30 per row is exactly the 0.3 limit: accepted, whole, on 1 and 2 threads.
         var b = [Float](repeating: 0, count: rows * columns)
         for i in 0..<rows { for j in 0..<30 { b[i * columns + (j * 3 + i) % columns] = Float(j + 1) } }
         for threads in [1, 2] {
@@ -126,7 +127,17 @@ import Backprop
                 CompressedRows.compressing($0.baseAddress!, rows: rows, columns: columns, lda: columns, maximumDensity: 0.3,
                                            pool: BufferPool(), threads: ThreadPool(threadCount: threads))
             })
-            #expect(accepted.count == 1200)
+            #expect(accepted.count == 30 * rows)
+        }
+        // One more nonzero (in a row the sample skips): each thread's half stays under the
+        // limit, the total does not, so only the final total declines it — on 1 and 2 threads.
+        b[(rows / 2 + 1) * columns + 99] = 1
+        #expect(b[(rows / 2 + 1) * columns + 99] == 1 && !sampled.contains(rows / 2 + 1))
+        for threads in [1, 2] {
+            #expect(b.withUnsafeBufferPointer {
+                CompressedRows.compressing($0.baseAddress!, rows: rows, columns: columns, lda: columns, maximumDensity: 0.3,
+                                           pool: BufferPool(), threads: ThreadPool(threadCount: threads))
+            } == nil)
         }
     }
 

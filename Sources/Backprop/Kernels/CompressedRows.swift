@@ -58,8 +58,10 @@ public final class CompressedRows {
     }
 
     /// The nonzeros of `a` (`rows × columns`, row `i` at `a + i * lda`), or nil when more than
-    /// `maximumDensity` of its elements are nonzero (the dense product is then the faster one).
-    /// Rows are compressed on `threads`, each thread a contiguous range of rows.
+    /// `maximumDensity` of its elements are nonzero (the dense product is then the faster one) —
+    /// or when 8 sampled rows (the same rows for any thread count) hold more than 1.25 ×
+    /// `maximumDensity` of theirs, which may decline a batch just under the limit. Rows are
+    /// compressed on `threads`, each thread a contiguous range of rows.
     public static func compressing(_ a: UnsafePointer<Float>, rows: Int, columns: Int, lda: Int,
                             maximumDensity: Double, pool: BufferPool = Backend.current.buffers,
                                    threads: ThreadPool?) -> CompressedRows? {

@@ -118,8 +118,11 @@ public final class Ensemble: Module {
             return members.enumerated().map { body($0.offset, $0.element) }
         }
         let results = Mutex<[Int: Result]>([:])
+        // Members keep the caller's sparse-input threshold, so they take the same paths (and give
+        // the same bits) as when trained one after the other.
+        let sparseInputDensity = Backend.current.sparseInputDensity
         pool.parallelFor(members.count) { k in
-            let backend = Backend(threads: ThreadPool(threadCount: 1))
+            let backend = Backend(threads: ThreadPool(threadCount: 1), sparseInputDensity: sparseInputDensity)
             let result = Backend.$current.withValue(backend) { body(k, members[k]) }
             results.withLock { $0[k] = result }
         }

@@ -24,7 +24,7 @@ public final class Backend: Sendable {
     /// pixels are 19% nonzero.
     public let sparseInputDensity: Double
 
-    public init(threads: ThreadPool, buffers: BufferPool = BufferPool(), sparseInputDensity: Double = 0.3) {
+    public init(threads: ThreadPool, buffers: BufferPool = BufferPool(), sparseInputDensity: Double = Backend.defaultSparseInputDensity) {
         precondition(sparseInputDensity >= 0 && sparseInputDensity <= 1, "Backend: sparseInputDensity must be in [0, 1]")
         self.threads = threads
         self.buffers = buffers
