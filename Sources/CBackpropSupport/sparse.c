@@ -219,18 +219,59 @@ void bp_compress_columns(const float *a, long rows, long colBegin, long colEnd, 
 // both ~5-10% slower, the whole depth at once ~40% slower on MNIST's first layer.
 static inline long depth_chunk_rows(int vectors) { return 32768 / (64 * vectors); }
 
+// 16 floats as one value. Written with clang's portable vector type, the kernel below is the
+// same code on every target: AVX-512 registers here, two AVX2 or four NEON registers elsewhere.
+// (Without AVX-512, clang warns that passing such a value changes the calling convention; these
+// helpers are static and inlined, so no value crosses a call.)
+#pragma clang diagnostic ignored "-Wpsabi"
+typedef float v16 __attribute__((ext_vector_type(16)));
+
+static inline v16 v16_load(const float *p) {
+    v16 v;
+    __builtin_memcpy(&v, p, sizeof v);
+    return v;
+}
+
+// x * y + z lane by lane, each rounded once.
+static inline v16 v16_fma(v16 x, v16 y, v16 z) {
+#if __has_builtin(__builtin_elementwise_fma)
+    return __builtin_elementwise_fma(x, y, z);
+#else
+    for (int i = 0; i < 16; i++) z[i] = fmaf(x[i], y[i], z[i]);
+    return z;
+#endif
+}
+
+// The first n (1...16) floats at p; the other lanes zero. Nothing past p + n is read.
+static inline v16 v16_load_first(const float *p, int n) {
 #if defined(__AVX512F__)
+    return (v16)_mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1u), p);
+#else
+    v16 v = 0;
+    for (int i = 0; i < n; i++) v[i] = p[i];
+    return v;
+#endif
+}
+
+// Writes the first n (1...16) lanes of v at p, nothing past p + n.
+static inline void v16_store_first(float *p, v16 v, int n) {
+#if defined(__AVX512F__)
+    _mm512_mask_storeu_ps(p, (__mmask16)((1u << n) - 1u), (__m512)v);
+#else
+    for (int i = 0; i < n; i++) p[i] = v[i];
+#endif
+}
+
 static inline __attribute__((always_inline)) void
 panel_block(const int32_t *starts, const int32_t *ends, const int32_t *indices, const float *values, int32_t *cursors,
             long rowBegin, long rowEnd, long depth, const float *b, long ldb, long valid,
             float *c, long ldc, int accumulate, const int V) {
     const long chunk = depth_chunk_rows(V);
-    const __mmask16 lastMask = (__mmask16)(valid - 16 * (V - 1) >= 16 ? 0xFFFFu : (1u << (valid - 16 * (V - 1))) - 1u);
+    const int last = (int)(valid - 16 * (V - 1));   // lanes of the last vector, 1...16
     const int single = depth <= chunk;
     if (!accumulate && !single) {
         for (long i = rowBegin; i < rowEnd; i++) {
-            float *out = c + i * ldc;
-            for (int v = 0; v < V; v++) _mm512_mask_storeu_ps(out + 16 * v, v == V - 1 ? lastMask : 0xFFFF, _mm512_setzero_ps());
+            for (int v = 0; v < V; v++) v16_store_first(c + i * ldc + 16 * v, (v16)0, v == V - 1 ? last : 16);
         }
     }
     const int store = !accumulate && single;
@@ -241,71 +282,33 @@ panel_block(const int32_t *starts, const int32_t *ends, const int32_t *indices, 
             long j = cursors[i];
             const long end = ends[i];
             if (!store && (j >= end || indices[j] >= chunkEnd)) continue;
-            __m512 a[8], s[8];
-            for (int v = 0; v < V; v++) { a[v] = _mm512_setzero_ps(); s[v] = _mm512_setzero_ps(); }
+            v16 a[8], s[8];
+            for (int v = 0; v < V; v++) { a[v] = 0; s[v] = 0; }
             for (; j + 1 < end && indices[j + 1] < chunkEnd; j += 2) {
-                const __m512 x = _mm512_set1_ps(values[j]), y = _mm512_set1_ps(values[j + 1]);
+                const v16 x = values[j], y = values[j + 1];
                 const float *p = b + (long)indices[j] * ldb, *q = b + (long)indices[j + 1] * ldb;
                 for (int v = 0; v < V; v++) {
-                    a[v] = _mm512_fmadd_ps(x, _mm512_loadu_ps(p + 16 * v), a[v]);
-                    s[v] = _mm512_fmadd_ps(y, _mm512_loadu_ps(q + 16 * v), s[v]);
+                    a[v] = v16_fma(x, v16_load(p + 16 * v), a[v]);
+                    s[v] = v16_fma(y, v16_load(q + 16 * v), s[v]);
                 }
             }
             if (j < end && indices[j] < chunkEnd) {
-                const __m512 x = _mm512_set1_ps(values[j]);
+                const v16 x = values[j];
                 const float *p = b + (long)indices[j] * ldb;
-                for (int v = 0; v < V; v++) a[v] = _mm512_fmadd_ps(x, _mm512_loadu_ps(p + 16 * v), a[v]);
+                for (int v = 0; v < V; v++) a[v] = v16_fma(x, v16_load(p + 16 * v), a[v]);
                 j += 1;
             }
             cursors[i] = (int32_t)j;
             float *out = c + i * ldc;
             for (int v = 0; v < V; v++) {
-                const __mmask16 m = v == V - 1 ? lastMask : (__mmask16)0xFFFF;
-                __m512 sum = _mm512_add_ps(a[v], s[v]);
-                if (!store) sum = _mm512_add_ps(sum, _mm512_maskz_loadu_ps(m, out + 16 * v));
-                _mm512_mask_storeu_ps(out + 16 * v, m, sum);
+                const int n = v == V - 1 ? last : 16;
+                v16 sum = a[v] + s[v];
+                if (!store) sum += v16_load_first(out + 16 * v, n);
+                v16_store_first(out + 16 * v, sum, n);
             }
         }
     }
 }
-#else
-static inline __attribute__((always_inline)) void
-panel_block(const int32_t *starts, const int32_t *ends, const int32_t *indices, const float *values, int32_t *cursors,
-            long rowBegin, long rowEnd, long depth, const float *b, long ldb, long valid,
-            float *c, long ldc, int accumulate, const int V) {
-    (void)V;
-    const long chunk = depth_chunk_rows((int)((valid + 15) / 16));
-    const int single = depth <= chunk;
-    if (!accumulate && !single) {
-        for (long i = rowBegin; i < rowEnd; i++) for (long k = 0; k < valid; k++) c[i * ldc + k] = 0;
-    }
-    const int store = !accumulate && single;
-    for (long i = rowBegin; i < rowEnd; i++) cursors[i] = starts[i];
-    for (long chunkStart = 0; chunkStart < depth; chunkStart += chunk) {
-        const int32_t chunkEnd = (int32_t)(chunkStart + chunk < depth ? chunkStart + chunk : depth);
-        for (long i = rowBegin; i < rowEnd; i++) {
-            long j = cursors[i];
-            const long end = ends[i];
-            if (!store && (j >= end || indices[j] >= chunkEnd)) continue;
-            float a[BP_PANEL_WIDTH] = {0}, s[BP_PANEL_WIDTH] = {0};
-            for (; j + 1 < end && indices[j + 1] < chunkEnd; j += 2) {
-                const float x = values[j], y = values[j + 1];
-                const float *p = b + (long)indices[j] * ldb, *q = b + (long)indices[j + 1] * ldb;
-                for (long k = 0; k < valid; k++) { a[k] = fmaf(x, p[k], a[k]); s[k] = fmaf(y, q[k], s[k]); }
-            }
-            if (j < end && indices[j] < chunkEnd) {
-                const float x = values[j];
-                const float *p = b + (long)indices[j] * ldb;
-                for (long k = 0; k < valid; k++) a[k] = fmaf(x, p[k], a[k]);
-                j += 1;
-            }
-            cursors[i] = (int32_t)j;
-            float *out = c + i * ldc;
-            for (long k = 0; k < valid; k++) out[k] = store ? a[k] + s[k] : out[k] + (a[k] + s[k]);
-        }
-    }
-}
-#endif
 
 void bp_sparse_panel_product(const int32_t *starts, const int32_t *ends, const int32_t *indices, const float *values,
                              int32_t *cursors, long rowBegin, long rowEnd, long depth,

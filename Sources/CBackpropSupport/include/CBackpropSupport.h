@@ -43,7 +43,11 @@ static inline void bp_prefetch(const void *p, long count) {
     }
 }
 
-/// 16 floats as one vector value; Swift imports the type as SIMD16<Float>.
+/// 16 floats as one vector value; Swift imports the type as SIMD16<Float>. (Without AVX-512,
+/// clang warns that passing it changes the calling convention; the one function taking it is
+/// static inline, so it never crosses a call.)
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wpsabi"
 typedef float bp_float16 __attribute__((ext_vector_type(16)));
 
 /// Correctly rounded square roots lane by lane (IEEE 754: -0 gives -0, negatives and NaN give
@@ -57,6 +61,7 @@ static inline bp_float16 bp_square_root16(bp_float16 x) {
     return x;
 #endif
 }
+#pragma clang diagnostic pop
 
 /// Makes stdout line-buffered, so progress lines appear as printed even through a pipe.
 /// (C, because Swift 6 treats the global `stdout` as unsafe shared state.)
