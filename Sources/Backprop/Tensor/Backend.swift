@@ -35,9 +35,10 @@ public final class Backend: Sendable {
     /// the sparse-input threshold (`BACKPROP_SPARSE_INPUTS`, else ``defaultSparseInputDensity``).
     public static let cpu = Backend(threads: .shared, sparseInputDensity: environmentSparseInputDensity ?? defaultSparseInputDensity)
 
-    /// 0.3 where the build has AVX-512, else 0 (off). The threshold was measured with the
-    /// AVX-512 sparse kernels; without them the product runs a portable scalar loop, correct
-    /// (the tests run it through an explicit threshold) but not faster than the dense GEMM.
+    /// 0.3 where the build has AVX-512, else 0 (off). The break-even was measured with AVX-512
+    /// only; elsewhere the product is portable vector code and the compression a scalar loop,
+    /// correct (the tests run them through an explicit threshold) but not measured against the
+    /// dense GEMM, so the dense path stays the default there.
     public static let defaultSparseInputDensity: Double = BP_HAS_AVX512F != 0 ? 0.3 : 0
 
     /// `BACKPROP_SPARSE_INPUTS` when it holds a number in [0, 1] (0 turns the sparse-input
