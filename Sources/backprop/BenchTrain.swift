@@ -171,9 +171,14 @@ struct BenchTrain: ParsableCommand {
             let object: [String: Any] = [
                 "kind": "result", "framework": "backprop", "config": configuration.key,
                 "threads": ThreadPool.shared.threadCount, "replicas": count,
-                "runs": measured.map { ["samples_per_second": $0.samplesPerSecond, "cores": $0.cores,
-                                        "other_load": $0.otherLoad ?? 0, "clean": $0.clean, "epochs": $0.epochs,
-                                        "loss": Double($0.loss), "pooled_step_share": $0.pooledStepShare ?? -1] as [String: Any] },
+                "runs": measured.map { run in
+                    var fields: [String: Any] = ["samples_per_second": run.samplesPerSecond, "cores": run.cores,
+                                                 "other_load": run.otherLoad ?? 0, "clean": run.clean, "epochs": run.epochs,
+                                                 "loss": Double(run.loss)]
+                    // Only where adaptive threading chose (not on one thread, replicas or when off).
+                    if let share = run.pooledStepShare { fields["pooled_step_share"] = share }
+                    return fields
+                },
                 "peak_rss_bytes": TrainingBenchmark.peakResidentBytes(),
             ]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
@@ -253,9 +258,9 @@ struct BenchFigure {
                   let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
                   object["kind"] as? String == "result",
                   let runs = object["runs"] as? [[String: Any]], !runs.isEmpty else { return nil }
-            let all = runs.compactMap { r -> (Double, Double, Bool, Double)? in
+            let all = runs.compactMap { r -> (Double, Double, Bool, Double?)? in
                 guard let s = r["samples_per_second"] as? Double, let c = r["cores"] as? Double else { return nil }
-                return (s, c, r["clean"] as? Bool ?? false, r["pooled_step_share"] as? Double ?? -1)
+                return (s, c, r["clean"] as? Bool ?? false, r["pooled_step_share"] as? Double)
             }
             let clean = all.filter(\.2)
             let used = clean.isEmpty ? all : clean
@@ -267,7 +272,7 @@ struct BenchFigure {
             return BenchFigure(median: median(used.map(\.0)), cores: median(used.map(\.1)), clean: !clean.isEmpty,
                                cleanCount: clean.count, attempts: all.count,
                                peakBytes: object["peak_rss_bytes"] as? Int ?? 0, replicas: object["replicas"] as? Int,
-                               pooledStepShare: used.allSatisfy { $0.3 >= 0 } ? median(used.map(\.3)) : nil)
+                               pooledStepShare: used.allSatisfy { $0.3 != nil } ? median(used.compactMap(\.3)) : nil)
         }
     }
 }

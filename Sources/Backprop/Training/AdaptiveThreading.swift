@@ -1,3 +1,5 @@
+import Dispatch
+
 /// Decides, while a training loop runs, whether its steps split their kernels over the thread
 /// pool or run on the calling thread alone — by timing both, again and again.
 ///
@@ -79,6 +81,14 @@ public final class AdaptiveThreading {
 
     /// The backend for the next step.
     public var backend: Backend { usesPool ? pooled : serial }
+
+    private var stepStart: UInt64 = 0
+
+    /// Marks the start of a step (to be run on ``backend``); ``stepFinished()`` times it.
+    public func stepStarted() { stepStart = DispatchTime.now().uptimeNanoseconds }
+
+    /// Records the step begun at the last ``stepStarted()``.
+    public func stepFinished() { record(seconds: Double(DispatchTime.now().uptimeNanoseconds &- stepStart) * 1e-9) }
 
     /// Reports the step just run (on ``backend``): it took `seconds`.
     public func record(seconds: Double) {

@@ -200,7 +200,7 @@ public final class Trainer {
                 scheduler.apply(to: optimizer)
                 optimizer.zeroGrad()
                 let value: Float, batchCorrect: Int, batchCount: Int
-                let stepStart = threading == nil ? 0 : TrainingBenchmark.monotonicSeconds()
+                threading?.stepStarted()
                 let backend = threading?.backend ?? Backend.current
                 if let parallel {
                     let totals = try parallelGradients(batch, parallel)
@@ -224,7 +224,7 @@ public final class Trainer {
                     gradientNoise?.perturb(model.parameters, step: state.step)
                     optimizer.step()
                 }
-                threading?.record(seconds: TrainingBenchmark.monotonicSeconds() - stepStart)
+                threading?.stepFinished()
                 state.step += 1
                 if let parallel {
                     do { try parallel.afterStep(state.step, model: model) } catch { throw .distributed(error) }
