@@ -1,18 +1,10 @@
-// swift-tools-version:6.1
+// swift-tools-version:6.2
 import PackageDescription
 
-// Why `-march=native`: Swift's SIMD types lower to real vector instructions (AVX-512 / AVX2 FMA on
-// x86-64, NEON on arm64) only when the compiler knows the target CPU; without it every
-// `addingProduct` becomes a libm `fmaf` call per lane and GEMM drops ~200x. The flag is passed to
-// both the Swift compiler (through the Clang importer, which decides the target features) and the
-// C support target, whose header turns the chosen features into constants the kernels branch on.
-// Root packages may use unsafe flags, so the README's plain `swift build` / `swift test` get it.
-let nativeSwift: [SwiftSetting] = [
-    .unsafeFlags(["-Xcc", "-march=native"]),
-]
-let nativeC: [CSetting] = [
-    .unsafeFlags(["-march=native"]),
-]
+// No build flags: every hot kernel is C, compiled once per instruction-set level with clang
+// target attributes (Sources/CBackpropSupport/kernels_<level>.c), and the level is chosen at run
+// time from the CPU (or BACKPROP_CPU). So one build runs on any x86-64 or arm64 CPU, and a
+// package that depends on Backprop by version may build it (SwiftPM refuses unsafe flags there).
 
 let package = Package(
     name: "Backprop",
@@ -37,10 +29,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
-        .target(
-            name: "CBackpropSupport",
-            cSettings: nativeC
-        ),
+        .target(name: "CBackpropSupport"),
         // The system zlib (zlib1g-dev) for gzip-compressed data files such as MNIST's.
         .systemLibrary(
             name: "CZlib",
@@ -66,8 +55,7 @@ let package = Package(
             dependencies: [
                 "Backprop",
                 .target(name: "CMPI", condition: .when(traits: ["MPI"])),
-            ],
-            swiftSettings: nativeSwift
+            ]
         ),
         .target(
             name: "Backprop",
@@ -75,8 +63,7 @@ let package = Package(
                 "CBackpropSupport", "CZlib", "CPNG",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
-            resources: [.copy("Resources/mnist")],
-            swiftSettings: nativeSwift
+            resources: [.copy("Resources/mnist")]
         ),
         .executableTarget(
             name: "backprop",
@@ -85,13 +72,11 @@ let package = Package(
                 "CBackpropSupport",
                 .target(name: "BackpropMPI", condition: .when(traits: ["MPI"])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
-            swiftSettings: nativeSwift
+            ]
         ),
         .testTarget(
             name: "BackpropTests",
-            dependencies: ["Backprop"],
-            swiftSettings: nativeSwift
+            dependencies: ["Backprop"]
         ),
     ]
 )

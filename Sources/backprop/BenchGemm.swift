@@ -19,7 +19,10 @@ public struct BenchGemm: ParsableCommand {
             after warm-up, >= 50 ms per figure). "cores" is process CPU time / wall time during \
             the multi-threaded runs: the machine may be shared, so it shows how many cores the \
             figure really had. numpy runs as a child process with OPENBLAS_CORETYPE and \
-            OPENBLAS_L2_SIZE removed from its environment, so OpenBLAS picks its best kernels.
+            OPENBLAS_L2_SIZE removed from its environment, so OpenBLAS picks its best kernels; \
+            with --cpu LEVEL both sides run that instruction-set level instead (Backprop's \
+            LEVEL kernels, and OpenBLAS's kernel of that level: avx2 = Haswell, avx512 = \
+            SkylakeX, baseline = Nehalem, i.e. SSE only).
             """
     )
 
@@ -32,8 +35,11 @@ public struct BenchGemm: ParsableCommand {
     @Flag(help: "One large shape on all threads, fewer repetitions (for CI).")
     var quick = false
 
-    @Option(help: "Fail unless the large shape's all-thread median GFLOP/s is at least this (needs --quick or the default shapes).")
-    var minGflops: Double?
+    @Option(help: "Instruction-set level for Backprop and numpy/OpenBLAS alike: baseline, avx2, avx512 or neon (default: Backprop's level in force, OpenBLAS's best).")
+    var cpu: CPULevel?
+
+    @Flag(help: "Speed guard (for CI): fail unless the level in use is the best this CPU has and the large shape's all-thread median is at least a tenth of the measured peak.")
+    var guardSpeed = false
 
     @Flag(help: "Do not run the numpy comparison.")
     var noNumpy = false
@@ -50,24 +56,27 @@ public struct BenchGemm: ParsableCommand {
         threadCounts = threadCounts.reduce(into: []) { if !$0.contains($1) { $0.append($1) } }
         guard threadCounts.allSatisfy({ $0 >= 1 }) else { throw ValidationError("--threads must be >= 1") }
         let minSeconds = quick ? 0.2 : 0.05
-        let numpy = noNumpy ? nil : GemmNumpyRunner(python: python)
+        let kernels = try benchKernels(cpu)
+        let numpy = noNumpy ? nil : GemmNumpyRunner(python: python, level: cpu)
 
-        print("backprop bench gemm: kernel \(Gemm.Kernel.native) (vector width \(CPUFeatures.vectorWidth)), "
+        print("backprop bench gemm: \(CPULevel.cpuModel), level \(kernels.summary) (best here: \(CPULevel.best.rawValue)), "
               + "\(ProcessInfo.processInfo.activeProcessorCount) active processors, shared pool of \(allThreads) threads")
         if let numpy { print(numpy.status) }
 
         var largeAllThreadMedian: Double?
+        var allThreadPeak: Double?
         for threadCount in threadCounts {
             let pool = threadCount == allThreads ? ThreadPool.shared : ThreadPool(threadCount: threadCount)
             // Peak is measured before and after the shapes and the higher figure kept: on a shared
             // machine a single probe can land in a busy moment and inflate every "% of peak".
-            let peakBefore = PeakFlops.measure(threads: threadCount, pool: pool)
+            let peakBefore = PeakFlops.measure(threads: threadCount, pool: pool, kernels: kernels)
             let numpyResults = numpy?.run(shapes: benchShapes, threads: threadCount, minSeconds: minSeconds) ?? [:]
             var timings: [GemmBenchTiming] = []
             for shape in benchShapes {
-                timings.append(GemmBenchTiming.measure(shape, pool: threadCount == 1 ? nil : pool, minSeconds: minSeconds))
+                timings.append(GemmBenchTiming.measure(shape, pool: threadCount == 1 ? nil : pool, kernels: kernels, minSeconds: minSeconds))
             }
-            let peak = max(peakBefore, PeakFlops.measure(threads: threadCount, pool: pool))
+            let peak = max(peakBefore, PeakFlops.measure(threads: threadCount, pool: pool, kernels: kernels))
+            if threadCount == allThreads { allThreadPeak = peak }
             print("")
             print("threads \(threadCount): measured FP32 peak \(format(peak, 1)) GFLOP/s (PeakFlops, \(format(peak / Double(threadCount), 1)) per thread)")
             if let info = numpy?.lastInfo { print("numpy: \(info)") }
@@ -91,15 +100,23 @@ public struct BenchGemm: ParsableCommand {
                 }
             }
         }
-        if let floor = minGflops {
-            guard let measured = largeAllThreadMedian else {
-                throw ValidationError("--min-gflops needs a large shape (>= 1024 per side) run on all \(allThreads) threads")
+        if guardSpeed {
+            guard let measured = largeAllThreadMedian, let peak = allThreadPeak else {
+                throw ValidationError("--guard-speed needs a large shape (>= 1024 per side) run on all \(allThreads) threads")
             }
-            if measured < floor {
-                print("FAIL: large-shape sgemm reached \(format(measured, 1)) GFLOP/s on \(allThreads) threads, below the floor of \(format(floor, 1)) GFLOP/s. Was the package built without -march=native (SIMD lowered to scalar code)?")
+            var failures: [String] = []
+            if kernels.level != CPULevel.best {
+                failures.append("the kernels in use are \(kernels.level.rawValue) but this CPU's best level is \(CPULevel.best.rawValue)")
+            }
+            if measured < peak / 10 {
+                failures.append("large-shape sgemm reached \(format(measured, 1)) GFLOP/s, below a tenth of the measured peak \(format(peak, 1))")
+            }
+            if !failures.isEmpty {
+                print("FAIL: " + failures.joined(separator: "; "))
                 throw ExitCode(1)
             }
-            print("OK: large-shape sgemm \(format(measured, 1)) GFLOP/s >= floor \(format(floor, 1)) GFLOP/s")
+            print("OK: level \(kernels.level.rawValue) is the best this CPU has; large-shape sgemm \(format(measured, 1)) GFLOP/s "
+                  + "= \(format(100 * measured / peak, 0))% of the measured peak \(format(peak, 1)) GFLOP/s (guard: >= 10%)")
         }
     }
 
@@ -153,7 +170,7 @@ struct GemmBenchTiming {
     /// Process CPU seconds per wall second over the timed runs.
     var cores: Double
 
-    static func measure(_ shape: GemmBenchShape, pool: ThreadPool?, minSeconds: Double) -> GemmBenchTiming {
+    static func measure(_ shape: GemmBenchShape, pool: ThreadPool?, kernels: KernelTable, minSeconds: Double) -> GemmBenchTiming {
         let (m, n, k) = (shape.m, shape.n, shape.k)
         let lda = shape.transposeA ? m : k, ldb = shape.transposeB ? k : n
         let a = alignedRandom(count: m * k, seed: 1)
@@ -162,7 +179,7 @@ struct GemmBenchTiming {
         defer { a.deallocate(); b.deallocate(); c.deallocate() }
         func run() {
             Gemm.sgemm(transposeA: shape.transposeA, transposeB: shape.transposeB, m: m, n: n, k: k,
-                       alpha: 1, a: a, lda: lda, b: b, ldb: ldb, beta: 0, c: c, ldc: n, pool: pool)
+                       alpha: 1, a: a, lda: lda, b: b, ldb: ldb, beta: 0, c: c, ldc: n, pool: pool, kernels: kernels)
         }
         let warmUpEnd = now() + 0.02
         repeat { run() } while now() < warmUpEnd
@@ -223,12 +240,14 @@ private func pad(_ text: String, _ width: Int) -> String {
 /// Runs `Benchmarks/gemm_numpy.py` in a child process and parses its JSON lines.
 final class GemmNumpyRunner {
     let python: String
+    let level: CPULevel?
     let script: String?
     let available: Bool
     private(set) var lastInfo: String?
 
-    init(python: String) {
+    init(python: String, level: CPULevel?) {
         self.python = python
+        self.level = level
         // The script lives in the package, next to this source tree; fall back to the working directory.
         let fromSource = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .deletingLastPathComponent().deletingLastPathComponent()
@@ -242,6 +261,9 @@ final class GemmNumpyRunner {
     var status: String {
         if script == nil { return "numpy comparison skipped: Benchmarks/gemm_numpy.py not found" }
         if !available { return "numpy comparison skipped: \(python) with numpy is not installed" }
+        if let coreType = level.map(openBLASCoreType) {
+            return "numpy comparison: \(python) \(script ?? "") (OPENBLAS_CORETYPE=\(coreType), OPENBLAS_L2_SIZE unset in the child)"
+        }
         return "numpy comparison: \(python) \(script ?? "") (OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset in the child)"
     }
 
@@ -249,7 +271,7 @@ final class GemmNumpyRunner {
     func run(shapes: [GemmBenchShape], threads: Int, minSeconds: Double) -> [String: (median: Double, best: Double)] {
         guard available, let script else { return [:] }
         var environment = ProcessInfo.processInfo.environment
-        environment["OPENBLAS_CORETYPE"] = nil
+        environment["OPENBLAS_CORETYPE"] = level.map(openBLASCoreType)
         environment["OPENBLAS_L2_SIZE"] = nil
         environment["OPENBLAS_NUM_THREADS"] = String(threads)
         environment["OMP_NUM_THREADS"] = String(threads)
@@ -289,3 +311,27 @@ final class GemmNumpyRunner {
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 }
+
+/// OpenBLAS's kernel family for an instruction-set level (its DYNAMIC_ARCH core names): the
+/// kernel it would pick on a CPU that has that level and nothing more.
+func openBLASCoreType(_ level: CPULevel) -> String {
+    switch level {
+    case .baseline: return "Nehalem"
+    case .avx2: return "Haswell"
+    case .avx512: return "SkylakeX"
+    case .neon: return "ARMV8"
+    }
+}
+
+/// The kernels a benchmark runs: `--cpu`'s level when given (refused with the levels this
+/// machine has when it cannot run it), else the process's level.
+func benchKernels(_ requested: CPULevel?) throws -> KernelTable {
+    guard let requested else { return .current }
+    guard let kernels = KernelTable(level: requested) else {
+        throw ValidationError("--cpu \(requested.rawValue): this CPU (\(CPULevel.cpuModel)) cannot run \(requested.instructionSets) kernels; "
+                              + "it supports \(CPULevel.supported.map(\.rawValue).joined(separator: ", "))")
+    }
+    return kernels
+}
+
+extension CPULevel: ExpressibleByArgument {}

@@ -35,7 +35,7 @@ private struct Layout: CustomStringConvertible, Sendable {
 
 /// Runs one sgemm against a Double reference and records any element outside tolerance.
 private func check(_ layout: Layout, m: Int, n: Int, k: Int, alpha: Float, beta: Float,
-                   padding: Int, pool: ThreadPool?, kernel: Gemm.Kernel, seed: UInt64 = 1) {
+                   padding: Int, pool: ThreadPool?, kernel: CPULevel, seed: UInt64 = 1) {
     var random = SplitMix(state: seed &+ UInt64(m * 1_000_003 + n * 1009 + k))
     let aRows = layout.transposeA ? k : m, aCols = layout.transposeA ? m : k
     let bRows = layout.transposeB ? n : k, bCols = layout.transposeB ? k : n
@@ -55,7 +55,7 @@ private func check(_ layout: Layout, m: Int, n: Int, k: Int, alpha: Float, beta:
                 Gemm.sgemm(transposeA: layout.transposeA, transposeB: layout.transposeB,
                            m: m, n: n, k: k, alpha: alpha, a: ap.baseAddress!, lda: lda,
                            b: bp.baseAddress!, ldb: ldb, beta: beta, c: cp.baseAddress!, ldc: ldc,
-                           pool: pool, kernel: kernel)
+                           pool: pool, kernels: KernelTable(level: kernel)!)
             }
         }
     }
@@ -106,8 +106,8 @@ private let scalings: [(alpha: Float, beta: Float)] = [(1, 0), (1, 1), (-0.5, 0.
 
 @Suite("Gemm")
 struct GemmTests {
-    @Test("every kernel, layout, shape, scaling and pool", arguments: Gemm.Kernel.allCases, Layout.all)
-    fileprivate func smallShapes(kernel: Gemm.Kernel, layout: Layout) {
+    @Test("every level this CPU has, layout, shape, scaling and pool", arguments: CPULevel.supported, Layout.all)
+    fileprivate func smallShapes(kernel: CPULevel, layout: Layout) {
         for (m, n, k) in shapes {
             for (index, scaling) in scalings.enumerated() {
                 for pool in [nil, twoThreads, threeThreads] {
@@ -118,21 +118,21 @@ struct GemmTests {
         }
     }
 
-    @Test("larger shapes with several depth and row blocks", arguments: Gemm.Kernel.allCases, Layout.all)
-    fileprivate func largerShapes(kernel: Gemm.Kernel, layout: Layout) {
+    @Test("larger shapes with several depth and row blocks", arguments: CPULevel.supported, Layout.all)
+    fileprivate func largerShapes(kernel: CPULevel, layout: Layout) {
         check(layout, m: 200, n: 300, k: 517, alpha: 1, beta: 0, padding: 5, pool: twoThreads, kernel: kernel)
         check(layout, m: 131, n: 1100, k: 40, alpha: 0.5, beta: 1, padding: 0, pool: threeThreads, kernel: kernel)
     }
 
-    @Test("large C (rows-outer order, several column chunks), native kernel", arguments: Layout.all)
+    @Test("large C (rows-outer order, several column chunks), level in force", arguments: Layout.all)
     fileprivate func largeC(layout: Layout) {
-        check(layout, m: 520, n: 1030, k: 300, alpha: 1, beta: 1, padding: 3, pool: nil, kernel: .native)
+        check(layout, m: 520, n: 1030, k: 300, alpha: 1, beta: 1, padding: 3, pool: nil, kernel: KernelTable.current.level)
     }
 
-    @Test("default entry point uses the native kernel and the shared pool")
+    @Test("default entry point uses the level in force and the shared pool")
     func defaultEntryPoint() {
         for layout in Layout.all {
-            check(layout, m: 128, n: 96, k: 70, alpha: 1, beta: 0, padding: 0, pool: .shared, kernel: .native)
+            check(layout, m: 128, n: 96, k: 70, alpha: 1, beta: 0, padding: 0, pool: .shared, kernel: KernelTable.current.level)
         }
     }
 

@@ -72,7 +72,7 @@ public final class CompressedRows {
         // batch. The sample is the same rows for any thread count, so the decision is too.
         let sampled = min(rows, 8)
         var sampledNonzeros = 0
-        for s in 0..<sampled { sampledNonzeros += bp_count_nonzeros(a + (s * rows / sampled) * lda, columns) }
+        for s in 0..<sampled { sampledNonzeros += KernelTable.current.countNonzeros(a + (s * rows / sampled) * lda, columns) }
         guard Double(sampledNonzeros) <= 1.25 * maximumDensity * Double(sampled * columns) else { return nil }
         let tasks = rows * columns >= SparseGemm.minimumParallelWork / 4 ? min(threads?.threadCount ?? 1, rows) : 1
         let compressed = CompressedRows(rows: rows, columns: columns, pool: pool)
@@ -82,11 +82,11 @@ public final class CompressedRows {
         if tasks > 1, let threads {
             let declined = PoolAtomic()
             threads.parallelFor(tasks) { task in
-                if bp_compress_rows(a, rows * task / tasks, rows * (task + 1) / tasks, columns, lda, columns,
+                if KernelTable.current.compressRows(a, rows * task / tasks, rows * (task + 1) / tasks, columns, lda, columns,
                                     starts, ends, indices, values, limit) == 0 { declined.store(1) }
             }
             if declined.load() != 0 { return nil }
-        } else if bp_compress_rows(a, 0, rows, columns, lda, columns, starts, ends, indices, values, limit) == 0 {
+        } else if KernelTable.current.compressRows(a, 0, rows, columns, lda, columns, starts, ends, indices, values, limit) == 0 {
             return nil
         }
         return compressed.finish(limit: limit)
@@ -111,11 +111,11 @@ public final class CompressedRows {
             threads.parallelFor(tasks) { task in
                 let lower = bands * task / tasks * 16, upper = min(bands * (task + 1) / tasks * 16, columns)
                 if lower < upper {
-                    bp_compress_columns(a, rows, lower, upper, lda, rows, starts, ends, indices, values)
+                    KernelTable.current.compressColumns(a, rows, lower, upper, lda, rows, starts, ends, indices, values)
                 }
             }
         } else {
-            bp_compress_columns(a, rows, 0, columns, lda, rows, starts, ends, indices, values)
+            KernelTable.current.compressColumns(a, rows, 0, columns, lda, rows, starts, ends, indices, values)
         }
         return compressed.finish(limit: limit)
     }

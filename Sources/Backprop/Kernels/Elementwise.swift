@@ -215,6 +215,6 @@ public enum Elementwise {
         _ x: UnsafePointer<Float>, rows: Int, columns: Int, into y: UnsafeMutablePointer<Float>
     ) {
         guard rows > 0, columns > 0 else { return }
-        bp_transpose(x, rows, columns, columns, y, rows, 0)
+        KernelTable.current.transpose(x, rows, columns, columns, y, rows, 0)
     }
 }

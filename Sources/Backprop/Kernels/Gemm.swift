@@ -1,30 +1,14 @@
-/// Single-precision general matrix multiplication in pure Swift.
+import CBackpropSupport
+
+/// Single-precision general matrix multiplication.
 ///
 /// The implementation follows Goto/BLIS: B is packed in `kc × nc` blocks of `nr`-wide panels, A
-/// is read in place (its bottom edge padded), a register-blocked micro-kernel on Swift SIMD types
-/// computes `mr × nr` tiles of C, and the rectangle of C is split over a ``ThreadPool``. The
-/// micro-kernel shape follows the vector ISA the package is compiled for (see ``CPUFeatures``).
+/// is read in place (its bottom edge padded), a register-blocked micro-kernel computes `mr × nr`
+/// tiles of C, and the rectangle of C is split over a ``ThreadPool`` (``GemmPartition``). The
+/// blocking and micro-kernels are C, compiled once per instruction-set level with that level's
+/// tile (Sources/CBackpropSupport/kernels/gemm.h); this type splits the work and picks the
+/// level's table (``KernelTable/current`` unless a caller names one).
 public enum Gemm {
-    /// A micro-kernel shape. Every shape runs on any x86-64 or arm64 CPU the package builds for
-    /// (Swift SIMD types lower to whatever vectors exist), so tests can check all of them on one
-    /// machine; only ``native`` is fast on a given machine.
-    public enum Kernel: String, Sendable, CaseIterable {
-        /// 8 × 32 tile with 16 `SIMD16<Float>` accumulators: needs 32 vector registers of 16 floats.
-        case avx512
-        /// 6 × 16 tile with 12 `SIMD8<Float>` accumulators: fits AVX2's 16 ymm registers.
-        case avx2
-        /// 8 × 8 tile with 16 `SIMD4<Float>` accumulators: NEON and other 128-bit vector units.
-        case generic
-
-        /// The shape for the instruction set this build targets. The `CPUFeatures` flags are
-        /// compile-time constants, so this folds to a single case.
-        public static var native: Kernel {
-            if CPUFeatures.hasAVX512 { return .avx512 }
-            if CPUFeatures.hasAVX2FMA { return .avx2 }
-            return .generic
-        }
-    }
-
     /// Computes `C = alpha · op(A) · op(B) + beta · C` for row-major matrices.
     ///
     /// - op(A) is `m × k`: A is stored `m × k` (row `i` at `a + i * lda`) or, when `transposeA`,
@@ -50,15 +34,16 @@ public enum Gemm {
     ) {
         sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
               a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, pool: pool,
-              kernel: .native)
+              kernels: .current)
     }
 
     /// ``sgemm(transposeA:transposeB:m:n:k:alpha:a:lda:b:ldb:beta:c:ldc:pool:)`` with an explicit
-    /// micro-kernel shape, so tests can exercise the shapes of other instruction sets.
+    /// level's kernels, so tests and benchmarks can run every level the machine supports in one
+    /// process.
     public static func sgemm(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, pool: ThreadPool?, kernel: Kernel
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, pool: ThreadPool?, kernels: KernelTable
     ) {
         precondition(m >= 0 && n >= 0 && k >= 0, "sgemm: negative shape m=\(m) n=\(n) k=\(k)")
         let aWidth = transposeA ? m : k
@@ -73,15 +58,48 @@ public enum Gemm {
             scale(m: m, n: n, beta: beta, c: c, ldc: ldc)
             return
         }
-        let operands = GemmOperands(
+        let problem = bp_gemm_problem(
             m: m, n: n, k: k, alpha: alpha, beta: beta,
-            a: a, aRowStride: transposeA ? 1 : lda, aDepthStride: transposeA ? lda : 1,
-            b: b, bDepthStride: transposeB ? 1 : ldb, bColumnStride: transposeB ? ldb : 1,
+            a: a, a_row_stride: transposeA ? 1 : lda, a_depth_stride: transposeA ? lda : 1,
+            b: b, b_depth_stride: transposeB ? 1 : ldb, b_column_stride: transposeB ? ldb : 1,
             c: c, ldc: ldc)
-        switch kernel {
-        case .avx512: GemmDriver<AVX512Kernel>.multiply(operands, pool: pool)
-        case .avx2: GemmDriver<AVX2Kernel>.multiply(operands, pool: pool)
-        case .generic: GemmDriver<GenericKernel>.multiply(operands, pool: pool)
+        multiply(problem, kernels: kernels, pool: pool)
+    }
+
+    /// Tasks with at most this many rows read full-width B panels in place (kernels/gemm.h's
+    /// `gemm_in_place_row_limit`).
+    static let inPlaceRowLimit = 256
+
+    /// Splits C into rectangles (one per task of ``GemmPartition``) and runs the level's blocked
+    /// kernel on each, every thread with its own packing scratch.
+    static func multiply(_ problem: bp_gemm_problem, kernels: KernelTable, pool: ThreadPool?) {
+        let table = kernels.table
+        let mr = Int(table.pointee.gemm_mr), nr = Int(table.pointee.gemm_nr)
+        // B's slivers can be streamed in place when its rows are contiguous and not a multiple of
+        // 128 bytes apart (which would fold them onto a few L1 sets).
+        let bInPlace = problem.b_column_stride == 1 && problem.b_depth_stride % 32 != 0
+        let partition = GemmPartition(m: problem.m, n: problem.n, k: problem.k, mr: mr, nr: nr,
+                                      threads: pool?.threadCount ?? 1,
+                                      bTransposed: problem.b_column_stride != 1,
+                                      bInPlace: bInPlace, inPlaceRowLimit: inPlaceRowLimit)
+        guard let workspaceFloats = table.pointee.gemm_workspace_floats, let block = table.pointee.gemm_block else {
+            preconditionFailure("Gemm: the \(kernels.level.rawValue) kernel table has no GEMM")
+        }
+        func run(rows: Range<Int>, columns: Range<Int>) {
+            withUnsafePointer(to: problem) { p in
+                let floats = workspaceFloats(p, rows.count, columns.count)
+                let workspace = GemmWorkspace.current.floats(floats)
+                block(p, rows.lowerBound, rows.upperBound, columns.lowerBound, columns.upperBound, workspace)
+            }
+        }
+        if partition.taskCount == 1 {
+            run(rows: 0..<problem.m, columns: 0..<problem.n)
+            return
+        }
+        guard let pool else { return }
+        pool.parallelFor(partition.taskCount) { task in
+            let (rows, columns) = partition.ranges(ofTask: task)
+            if !rows.isEmpty && !columns.isEmpty { run(rows: rows, columns: columns) }
         }
     }
 

@@ -7,26 +7,33 @@ import Foundation
 /// the number of FMA pipes and the share of a virtual machine's cores we are given all vary;
 /// a register-only loop with nothing but independent FMAs measures them together.
 public enum PeakFlops {
-    /// Iterations of the FMA loop per timed repetition: 12 · 2 · 16 · 2M ≈ 0.8 GFLOP per thread,
-    /// a few milliseconds — long enough to reach the all-core clock, short enough to repeat.
+    /// Iterations of the FMA loop per timed repetition: 16 chains · 2 · 16 lanes · 2M ≈ 1 GFLOP
+    /// per thread at AVX-512, a few milliseconds: long enough to reach the all-core clock, short
+    /// enough to repeat.
     static let iterations = 2_000_000
 
-    /// Best-of-several GFLOP/s of `threads` threads running the FMA loop at the same time on
-    /// `pool` (which must have at least `threads` threads to run them in parallel).
-    public static func measure(threads: Int, pool: ThreadPool) -> Double {
+    /// Best-of-several GFLOP/s of `threads` threads running the level's FMA loop at the same time
+    /// on `pool` (which must have at least `threads` threads to run them in parallel).
+    ///
+    /// The loop (Sources/CBackpropSupport/kernels/peak.h) keeps one independent FMA chain per
+    /// vector register it can spare (16 on AVX-512 and NEON, 12 on AVX2 and SSE2), so it reaches
+    /// the peak of any core whose FMA latency × pipes is at most that. At `baseline` the loop is a
+    /// separate multiply and add, so its figure is the multiply-add rate of SSE2 code.
+    public static func measure(threads: Int, pool: ThreadPool, kernels: KernelTable = .current) -> Double {
         let threads = max(1, min(threads, pool.threadCount))
         let sink = UnsafeMutablePointer<Float>.allocate(capacity: threads)
         sink.initialize(repeating: 0, count: threads)
         defer { sink.deallocate() }
-        let flopsPerThread = Double(iterations) * 12 * 16 * 2
+        let loop = kernels.table.pointee.fma_loop.unsafelyUnwrapped
+        let flopsPerThread = Double(iterations) * Double(kernels.table.pointee.fma_chains) * Double(kernels.vectorWidth) * 2
         var best = 0.0
         for _ in 0..<5 {
             let start = DispatchTime.now().uptimeNanoseconds
             if threads == 1 {
-                sink[0] += fmaLoop(iterations: iterations, seed: sink[0])
+                sink[0] += loop(iterations, sink[0])
             } else {
                 pool.parallelFor(threads) { thread in
-                    sink[thread] += fmaLoop(iterations: iterations, seed: sink[thread])
+                    sink[thread] += loop(iterations, sink[thread])
                 }
             }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
@@ -37,31 +44,5 @@ public enum PeakFlops {
         for thread in 0..<threads { total += sink[thread] }
         if total.isNaN { print("PeakFlops: unexpected NaN") }
         return best
-    }
-
-    /// Twelve independent chains of 16-lane FMAs: two FMA pipes with a 4-cycle latency need at
-    /// least 8 chains in flight; 12 leave slack for scheduling. Each step is `c = c · x + y` with
-    /// x < 1, so values stay finite and normal; x and y depend on the `seed` argument, and the
-    /// sum is returned, so the optimizer can fold nothing.
-    @inline(never)
-    static func fmaLoop(iterations: Int, seed: Float) -> Float {
-        let x = SIMD16<Float>(repeating: 0.999_999 + seed * 1e-30)
-        let y = SIMD16<Float>(repeating: 1e-7 + seed * 1e-30)
-        var c0 = SIMD16<Float>(repeating: 0), c1 = SIMD16<Float>(repeating: 1)
-        var c2 = SIMD16<Float>(repeating: 2), c3 = SIMD16<Float>(repeating: 3)
-        var c4 = SIMD16<Float>(repeating: 4), c5 = SIMD16<Float>(repeating: 5)
-        var c6 = SIMD16<Float>(repeating: 6), c7 = SIMD16<Float>(repeating: 7)
-        var c8 = SIMD16<Float>(repeating: 8), c9 = SIMD16<Float>(repeating: 9)
-        var c10 = SIMD16<Float>(repeating: 10), c11 = SIMD16<Float>(repeating: 11)
-        for _ in 0..<iterations {
-            c0 = y.addingProduct(c0, x) ; c1 = y.addingProduct(c1, x)
-            c2 = y.addingProduct(c2, x) ; c3 = y.addingProduct(c3, x)
-            c4 = y.addingProduct(c4, x) ; c5 = y.addingProduct(c5, x)
-            c6 = y.addingProduct(c6, x) ; c7 = y.addingProduct(c7, x)
-            c8 = y.addingProduct(c8, x) ; c9 = y.addingProduct(c9, x)
-            c10 = y.addingProduct(c10, x) ; c11 = y.addingProduct(c11, x)
-        }
-        let sum = (c0 + c1 + c2 + c3) + (c4 + c5 + c6 + c7) + (c8 + c9 + c10 + c11)
-        return sum.sum() * 1e-30
     }
 }

@@ -77,7 +77,7 @@ public enum SparseGemm {
             for band in range {
                 let first = band * 16
                 let panel = panels + first / panelWidth * panelWidth * columns
-                bp_transpose(a + first * ld, min(16, rows - first), columns, ld,
+                KernelTable.current.transpose(a + first * ld, min(16, rows - first), columns, ld,
                              panel + first % panelWidth, panelWidth, 0)
             }
         }
@@ -110,7 +110,7 @@ public enum SparseGemm {
                              c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
         var column = 0
         while column < n {
-            bp_sparse_panel_product(s.rowStarts, s.rowEnds, s.indices, s.values, s.cursors, rows.lowerBound, rows.upperBound,
+            KernelTable.current.sparsePanelProduct(s.rowStarts, s.rowEnds, s.indices, s.values, s.cursors, rows.lowerBound, rows.upperBound,
                                     s.columns, panels + column * s.columns, panelWidth, min(panelWidth, n - column),
                                     c + column, ldc, accumulate ? 1 : 0)
             column += panelWidth
@@ -127,13 +127,13 @@ public enum SparseGemm {
         let bands = (rows + 15) / 16
         let tasks = min(pool?.threadCount ?? 1, bands)
         guard tasks > 1, rows * columns >= minimumParallelWork / 4, let pool else {
-            bp_transpose(a, rows, columns, lda, t, ldt, accumulate ? 1 : 0)
+            KernelTable.current.transpose(a, rows, columns, lda, t, ldt, accumulate ? 1 : 0)
             return
         }
         pool.parallelFor(tasks) { task in
             let first = bands * task / tasks * 16, end = min(bands * (task + 1) / tasks * 16, rows)
             if first < end {
-                bp_transpose(a + first * lda, end - first, columns, lda, t + first, ldt, accumulate ? 1 : 0)
+                KernelTable.current.transpose(a + first * lda, end - first, columns, lda, t + first, ldt, accumulate ? 1 : 0)
             }
         }
     }

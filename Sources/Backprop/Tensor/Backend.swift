@@ -35,11 +35,9 @@ public final class Backend: Sendable {
     /// the sparse-input threshold (`BACKPROP_SPARSE_INPUTS`, else ``defaultSparseInputDensity``).
     public static let cpu = Backend(threads: .shared, sparseInputDensity: environmentSparseInputDensity ?? defaultSparseInputDensity)
 
-    /// 0.3 where the build has AVX-512, else 0 (off). The break-even was measured with AVX-512
-    /// only; elsewhere the product is portable vector code and the compression a scalar loop,
-    /// correct (the tests run them through an explicit threshold) but not measured against the
-    /// dense GEMM, so the dense path stays the default there.
-    public static let defaultSparseInputDensity: Double = BP_HAS_AVX512F != 0 ? 0.3 : 0
+    /// 0.3 at every level: the sparse product and its compression are the same C bodies at every
+    /// level (kernels/sparse.h), vector code wherever the level has vectors.
+    public static let defaultSparseInputDensity: Double = 0.3
 
     /// `BACKPROP_SPARSE_INPUTS` when it holds a number in [0, 1] (0 turns the sparse-input
     /// path off, e.g. to compare it with the dense one without recompiling).

@@ -1,37 +1,7 @@
 #ifndef CBACKPROP_SUPPORT_H
 #define CBACKPROP_SUPPORT_H
 
-// The instruction-set features this build was compiled for (the package passes -march=native).
-// Swift has no compile-time test for target features, so the kernels read these constants;
-// the branches on them fold away in an optimized build.
-#if defined(__AVX512F__)
-#define BP_HAS_AVX512F 1
-#else
-#define BP_HAS_AVX512F 0
-#endif
-
-#if defined(__AVX2__) && defined(__FMA__)
-#define BP_HAS_AVX2_FMA 1
-#else
-#define BP_HAS_AVX2_FMA 0
-#endif
-
-#if defined(__ARM_NEON)
-#define BP_HAS_NEON 1
-#else
-#define BP_HAS_NEON 0
-#endif
-
-/// Width in floats of the widest vector register the build targets.
-static inline int bp_vector_width_floats(void) {
-#if defined(__AVX512F__)
-    return 16;
-#elif defined(__AVX__)
-    return 8;
-#else
-    return 4;
-#endif
-}
+#include "bp_kernels.h"
 
 /// Asks the caches for the bytes [p, p + count) ahead of their use. A hint: it never faults,
 /// whatever the address. Swift has no prefetch intrinsic; gathering shuffled rows of a data set
@@ -43,8 +13,8 @@ static inline void bp_prefetch(const void *p, long count) {
     }
 }
 
-/// 16 floats as one vector value; Swift imports the type as SIMD16<Float>. (Without AVX-512,
-/// clang warns that passing it changes the calling convention; the one function taking it is
+/// 16 floats as one vector value; Swift imports the type as SIMD16<Float>. (Clang warns that
+/// passing it changes the calling convention between levels; the one function taking it is
 /// static inline, so it never crosses a call.)
 #pragma clang diagnostic push
 #pragma clang diagnostic ignored "-Wpsabi"
@@ -67,6 +37,5 @@ static inline bp_float16 bp_square_root16(bp_float16 x) {
 /// (C, because Swift 6 treats the global `stdout` as unsafe shared state.)
 void bp_line_buffer_stdout(void);
 
-#include "bp_sparse.h"
 
 #endif

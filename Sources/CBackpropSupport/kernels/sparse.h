@@ -1,9 +1,10 @@
-#include "bp_sparse.h"
+// Data movement and the sparse-input path of a fully connected layer (contracts in
+// include/bp_sparse.h). Part of the per-level kernel bodies: see kernels_<level>.c. The AVX-512
+// level keeps masked loads/stores and zmm permutes for ragged edges and tile transposes; the
+// other levels take the portable paths (same results, bit for bit: these only move data, and
+// the product's order of operations is the same on every level).
 
-#include <math.h>
-
-#if defined(__AVX512F__)
-#include <immintrin.h>
+#if BP_ISA_AVX512
 
 // Loads the 16 x 16 tile at a (row stride lda) and returns its columns in columns[0..15]: the
 // classic four rounds of in-lane unpacks and 128-bit lane shuffles, 64 permutes per 256
@@ -61,7 +62,7 @@ static inline void transpose_tile16(const float *a, long lda, float *t, long ldt
 }
 #endif
 
-#if !defined(__AVX512F__)
+#if !BP_ISA_AVX512
 static void transpose_scalar(const float *a, long rows, long cols, long lda, float *t, long ldt, int accumulate) {
     for (long i0 = 0; i0 < rows; i0 += 16) {
         long i1 = i0 + 16 < rows ? i0 + 16 : rows;
@@ -80,8 +81,8 @@ static void transpose_scalar(const float *a, long rows, long cols, long lda, flo
 }
 #endif
 
-void bp_transpose(const float *a, long rows, long cols, long lda, float *t, long ldt, int accumulate) {
-#if defined(__AVX512F__)
+static void sparse_transpose(const float *a, long rows, long cols, long lda, float *t, long ldt, int accumulate) {
+#if BP_ISA_AVX512
     for (long i0 = 0; i0 < rows; i0 += 16) {
         int tileRows = rows - i0 < 16 ? (int)(rows - i0) : 16;
         for (long j0 = 0; j0 < cols; j0 += 16) {
@@ -94,9 +95,9 @@ void bp_transpose(const float *a, long rows, long cols, long lda, float *t, long
 #endif
 }
 
-long bp_count_nonzeros(const float *row, long cols) {
+static long sparse_count_nonzeros(const float *row, long cols) {
     long n = 0, k = 0;
-#if defined(__AVX512F__)
+#if BP_ISA_AVX512
     const __m512 zero = _mm512_setzero_ps();
     for (; k + 16 <= cols; k += 16) {
         n += __builtin_popcount((unsigned)_mm512_cmp_ps_mask(_mm512_loadu_ps(row + k), zero, _CMP_NEQ_UQ));
@@ -106,7 +107,7 @@ long bp_count_nonzeros(const float *row, long cols) {
     return n;
 }
 
-int bp_compress_rows(const float *a, long rowBegin, long rowEnd, long cols, long lda, long stride,
+static int sparse_compress_rows(const float *a, long rowBegin, long rowEnd, long cols, long lda, long stride,
                      int32_t *starts, int32_t *ends, int32_t *indices, float *values, long limit) {
     long total = 0;
     for (long i = rowBegin; i < rowEnd; i++) {
@@ -114,7 +115,7 @@ int bp_compress_rows(const float *a, long rowBegin, long rowEnd, long cols, long
         int32_t *idx = indices + i * stride;
         float *val = values + i * stride;
         long k = 0;
-#if defined(__AVX512F__)
+#if BP_ISA_AVX512
         const __m512 zero = _mm512_setzero_ps();
         const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
         for (; k < cols; k += 16) {
@@ -152,13 +153,13 @@ int bp_compress_rows(const float *a, long rowBegin, long rowEnd, long cols, long
     return 1;
 }
 
-void bp_compress_columns(const float *a, long rows, long colBegin, long colEnd, long lda, long stride,
+static void sparse_compress_columns(const float *a, long rows, long colBegin, long colEnd, long lda, long stride,
                          int32_t *starts, int32_t *ends, int32_t *indices, float *values) {
     for (long j = colBegin; j < colEnd; j++) {
         starts[j] = (int32_t)(j * stride);
         ends[j] = (int32_t)(j * stride);
     }
-#if defined(__AVX512F__)
+#if BP_ISA_AVX512
     // 16 columns at a time: a 16 x 16 tile of rows is transposed in registers and each of its
     // columns compressed into that column's slot, so the transpose is never written out.
     const __m512 zero = _mm512_setzero_ps();
@@ -219,49 +220,6 @@ void bp_compress_columns(const float *a, long rows, long colBegin, long colEnd, 
 // both ~5-10% slower, the whole depth at once ~40% slower on MNIST's first layer.
 static inline long depth_chunk_rows(int vectors) { return 32768 / (64 * vectors); }
 
-// 16 floats as one value. Written with clang's portable vector type, the kernel below is the
-// same code on every target: AVX-512 registers here, two AVX2 or four NEON registers elsewhere.
-// (Without AVX-512, clang warns that passing such a value changes the calling convention; these
-// helpers are static and inlined, so no value crosses a call.)
-#pragma clang diagnostic ignored "-Wpsabi"
-typedef float v16 __attribute__((ext_vector_type(16)));
-
-static inline v16 v16_load(const float *p) {
-    v16 v;
-    __builtin_memcpy(&v, p, sizeof v);
-    return v;
-}
-
-// x * y + z lane by lane, each rounded once.
-static inline v16 v16_fma(v16 x, v16 y, v16 z) {
-#if __has_builtin(__builtin_elementwise_fma)
-    return __builtin_elementwise_fma(x, y, z);
-#else
-    for (int i = 0; i < 16; i++) z[i] = fmaf(x[i], y[i], z[i]);
-    return z;
-#endif
-}
-
-// The first n (1...16) floats at p; the other lanes zero. Nothing past p + n is read.
-static inline v16 v16_load_first(const float *p, int n) {
-#if defined(__AVX512F__)
-    return (v16)_mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1u), p);
-#else
-    v16 v = 0;
-    for (int i = 0; i < n; i++) v[i] = p[i];
-    return v;
-#endif
-}
-
-// Writes the first n (1...16) lanes of v at p, nothing past p + n.
-static inline void v16_store_first(float *p, v16 v, int n) {
-#if defined(__AVX512F__)
-    _mm512_mask_storeu_ps(p, (__mmask16)((1u << n) - 1u), (__m512)v);
-#else
-    for (int i = 0; i < n; i++) p[i] = v[i];
-#endif
-}
-
 static inline __attribute__((always_inline)) void
 panel_block(const int32_t *starts, const int32_t *ends, const int32_t *indices, const float *values, int32_t *cursors,
             long rowBegin, long rowEnd, long depth, const float *b, long ldb, long valid,
@@ -303,14 +261,14 @@ panel_block(const int32_t *starts, const int32_t *ends, const int32_t *indices, 
             for (int v = 0; v < V; v++) {
                 const int n = v == V - 1 ? last : 16;
                 v16 sum = a[v] + s[v];
-                if (!store) sum += v16_load_first(out + 16 * v, n);
+                if (!store) sum += v16_load_first(out + 16 * v, n, 0);
                 v16_store_first(out + 16 * v, sum, n);
             }
         }
     }
 }
 
-void bp_sparse_panel_product(const int32_t *starts, const int32_t *ends, const int32_t *indices, const float *values,
+static void sparse_panel_product(const int32_t *starts, const int32_t *ends, const int32_t *indices, const float *values,
                              int32_t *cursors, long rowBegin, long rowEnd, long depth,
                              const float *b, long ldb, long valid, float *c, long ldc, int accumulate) {
     // One copy per vector count, each with its accumulators in registers.
