@@ -288,11 +288,15 @@ def main():
         try:
             if args.check == "torch":
                 import torch
-                print(f"PyTorch {torch.__version__}")
+                capability = torch.backends.cpu.get_cpu_capability()
+                mkl = os.environ.get("MKL_ENABLE_INSTRUCTIONS", "best")
+                print(f"PyTorch {torch.__version__} (ATen CPU capability {capability}, MKL instructions {mkl})")
             else:
                 import jax
                 import optax
-                print(f"JAX {jax.__version__}, optax {optax.__version__}")
+                isa = [f for f in os.environ.get("XLA_FLAGS", "").split() if f.startswith("--xla_cpu_max_isa=")]
+                print(f"JAX {jax.__version__}, optax {optax.__version__} "
+                      f"(XLA CPU ISA {isa[0].split('=', 1)[1] if isa else 'best'})")
         except ImportError as error:
             print(f"{error}")
             sys.exit(1)

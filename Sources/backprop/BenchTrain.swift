@@ -64,6 +64,9 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "Python interpreter for Benchmarks/peers.py.")
     var python = "python3"
 
+    @Option(help: "Instruction-set level for every side: Backprop's kernels (BACKPROP_CPU) and the peers' (PyTorch ATEN_CPU_CAPABILITY and MKL_ENABLE_INSTRUCTIONS, XLA --xla_cpu_max_isa, OpenBLAS OPENBLAS_CORETYPE): baseline, avx2, avx512 or neon. Default: each side's best.")
+    var cpu: CPULevel?
+
     @Flag(help: .hidden)
     var child = false
 
@@ -77,9 +80,11 @@ struct BenchTrain: ParsableCommand {
         var threadCounts = threads.map { [$0] } ?? [1, allThreads]
         threadCounts = threadCounts.reduce(into: []) { if !$0.contains($1) { $0.append($1) } }
         guard threadCounts.allSatisfy({ $0 >= 1 }) else { throw ValidationError("--threads must be >= 1") }
-        let peers = noPeers ? nil : PeerRunner(python: python)
+        let kernels = try benchKernels(cpu)
+        let peers = noPeers ? nil : PeerRunner(python: python, level: cpu)
 
         print("backprop bench train: MNIST, 60,000 training images per epoch, \(ProcessInfo.processInfo.activeProcessorCount) active processors")
+        print("cpu: \(CPULevel.cpuModel); level \(kernels.summary)\(cpu == nil ? " (the best here; peers at their best)" : " on every side")")
         let roundTripBefore = TrainingBenchmark.coreRoundTripNanoseconds()
         if let roundTripBefore {
             print("core-to-core round trip: \(Int(roundTripBefore)) ns (about 100 on one die, 400 across dies: a VM's cores move)")
@@ -191,6 +196,7 @@ struct BenchTrain: ParsableCommand {
     private func runSelf(_ configuration: TrainingBenchmark.Configuration, threads: Int) -> BenchFigure? {
         var environment = ProcessInfo.processInfo.environment
         environment["BACKPROP_THREADS"] = String(threads)
+        if let cpu { environment["BACKPROP_CPU"] = cpu.rawValue }
         if denseInputs { environment["BACKPROP_SPARSE_INPUTS"] = "0" }
         let executable = Bundle.main.executablePath ?? CommandLine.arguments[0]
         let arguments = ["bench", "train", "--child", "--configs", configuration.key, "--runs", String(runs),
@@ -280,13 +286,16 @@ struct BenchFigure {
 /// Runs `Benchmarks/peers.py` (PyTorch, JAX) in child processes.
 final class PeerRunner {
     let python: String
+    /// The level every peer is held to, or nil for each one's best.
+    let level: CPULevel?
     let script: String?
     /// The frameworks that are installed.
     private(set) var frameworks: [String] = []
     private(set) var status: [String] = []
 
-    init(python: String) {
+    init(python: String, level: CPULevel?) {
         self.python = python
+        self.level = level
         let fromSource = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Benchmarks/peers.py").path
@@ -297,7 +306,7 @@ final class PeerRunner {
             return
         }
         for framework in ["torch", "jax"] {
-            guard let result = try? runProcess(python, [script, "--check", framework], environment: Self.environment(threads: 1)) else {
+            guard let result = try? runProcess(python, [script, "--check", framework], environment: Self.environment(threads: 1, level: level)) else {
                 status.append("\(framework): not installed, skipped (\(python) did not run)")
                 continue
             }
@@ -310,12 +319,17 @@ final class PeerRunner {
         }
     }
 
-    /// The child's environment: the machine's OpenBLAS overrides removed, thread counts set.
-    static func environment(threads: Int) -> [String: String] {
+    /// The child's environment: the machine's OpenBLAS overrides removed, thread counts set, and
+    /// with a level every library's instruction-set cap: PyTorch's ATen kernels and MKL, XLA's
+    /// code generation, OpenBLAS's kernel family.
+    static func environment(threads: Int, level: CPULevel?) -> [String: String] {
         var environment = ProcessInfo.processInfo.environment
         environment["OPENBLAS_CORETYPE"] = nil
         environment["OPENBLAS_L2_SIZE"] = nil
         for key in ["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"] { environment[key] = String(threads) }
+        if let level {
+            for (key, value) in peerLevelEnvironment(level) { environment[key] = value }
+        }
         return environment
     }
 
@@ -326,7 +340,7 @@ final class PeerRunner {
         let arguments = [script, "--framework", framework, "--config", String(decoding: spec, as: UTF8.self),
                          "--threads", String(threads), "--runs", String(runs), "--max-attempts", String(maxAttempts),
                          "--seconds", String(seconds)]
-        guard let result = try? runProcess(python, arguments, environment: Self.environment(threads: threads)) else { return nil }
+        guard let result = try? runProcess(python, arguments, environment: Self.environment(threads: threads, level: level)) else { return nil }
         if result.status != 0 { print("\(framework) failed (\(result.status)): \(result.errors.suffix(800))") }
         return BenchFigure.parse(result.output).first
     }
@@ -367,4 +381,27 @@ private final class ErrorCollector: @unchecked Sendable {
         set { lock.lock(); stored = newValue; finished = true; lock.unlock() }
     }
     var done: Bool { lock.lock(); defer { lock.unlock() }; return finished }
+}
+
+/// The environment that holds PyTorch, MKL, XLA and OpenBLAS to one instruction-set level
+/// (baseline is held at SSE4.2 for PyTorch, MKL and XLA, their lowest x86-64 setting).
+func peerLevelEnvironment(_ level: CPULevel) -> [String: String] {
+    var environment = ["OPENBLAS_CORETYPE": openBLASCoreType(level)]
+    switch level {
+    case .baseline:
+        environment["ATEN_CPU_CAPABILITY"] = "default"
+        environment["MKL_ENABLE_INSTRUCTIONS"] = "SSE4_2"
+        environment["XLA_FLAGS"] = "--xla_cpu_max_isa=SSE4_2"
+    case .avx2:
+        environment["ATEN_CPU_CAPABILITY"] = "avx2"
+        environment["MKL_ENABLE_INSTRUCTIONS"] = "AVX2"
+        environment["XLA_FLAGS"] = "--xla_cpu_max_isa=AVX2"
+    case .avx512:
+        environment["ATEN_CPU_CAPABILITY"] = "avx512"
+        environment["MKL_ENABLE_INSTRUCTIONS"] = "AVX512"
+        environment["XLA_FLAGS"] = "--xla_cpu_max_isa=AVX512"
+    case .neon:
+        environment["ATEN_CPU_CAPABILITY"] = "default"
+    }
+    return environment
 }

@@ -92,13 +92,25 @@ struct EvalCommand: ParsableCommand {
 struct InfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "info",
-        abstract: "Describe a model or checkpoint: architecture, parameters, training configuration, metrics."
+        abstract: "Describe a model or checkpoint: architecture, parameters, training configuration, metrics; or, with --system, this machine's CPU and the kernel level in use."
     )
 
     @Argument(help: "A .safetensors file written by backprop train.")
-    var checkpoint: String
+    var checkpoint: String?
+
+    @Flag(help: "Describe this machine instead: CPU model, the instruction-set levels it supports and the one in use (BACKPROP_CPU or the best), vector width, GEMM tile, threads.")
+    var system = false
+
+    func validate() throws {
+        if system && checkpoint != nil { throw ValidationError("--system takes no file: run `backprop info FILE` and `backprop info --system` separately") }
+        if !system && checkpoint == nil { throw ValidationError("give a .safetensors file, or --system for this machine") }
+    }
 
     func run() throws {
+        guard let checkpoint else {
+            print(SystemReport.text)
+            return
+        }
         let loaded = try LoadedModel(path: checkpoint)
         print("network: \(loaded.description)")
         print("parameters: \(loaded.model.parameterCount)")
@@ -125,5 +137,25 @@ struct InfoCommand: ParsableCommand {
            let state = try? Checkpoint.decode(OptimizerState.self, loaded.file, key: Checkpoint.Key.optimizer, path: checkpoint) {
             print("optimizer state: \(state.algorithm), \(state.stepCount) steps, η = \(state.learningRate)")
         }
+    }
+}
+
+/// What `backprop info --system` prints: the machine and the kernels this process runs.
+enum SystemReport {
+    static var text: String {
+        let kernels = KernelTable.current
+        let requested = ProcessInfo.processInfo.environment["BACKPROP_CPU"].map { "BACKPROP_CPU=\($0)" } ?? "the best this CPU supports"
+        var lines = ["cpu: \(CPULevel.cpuModel)"]
+        #if arch(x86_64)
+        lines.append("architecture: x86-64")
+        #elseif arch(arm64)
+        lines.append("architecture: arm64")
+        #endif
+        lines.append("levels supported: " + CPULevel.supported.map { "\($0.rawValue) (\($0.instructionSets))" }.joined(separator: ", "))
+        lines.append("level in use: \(kernels.level.rawValue) (\(requested))")
+        lines.append("vector width: \(kernels.vectorWidth) floats")
+        lines.append("gemm tile: \(kernels.gemmTile.rows) x \(kernels.gemmTile.columns)")
+        lines.append("threads: \(ThreadPool.shared.threadCount) (of \(ProcessInfo.processInfo.activeProcessorCount) active processors)")
+        return lines.joined(separator: "\n")
     }
 }

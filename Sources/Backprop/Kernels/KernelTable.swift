@@ -138,6 +138,9 @@ public struct KernelTable: @unchecked Sendable {
     /// Floats per native vector register at this level (4, 8 or 16).
     public var vectorWidth: Int { Int(table.pointee.vector_floats) }
 
+    /// The GEMM micro-kernel's register tile at this level: rows × columns of C per block.
+    public var gemmTile: (rows: Int, columns: Int) { (Int(table.pointee.gemm_mr), Int(table.pointee.gemm_nr)) }
+
     /// "avx512 (AVX-512 (F/BW/DQ/VL), 16-float vectors)": what a report prints.
     public var summary: String {
         "\(level.rawValue) (\(level.instructionSets), \(vectorWidth)-float vectors)"
