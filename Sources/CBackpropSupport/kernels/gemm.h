@@ -19,7 +19,8 @@
 //
 // Order of operations, the same for any thread count: each element of C is the sum over depth
 // chunks (of at most 256, split evenly) of that chunk's FMA chain in increasing p, scaled by
-// alpha and added to beta * C (one rounding when C is read, as fma(C, beta, alpha * sum)).
+// alpha and added to beta * C: fma(C, beta, alpha * sum) in whole tiles, alpha * sum + beta * C
+// in edge tiles. The tile shape differs by level, so levels agree to rounding, not bit for bit.
 
 typedef float gemm_vec __attribute__((ext_vector_type(GEMM_VW)));
 #define GEMM_NV (GEMM_NR / GEMM_VW)
@@ -51,41 +52,34 @@ BP_INLINE void gemm_tile(const int R, const int V, long kc, const float *a, long
     for (int i = 0; i < R; i++)
 #pragma clang loop unroll(full)
         for (int v = 0; v < V; v++) acc[i][v] = (gemm_vec)0;
-    // Load the C tile before the k loop when it will be read anyway (beta != 0): its cache
-    // misses then overlap the arithmetic instead of stalling the write-back.
-    const int preload = beta != 0 && rows == R && cols == V * GEMM_VW;
-    gemm_vec old[GEMM_MR][GEMM_NV];
-    if (preload) {
+    // When C will be read (beta != 0), ask for its lines now, so their cache misses overlap the
+    // arithmetic instead of stalling the write-back. (Loading the tile into registers instead
+    // spills them on AVX2's 16 registers: 1-2% slower on Zen 5, at both levels.)
+    if (beta != 0) {
 #pragma clang loop unroll(full)
-        for (int i = 0; i < R; i++)
-#pragma clang loop unroll(full)
-            for (int v = 0; v < V; v++) old[i][v] = gv_load(c + i * ldc + v * GEMM_VW);
+        for (int i = 0; i < R; i++) {
+            __builtin_prefetch(c + i * ldc, 1, 3);
+            if (V * GEMM_VW > 16) __builtin_prefetch(c + i * ldc + 16, 1, 3);
+        }
     }
     // Callers pass a literal 1 for the unit stride (ads for row-major A read in place, ars for
-    // packed or transposed A), so each inlined copy has one constant stride: row-major A is read
-    // at fixed row offsets from a pointer stepping by one float, packed A at immediate offsets
-    // from a pointer stepping by ads.
-    const float *pa = a;
+    // packed or transposed A), so each inlined copy indexes with one constant stride: row-major
+    // A becomes one base register per row, all indexed by p (no address arithmetic in the loop);
+    // packed A immediate offsets from one running depth offset.
+    const float *rows_of_a[GEMM_MR];
+#pragma clang loop unroll(full)
+    for (int i = 0; i < R; i++) rows_of_a[i] = a + i * ars;
     for (long p = 0; p < kc; p++) {
         gemm_vec bv[GEMM_NV];
 #pragma clang loop unroll(full)
         for (int v = 0; v < V; v++) bv[v] = gv_load(b + v * GEMM_VW);
 #pragma clang loop unroll(full)
         for (int i = 0; i < R; i++) {
-            const gemm_vec av = (gemm_vec)pa[i * ars];
+            const gemm_vec av = (gemm_vec)rows_of_a[i][p * ads];
 #pragma clang loop unroll(full)
             for (int v = 0; v < V; v++) acc[i][v] = BP_FMA(av, bv[v], acc[i][v]);
         }
-        pa += ads;
         b += bs;
-    }
-    if (preload) {
-#pragma clang loop unroll(full)
-        for (int i = 0; i < R; i++)
-#pragma clang loop unroll(full)
-            for (int v = 0; v < V; v++)
-                gv_store(c + i * ldc + v * GEMM_VW, BP_FMA(old[i][v], (gemm_vec)beta, acc[i][v] * alpha));
-        return;
     }
     if (rows == R && cols == V * GEMM_VW) {
 #pragma clang loop unroll(full)
@@ -224,11 +218,13 @@ BP_INLINE gemm_blocking gemm_blocking_for(const bp_gemm_problem *op, long rows, 
     g.nc_nominal = limit < cols ? limit : cols;
     g.b_in_place = gemm_b_in_place(op) && rows <= gemm_in_place_row_limit;
     g.packed_b_floats = g.kc_nominal * (g.b_in_place ? GEMM_NR : (g.nc_nominal + GEMM_NR - 1) / GEMM_NR * GEMM_NR);
-    // Transposed A (its depth steps a whole row of the stored matrix apart): read in place, each
-    // sliver would touch a new cache line and page at every depth step, lines that share an L1
-    // set when the stride is a multiple of 4 KiB (Aᵀ·B of a 1024-wide layer: avx2 88 GFLOP/s on
-    // Zen 5 where the packed copy gives ~100). So the row chunk is packed once, reading whole
-    // lines, and its slivers reused by every panel; worth it once two or more panels share it.
+    // A is packed per row chunk into mr-row slivers (as BLIS always does) when enough panels
+    // reuse each packed sliver to pay for the copy. Transposed A (depth steps a stored row apart)
+    // gains at two panels: in place, each sliver touches a new cache line and page at every
+    // depth step, lines that share an L1 set when the stride is a multiple of 4 KiB (Aᵀ·B of a
+    // 1024-wide layer: avx2 88 GFLOP/s on Zen 5 where the packed copy gives ~93). Row-major A
+    // stays in place: packed too (measured with 4+ panels per chunk) it was 1-3% slower on the
+    // bench gemm shapes, 18% on (60,100,784).
     g.pack_a = op->a_depth_stride != 1 && cols > GEMM_NR;
     return g;
 }
@@ -330,7 +326,7 @@ static void gemm_block(const bp_gemm_problem *op, long row_begin, long row_end, 
             for (long ic = row_begin; ic < row_end; ic += gemm_row_chunk) {
                 const long ic_end = ic + gemm_row_chunk < row_end ? ic + gemm_row_chunk : row_end;
                 const long full_end = ic + (ic_end - ic) / GEMM_MR * GEMM_MR;
-                if (g.pack_a) {
+                if (g.pack_a && op->a_depth_stride != 1) {
                     gemm_pack_a_transposed(ic_end - ic, kc, op->a + ic + pc * op->a_depth_stride, op->a_depth_stride,
                                            packed_edge_a);
                 } else if (full_end < ic_end) {
