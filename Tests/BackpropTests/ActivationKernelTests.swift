@@ -45,19 +45,21 @@ struct ActivationKernelTests {
         return 4e-7 + 2.4e-7 * abs(2 * u)
     }
 
-    static func forward(_ a: Activation, _ x: [Float]) -> [Float] {
-        applyKernel(x) { a.forward($0, $1, count: $2) }
+    static func forward(_ a: Activation, _ x: [Float], _ level: CPULevel) -> [Float] {
+        let kernels = kernelTable(level)
+        return applyKernel(x) { a.forward($0, $1, count: $2, kernels: kernels) }
     }
 
-    static func backward(_ a: Activation, _ x: [Float], _ dy: [Float]) -> [Float] {
-        let y = forward(a, x)
+    static func backward(_ a: Activation, _ x: [Float], _ dy: [Float], _ level: CPULevel) -> [Float] {
+        let kernels = kernelTable(level)
+        let y = forward(a, x, level)
         var dx = [Float](repeating: .nan, count: x.count)
         x.withUnsafeBufferPointer { xp in
             y.withUnsafeBufferPointer { yp in
                 dy.withUnsafeBufferPointer { dyp in
                     dx.withUnsafeMutableBufferPointer { dxp in
                         a.backward(x: xp.baseAddress!, y: yp.baseAddress!, dy: dyp.baseAddress!,
-                                   dx: dxp.baseAddress!, count: x.count)
+                                   dx: dxp.baseAddress!, count: x.count, kernels: kernels)
                     }
                 }
             }
@@ -65,10 +67,10 @@ struct ActivationKernelTests {
         return dx
     }
 
-    @Test(arguments: Activation.allCases)
-    func forwardMatchesReference(_ a: Activation) {
+    @Test(arguments: CPULevel.supported, Activation.allCases)
+    func forwardMatchesReference(_ level: CPULevel, _ a: Activation) {
         let x = Self.points(100_000, seed: 1, range: 20) + [0, -0.0, 1e-8, -1e-8, 30, -30, 90, -90]
-        let y = Self.forward(a, x)
+        let y = Self.forward(a, x, level)
         var worst = 0.0
         for (xi, yi) in zip(x, y) {
             let r = Self.reference(a, Double(xi))
@@ -81,15 +83,15 @@ struct ActivationKernelTests {
             let s = a(xi)
             #expect(abs(Double(s) - r) <= tolerance * abs(r) + 1e-37, "scalar \(a)(\(xi)) = \(s), want \(r)")
         }
-        print("\(a) forward max relative error \(worst) (GELU: relative to its tail allowance)")
+        print("\(a) forward at \(level) max relative error \(worst) (GELU: relative to its tail allowance)")
     }
 
-    @Test(arguments: Activation.allCases)
-    func backwardMatchesFiniteDifferencesAndFormula(_ a: Activation) {
+    @Test(arguments: CPULevel.supported, Activation.allCases)
+    func backwardMatchesFiniteDifferencesAndFormula(_ level: CPULevel, _ a: Activation) {
         let x = Self.points(20_000, seed: 2)
         var rng = KernelTestRNG(seed: 3)
         let dy = x.map { _ in rng.uniform(-2, 2) }
-        let dx = Self.backward(a, x, dy)
+        let dx = Self.backward(a, x, dy, level)
         for i in x.indices {
             let fd = Self.numericDerivative(a, Double(x[i])) * Double(dy[i])
             // y-based formulas (sigmoid, tanh) carry the rounding of y: ~1e-7 absolute in f′.
@@ -100,11 +102,11 @@ struct ActivationKernelTests {
         }
     }
 
-    @Test(arguments: Activation.allCases)
-    func largeInputsSaturateWithoutNaN(_ a: Activation) {
+    @Test(arguments: CPULevel.supported, Activation.allCases)
+    func largeInputsSaturateWithoutNaN(_ level: CPULevel, _ a: Activation) {
         let x: [Float] = [1e4, -1e4, 1e30, -1e30, .infinity, -.infinity, .greatestFiniteMagnitude, -.greatestFiniteMagnitude]
-        let y = Self.forward(a, x)
-        let dx = Self.backward(a, x, [Float](repeating: 1, count: x.count))
+        let y = Self.forward(a, x, level)
+        let dx = Self.backward(a, x, [Float](repeating: 1, count: x.count), level)
         for i in x.indices {
             #expect(!y[i].isNaN, "\(a)(\(x[i])) is NaN")
             #expect(!dx[i].isNaN, "\(a)′(\(x[i])) is NaN")
@@ -113,7 +115,7 @@ struct ActivationKernelTests {
                 #expect(y[i].isFinite)
             }
         }
-        #expect(Self.forward(a, [.nan])[0].isNaN, "\(a)(NaN) should be NaN")
+        #expect(Self.forward(a, [.nan], level)[0].isNaN, "\(a)(NaN) should be NaN")
     }
 
     @Test func kinksAndConstants() {
@@ -135,25 +137,28 @@ struct ActivationKernelTests {
         #expect(Activation.allCases.count == 8)
     }
 
-    @Test(arguments: [0, 1, 15, 16, 17, 1000])
-    func countsAndInPlace(count: Int) {
+    @Test(arguments: CPULevel.supported, [0, 1, 15, 16, 17, 1000])
+    func countsAndInPlace(_ level: CPULevel, count: Int) {
+        let kernels = kernelTable(level)
         for a in Activation.allCases {
             let x = Self.points(count, seed: UInt64(count) + 10)
-            let y = Self.forward(a, x)
-            for i in x.indices { #expect(y[i] == Self.forward(a, [x[i]])[0]) }
+            let y = Self.forward(a, x, level)
+            for i in x.indices { #expect(y[i] == Self.forward(a, [x[i]], level)[0]) }
             var inPlace = x
-            inPlace.withUnsafeMutableBufferPointer { p in a.forward(UnsafePointer(p.baseAddress!), p.baseAddress!, count: count) }
+            inPlace.withUnsafeMutableBufferPointer { p in
+                a.forward(UnsafePointer(p.baseAddress!), p.baseAddress!, count: count, kernels: kernels)
+            }
             #expect(inPlace == y)
 
             // Backward with dx aliasing dy.
             let dy = x.map { $0 * 0.5 + 1 }
-            let expected = Self.backward(a, x, dy)
+            let expected = Self.backward(a, x, dy, level)
             var g = dy
             x.withUnsafeBufferPointer { xp in
                 y.withUnsafeBufferPointer { yp in
                     g.withUnsafeMutableBufferPointer { gp in
                         a.backward(x: xp.baseAddress!, y: yp.baseAddress!, dy: UnsafePointer(gp.baseAddress!),
-                                   dx: gp.baseAddress!, count: count)
+                                   dx: gp.baseAddress!, count: count, kernels: kernels)
                     }
                 }
             }
@@ -161,8 +166,10 @@ struct ActivationKernelTests {
         }
     }
 
-    @Test(arguments: [(1, 1), (3, 15), (4, 16), (5, 17), (7, 40)])
-    func fusedBiasForwardAndBackward(rows: Int, cols: Int) {
+    @Test(arguments: CPULevel.supported, [(1, 1), (3, 15), (4, 16), (5, 17), (7, 40)])
+    func fusedBiasForwardAndBackward(_ level: CPULevel, shape: (Int, Int)) {
+        let (rows, cols) = shape
+        let kernels = kernelTable(level)
         for a in Activation.allCases {
             let n = rows * cols
             let product = Self.points(n, seed: UInt64(n) + 20, range: 3)
@@ -177,13 +184,13 @@ struct ActivationKernelTests {
                     z.withUnsafeMutableBufferPointer { zp in
                         y.withUnsafeMutableBufferPointer { yp in
                             a.biasForward(z: zp.baseAddress!, bias: useBias ? b.baseAddress! : nil, y: yp.baseAddress!,
-                                          rows: rows, cols: cols)
+                                          rows: rows, cols: cols, kernels: kernels)
                         }
                     }
                 }
                 let expectedZ = (0..<n).map { product[$0] + (useBias ? bias[$0 % cols] : 0) }
                 #expect(z == expectedZ)
-                #expect(y == Self.forward(a, expectedZ))
+                #expect(y == Self.forward(a, expectedZ, level))
 
                 var dz = [Float](repeating: .nan, count: n)
                 var biasGradient = [Float](repeating: 0.25, count: cols)  // accumulates onto this
@@ -194,13 +201,13 @@ struct ActivationKernelTests {
                                 biasGradient.withUnsafeMutableBufferPointer { bg in
                                     a.biasBackward(z: zp.baseAddress!, y: yp.baseAddress!, dy: dyp.baseAddress!,
                                                    dz: dzp.baseAddress!, biasGradient: useBias ? bg.baseAddress! : nil,
-                                                   rows: rows, cols: cols)
+                                                   rows: rows, cols: cols, kernels: kernels)
                                 }
                             }
                         }
                     }
                 }
-                #expect(dz == Self.backward(a, expectedZ, dy))
+                #expect(dz == Self.backward(a, expectedZ, dy, level))
                 for c in 0..<cols {
                     var sum: Float = 0.25
                     for r in 0..<rows { sum += dz[r * cols + c] }
@@ -210,13 +217,32 @@ struct ActivationKernelTests {
         }
     }
 
-    @Test func simdFormsMatchScalarKernels() {
+    /// The SIMD16 forms store the lanes and run the buffer kernels of the process's level: the
+    /// same bits as the public buffer forms.
+    @Test func simdFormsMatchBufferKernels() {
         let x = Self.points(16, seed: 50)
         let v = SIMD16<Float>(x)
         for a in Activation.allCases {
-            #expect(a(v) == SIMD16(Self.forward(a, x)))
+            let y = applyKernel(x) { a.forward($0, $1, count: $2) }
+            #expect(a(v) == SIMD16(y))
+            #expect(y == Self.forward(a, x, KernelTable.current.level))
             let d = a.derivative(x: v, y: a(v))
-            #expect(d == SIMD16(Self.backward(a, x, [Float](repeating: 1, count: 16))))
+            var dx = [Float](repeating: .nan, count: 16)
+            a.backward(x: x, y: y, dy: [Float](repeating: 1, count: 16), dx: &dx, count: 16)
+            #expect(d == SIMD16(dx))
         }
+    }
+
+    /// AVX2 and AVX-512 compute the same expressions with the same fused roundings: same bits.
+    @Test(.enabled(if: CPULevel.avx2.isSupported && CPULevel.avx512.isSupported), arguments: Activation.allCases)
+    func avx2AndAVX512GiveTheSameBits(_ a: Activation) {
+        let x = Self.points(10_000, seed: 60, range: 30) + [.nan, .infinity, -.infinity, 0, -0.0]
+        var rng = KernelTestRNG(seed: 61)
+        let dy = x.map { _ in rng.uniform(-2, 2) }
+        func same(_ u: [Float], _ w: [Float]) -> Bool {
+            zip(u, w).allSatisfy { $0.bitPattern == $1.bitPattern || ($0.isNaN && $1.isNaN) }
+        }
+        #expect(same(Self.forward(a, x, .avx2), Self.forward(a, x, .avx512)))
+        #expect(same(Self.backward(a, x, dy, .avx2), Self.backward(a, x, dy, .avx512)))
     }
 }

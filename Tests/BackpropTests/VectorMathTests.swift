@@ -43,6 +43,17 @@ func ulpError(_ y: Float, _ r: Double) -> Double {
     return abs(Double(y) - r) / spacing
 }
 
+/// The kernels of a level this machine supports (tests take their levels from `CPULevel.supported`).
+func kernelTable(_ level: CPULevel) -> KernelTable {
+    guard let kernels = KernelTable(level: level) else { fatalError("no kernels for \(level)") }
+    return kernels
+}
+
+/// The bit patterns of `values` (for exact comparisons that NaN lanes do not defeat).
+func bitPatterns(_ values: [Float]) -> [UInt32] { values.map(\.bitPattern) }
+
+func bitPatterns(_ v: SIMD16<Float>) -> [UInt32] { (0..<16).map { v[$0].bitPattern } }
+
 /// Applies a buffer kernel to `inputs` and returns the outputs.
 func applyKernel(
     _ inputs: [Float], _ kernel: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void
@@ -75,15 +86,41 @@ func maxULPError(
 
 @Suite("VectorMath kernels")
 struct VectorMathTests {
-    typealias Kernel = @Sendable (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void
+    typealias Kernel = (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void
 
-    static let exp: Kernel = { VectorMath.exp($0, $1, count: $2) }
-    static let expm1: Kernel = { VectorMath.expm1($0, $1, count: $2) }
-    static let log: Kernel = { VectorMath.log($0, $1, count: $2) }
-    static let log1p: Kernel = { VectorMath.log1p($0, $1, count: $2) }
-    static let tanh: Kernel = { VectorMath.tanh($0, $1, count: $2) }
-    static let sigmoid: Kernel = { VectorMath.sigmoid($0, $1, count: $2) }
-    static let softplus: Kernel = { VectorMath.softplus($0, $1, count: $2) }
+    /// The buffer kernel of `function` at `level`, through the `kernels:` overloads.
+    static func kernel(_ function: VectorMath.Function, _ level: CPULevel) -> Kernel {
+        let k = kernelTable(level)
+        switch function {
+        case .exp: return { VectorMath.exp($0, $1, count: $2, kernels: k) }
+        case .expm1: return { VectorMath.expm1($0, $1, count: $2, kernels: k) }
+        case .log: return { VectorMath.log($0, $1, count: $2, kernels: k) }
+        case .log1p: return { VectorMath.log1p($0, $1, count: $2, kernels: k) }
+        case .tanh: return { VectorMath.tanh($0, $1, count: $2, kernels: k) }
+        case .sigmoid: return { VectorMath.sigmoid($0, $1, count: $2, kernels: k) }
+        case .softplus: return { VectorMath.softplus($0, $1, count: $2, kernels: k) }
+        }
+    }
+
+    /// The public buffer form of `function` (the process's level).
+    static func publicKernel(_ function: VectorMath.Function) -> Kernel {
+        switch function {
+        case .exp: return { VectorMath.exp($0, $1, count: $2) }
+        case .expm1: return { VectorMath.expm1($0, $1, count: $2) }
+        case .log: return { VectorMath.log($0, $1, count: $2) }
+        case .log1p: return { VectorMath.log1p($0, $1, count: $2) }
+        case .tanh: return { VectorMath.tanh($0, $1, count: $2) }
+        case .sigmoid: return { VectorMath.sigmoid($0, $1, count: $2) }
+        case .softplus: return { VectorMath.softplus($0, $1, count: $2) }
+        }
+    }
+
+    /// The asserted bound on the max ulp error: slightly above the figure measured at the level
+    /// (and quoted in `VectorMath`'s doc comments). Levels with FMA (avx2, avx512, neon) compute
+    /// the same expression with the same roundings; the SSE2 baseline rounds each multiply-add twice.
+    static func bound(_ level: CPULevel, fma: Double, baseline: Double) -> Double {
+        level == .baseline ? baseline : fma
+    }
 
     static func sigmoidReference(_ x: Double) -> Double {
         x >= 0 ? 1 / (1 + Foundation.exp(-x)) : Foundation.exp(x) / (1 + Foundation.exp(x))
@@ -112,101 +149,112 @@ struct VectorMathTests {
         return out
     }
 
-    @Test func expAccuracy() {
+    @Test(arguments: CPULevel.supported)
+    func expAccuracy(_ level: CPULevel) {
+        let kernel = Self.kernel(.exp, level)
         let worst = [
-            maxULPError(Self.uniform(-104, 88.72), Self.exp, reference: Foundation.exp),
-            maxULPError(Self.uniform(-1, 1, seed: 3), Self.exp, reference: Foundation.exp),
+            maxULPError(Self.uniform(-104, 88.72), kernel, reference: Foundation.exp),
+            maxULPError(Self.uniform(-1, 1, seed: 3), kernel, reference: Foundation.exp),
         ].max { $0.error < $1.error }!
-        print("exp max ulp error \(worst.error) at \(worst.at)")
-        #expect(worst.error <= 1.05)
+        print("exp at \(level) max ulp error \(worst.error) at \(worst.at)")
+        #expect(worst.error <= Self.bound(level, fma: 1.05, baseline: 1.0))
     }
 
-    @Test func expm1Accuracy() {
+    @Test(arguments: CPULevel.supported)
+    func expm1Accuracy(_ level: CPULevel) {
         let inputs = Self.uniform(-20, 88.72) + Self.uniform(-1, 1, seed: 4) + Self.uniform(-1e-3, 1e-3, 100_000, seed: 5)
-        let worst = maxULPError(inputs, Self.expm1, reference: Foundation.expm1)
-        print("expm1 max ulp error \(worst.error) at \(worst.at)")
-        #expect(worst.error <= 1.3)
+        let worst = maxULPError(inputs, Self.kernel(.expm1, level), reference: Foundation.expm1)
+        print("expm1 at \(level) max ulp error \(worst.error) at \(worst.at)")
+        #expect(worst.error <= Self.bound(level, fma: 1.3, baseline: 1.5))
     }
 
-    @Test func logAccuracy() {
+    @Test(arguments: CPULevel.supported)
+    func logAccuracy(_ level: CPULevel) {
         let inputs = Self.randomFinite(positive: true) + Self.uniform(0.5, 2, seed: 6)
             + Self.uniform(0.99, 1.01, 100_000, seed: 7)
-        let worst = maxULPError(inputs.filter { $0 > 0 }, Self.log, reference: Foundation.log)
-        print("log max ulp error \(worst.error) at \(worst.at)")
-        #expect(worst.error <= 0.9)
+        let worst = maxULPError(inputs.filter { $0 > 0 }, Self.kernel(.log, level), reference: Foundation.log)
+        print("log at \(level) max ulp error \(worst.error) at \(worst.at)")
+        #expect(worst.error <= Self.bound(level, fma: 0.9, baseline: 0.9))
     }
 
-    @Test func log1pAccuracy() {
+    @Test(arguments: CPULevel.supported)
+    func log1pAccuracy(_ level: CPULevel) {
         var rng = KernelTestRNG(seed: 8)
         let logUniform = (0..<300_000).map { _ in Float(Foundation.exp(Double(rng.uniform(-30, 14)))) }
         let inputs = Self.uniform(-0.999999, 1) + logUniform + logUniform.map { -$0 }.filter { $0 > -1 }
-        let worst = maxULPError(inputs, Self.log1p, reference: Foundation.log1p)
-        print("log1p max ulp error \(worst.error) at \(worst.at)")
-        #expect(worst.error <= 1.5)
+        let worst = maxULPError(inputs, Self.kernel(.log1p, level), reference: Foundation.log1p)
+        print("log1p at \(level) max ulp error \(worst.error) at \(worst.at)")
+        #expect(worst.error <= Self.bound(level, fma: 1.5, baseline: 1.5))
     }
 
-    @Test func tanhAccuracy() {
+    @Test(arguments: CPULevel.supported)
+    func tanhAccuracy(_ level: CPULevel) {
         let inputs = Self.uniform(-10, 10) + Self.uniform(-1, 1, seed: 9) + Self.randomFinite(200_000, seed: 10)
-        let worst = maxULPError(inputs, Self.tanh, reference: Foundation.tanh)
-        print("tanh max ulp error \(worst.error) at \(worst.at)")
-        #expect(worst.error <= 1.4)
+        let worst = maxULPError(inputs, Self.kernel(.tanh, level), reference: Foundation.tanh)
+        print("tanh at \(level) max ulp error \(worst.error) at \(worst.at)")
+        #expect(worst.error <= Self.bound(level, fma: 1.4, baseline: 1.4))
     }
 
-    @Test func sigmoidAccuracy() {
+    @Test(arguments: CPULevel.supported)
+    func sigmoidAccuracy(_ level: CPULevel) {
         let inputs = Self.uniform(-104, 88) + Self.uniform(-5, 5, seed: 11) + Self.randomFinite(200_000, seed: 12)
-        let worst = maxULPError(inputs, Self.sigmoid, reference: Self.sigmoidReference)
-        print("sigmoid max ulp error \(worst.error) at \(worst.at)")
-        #expect(worst.error <= 2.4)
+        let worst = maxULPError(inputs, Self.kernel(.sigmoid, level), reference: Self.sigmoidReference)
+        print("sigmoid at \(level) max ulp error \(worst.error) at \(worst.at)")
+        #expect(worst.error <= Self.bound(level, fma: 2.4, baseline: 2.4))
     }
 
-    @Test func softplusAccuracy() {
+    @Test(arguments: CPULevel.supported)
+    func softplusAccuracy(_ level: CPULevel) {
         let inputs = Self.uniform(-100, 100) + Self.uniform(-5, 5, seed: 13) + Self.randomFinite(200_000, seed: 14)
-        let worst = maxULPError(inputs, Self.softplus, reference: Self.softplusReference)
-        print("softplus max ulp error \(worst.error) at \(worst.at)")
-        #expect(worst.error <= 1.95)
+        let worst = maxULPError(inputs, Self.kernel(.softplus, level), reference: Self.softplusReference)
+        print("softplus at \(level) max ulp error \(worst.error) at \(worst.at)")
+        #expect(worst.error <= Self.bound(level, fma: 1.95, baseline: 1.95))
     }
 
-    @Test func specialValues() {
+    @Test(arguments: CPULevel.supported)
+    func specialValues(_ level: CPULevel) {
         let inf = Float.infinity
-        func run(_ kernel: Kernel, _ inputs: [Float]) -> [Float] { applyKernel(inputs, kernel) }
+        func run(_ function: VectorMath.Function, _ inputs: [Float]) -> [Float] {
+            applyKernel(inputs, Self.kernel(function, level))
+        }
         func same(_ a: [Float], _ b: [Float]) -> Bool {
             a.count == b.count && zip(a, b).allSatisfy { $0.isNaN ? $1.isNaN : ($0 == $1 && $0.sign == $1.sign) }
         }
 
-        let e = run(Self.exp, [.nan, inf, -inf, 0, -0.0, 88.8, 89, 1000, -104, -1000, 88.72])
+        let e = run(.exp, [.nan, inf, -inf, 0, -0.0, 88.8, 89, 1000, -104, -1000, 88.72])
         #expect(same(Array(e[0..<10]), [.nan, inf, 0, 1, 1, inf, inf, inf, 0, 0]))
         #expect(e[10].isFinite && e[10] > 3.3e38)
-        #expect(run(Self.exp, [-100])[0] > 0)  // subnormal, not flushed
+        #expect(run(.exp, [-100])[0] > 0)  // subnormal, not flushed
 
-        let m = run(Self.expm1, [.nan, inf, -inf, 0, -0.0, 100, -100, 1e-30, -1e-30])
+        let m = run(.expm1, [.nan, inf, -inf, 0, -0.0, 100, -100, 1e-30, -1e-30])
         #expect(same(m, [.nan, inf, -1, 0, -0.0, inf, -1, 1e-30, -1e-30]))
 
-        let l = run(Self.log, [.nan, inf, -inf, 0, -0.0, -1, 1, .leastNonzeroMagnitude, .greatestFiniteMagnitude])
+        let l = run(.log, [.nan, inf, -inf, 0, -0.0, -1, 1, .leastNonzeroMagnitude, .greatestFiniteMagnitude])
         #expect(same(Array(l[0..<7]), [.nan, inf, .nan, -inf, -inf, .nan, 0]))
         #expect(ulpError(l[7], Foundation.log(Double(Float.leastNonzeroMagnitude))) <= 1)
         #expect(ulpError(l[8], Foundation.log(Double(Float.greatestFiniteMagnitude))) <= 1)
 
-        let lp = run(Self.log1p, [.nan, inf, -inf, 0, -0.0, -1, -2, 1e-30])
+        let lp = run(.log1p, [.nan, inf, -inf, 0, -0.0, -1, -2, 1e-30])
         #expect(same(lp, [.nan, inf, .nan, 0, -0.0, -inf, .nan, 1e-30]))
 
-        let t = run(Self.tanh, [.nan, inf, -inf, 0, -0.0, 9.1, -9.1, 50, -50, 1e30, -1e30])
+        let t = run(.tanh, [.nan, inf, -inf, 0, -0.0, 9.1, -9.1, 50, -50, 1e30, -1e30])
         #expect(same(t, [.nan, 1, -1, 0, -0.0, 1, -1, 1, -1, 1, -1]))
 
-        let s = run(Self.sigmoid, [.nan, inf, -inf, 0, 17, 1e30, -1e30, -200])
+        let s = run(.sigmoid, [.nan, inf, -inf, 0, 17, 1e30, -1e30, -200])
         #expect(same(s, [.nan, 1, 0, 0.5, 1, 1, 0, 0]))
 
-        let sp = run(Self.softplus, [.nan, inf, -inf, 0, 20, 1e30, -1e30])
+        let sp = run(.softplus, [.nan, inf, -inf, 0, 20, 1e30, -1e30])
         #expect(same(Array(sp[0..<3]), [.nan, inf, 0]))
         #expect(ulpError(sp[3], Foundation.log(2)) <= 1)
         #expect(sp[4] == 20 && sp[5] == 1e30 && sp[6] == 0)
     }
 
-    @Test(arguments: [0, 1, 15, 16, 17, 31, 33, 1000])
-    func countsInPlaceAndBounds(count: Int) {
-        let kernels: [Kernel] = [Self.exp, Self.expm1, Self.log, Self.log1p, Self.tanh, Self.sigmoid, Self.softplus]
+    @Test(arguments: CPULevel.supported, [0, 1, 15, 16, 17, 31, 33, 1000])
+    func countsInPlaceAndBounds(_ level: CPULevel, count: Int) {
         var rng = KernelTestRNG(seed: UInt64(count) + 100)
         let inputs = (0..<count).map { _ in rng.uniform(0.01, 5) }
-        for kernel in kernels {
+        for function in VectorMath.Function.allCases {
+            let kernel = Self.kernel(function, level)
             // Out of place, with sentinels on both sides to catch stray writes.
             var buffer = [Float](repeating: 12345, count: count + 34)
             inputs.withUnsafeBufferPointer { x in
@@ -228,14 +276,51 @@ struct VectorMathTests {
         }
     }
 
-    @Test func simdFormsMatchBufferForms() {
+    /// The public buffer forms run the process's level (`BACKPROP_CPU` or the best).
+    @Test func publicFormsUseTheCurrentLevel() {
+        var rng = KernelTestRNG(seed: 78)
+        let x = (0..<100).map { _ in rng.uniform(-20, 20) }
+        for function in VectorMath.Function.allCases {
+            #expect(bitPatterns(applyKernel(x, Self.publicKernel(function)))
+                    == bitPatterns(applyKernel(x, Self.kernel(function, KernelTable.current.level))), "\(function)")
+        }
+    }
+
+    /// The SIMD16 forms store the lanes and run the buffer kernel: the same bits.
+    @Test(arguments: CPULevel.supported)
+    func simdFormsMatchBufferForms(_ level: CPULevel) {
         var rng = KernelTestRNG(seed: 77)
         let v = SIMD16<Float>((0..<16).map { _ in rng.uniform(-3, 3) })
         let lanes = (0..<16).map { v[$0] }
-        #expect(VectorMath.exp(v) == SIMD16(applyKernel(lanes, Self.exp)))
-        #expect(VectorMath.tanh(v) == SIMD16(applyKernel(lanes, Self.tanh)))
-        #expect(VectorMath.sigmoid(v) == SIMD16(applyKernel(lanes, Self.sigmoid)))
-        #expect(VectorMath.softplus(v) == SIMD16(applyKernel(lanes, Self.softplus)))
+        let kernels = kernelTable(level)
+        for function in VectorMath.Function.allCases {
+            let expected = applyKernel(lanes, Self.kernel(function, level))
+            #expect(bitPatterns(VectorMath.lanes(v, function, kernels: kernels)) == bitPatterns(expected), "\(function) at \(level)")
+        }
+        // The public forms at the process's level.
+        let current = KernelTable.current.level
+        func buffer(_ function: VectorMath.Function) -> [UInt32] {
+            bitPatterns(applyKernel(lanes, Self.kernel(function, current)))
+        }
+        #expect(bitPatterns(VectorMath.exp(v)) == buffer(.exp))
+        #expect(bitPatterns(VectorMath.expm1(v)) == buffer(.expm1))
+        #expect(bitPatterns(VectorMath.log(v)) == buffer(.log))  // NaN lanes included: same NaN bits
+        #expect(bitPatterns(VectorMath.log1p(v)) == buffer(.log1p))
+        #expect(bitPatterns(VectorMath.tanh(v)) == buffer(.tanh))
+        #expect(bitPatterns(VectorMath.sigmoid(v)) == buffer(.sigmoid))
+        #expect(bitPatterns(VectorMath.softplus(v)) == buffer(.softplus))
         #expect(VectorMath.magnitude(v) == SIMD16(lanes.map { abs($0) }))
+    }
+
+    /// AVX2 and AVX-512 compute the same expressions with the same fused roundings: same bits.
+    @Test(.enabled(if: CPULevel.avx2.isSupported && CPULevel.avx512.isSupported))
+    func avx2AndAVX512GiveTheSameBits() {
+        let inputs = Self.randomFinite(100_000, seed: 15) + Self.uniform(-30, 30, 100_000, seed: 16)
+        for function in VectorMath.Function.allCases {
+            let a = applyKernel(inputs, Self.kernel(function, .avx2))
+            let b = applyKernel(inputs, Self.kernel(function, .avx512))
+            // NaN lanes may carry different payloads (which operand's NaN an instruction passes on).
+            #expect(zip(a, b).allSatisfy { $0.bitPattern == $1.bitPattern || ($0.isNaN && $1.isNaN) }, "\(function)")
+        }
     }
 }

@@ -1,3 +1,4 @@
+import CBackpropSupport
 import Foundation
 
 /// An elementwise activation function with vectorized forward, backward and fused bias kernels.
@@ -21,13 +22,22 @@ import Foundation
 /// `leakyReLU′(0) = slope`, `elu′(0) = α` (= 1 by default, so ELU is C¹ there).
 ///
 /// Accuracy of `forward` (max relative error against a `Double` reference, measured by
-/// `ActivationKernelTests` on 100k points of [−20, 20]): identity and ReLU exact, leaky ReLU
-/// 5.9e-8, ELU 6.2e-8, tanh 1.2e-7, softplus 1.6e-7, sigmoid 1.7e-7; GELU 2.2e-7 plus, in its
-/// negative tail, the conditioning `≈ |2u|·1.2e-7` of `σ(2u)` for an argument rounded to `Float`.
+/// `ActivationKernelTests` on 100k points of [−20, 20], the same at every level unless noted):
+/// identity and ReLU exact, leaky ReLU 5.9e-8, ELU 6.2e-8 (baseline 8.0e-8), tanh 1.2e-7,
+/// softplus 1.6e-7, sigmoid 1.7e-7; GELU 2.2e-7 (baseline 2.5e-7) plus, in its negative tail,
+/// the conditioning `≈ |2u|·1.2e-7` of `σ(2u)` for an argument rounded to `Float`.
 /// `backward` matches central finite differences of the `Double` function to ≈ 1e-6 (the
-/// `y`-based formulas of sigmoid and tanh carry `y`'s rounding). NaN inputs give NaN outputs (ReLU included: `relu(NaN) = NaN`), and every
-/// case saturates to finite values (or ±∞ for ±∞ where the function is unbounded) without NaN for
-/// large `|x|`.
+/// `y`-based formulas of sigmoid and tanh carry `y`'s rounding). NaN inputs give NaN outputs
+/// (ReLU included: `relu(NaN) = NaN`), and every case saturates to finite values (or ±∞ for ±∞
+/// where the function is unbounded) without NaN for large `|x|`.
+///
+/// The buffer kernels are C (Sources/CBackpropSupport/kernels/vector_math.h, on `VectorMath`'s
+/// functions), compiled once per instruction-set level and reached through the process's
+/// ``KernelTable``, chosen at run time from the CPU or `BACKPROP_CPU` (Swift's SIMD types would
+/// need a `-march` build flag that ties the binary to one CPU). Each kernel switches on the case
+/// once and runs a loop compiled for it. The `avx2` and `avx512` levels give the same bits; the
+/// SSE2 `baseline` (no FMA: its multiply-adds round twice) differs by rounding. `leakyReLUSlope`
+/// and `eluAlpha` are compiled into the C kernels.
 public enum Activation: String, CaseIterable, Sendable, Codable {
     case identity, sigmoid, tanh, relu, leakyReLU, elu, gelu, softplus
 
@@ -76,53 +86,44 @@ public enum Activation: String, CaseIterable, Sendable, Codable {
         }
     }
 
-    // MARK: - SIMD16 forms (for fusion into other kernels)
+    // MARK: - SIMD16 forms
 
-    /// `f(x)` on 16 lanes.
-    @inlinable @inline(__always)
+    /// `f(x)` on 16 lanes, through the buffer kernel (so the same bits as `forward`).
     public func callAsFunction(_ x: SIMD16<Float>) -> SIMD16<Float> {
-        switch self {
-        case .identity: return IdentityKernel.forward(x)
-        case .sigmoid: return SigmoidKernel.forward(x)
-        case .tanh: return TanhKernel.forward(x)
-        case .relu: return ReLUKernel.forward(x)
-        case .leakyReLU: return LeakyReLUKernel.forward(x)
-        case .elu: return ELUKernel.forward(x)
-        case .gelu: return GELUKernel.forward(x)
-        case .softplus: return SoftplusKernel.forward(x)
+        var v = x
+        let kernels = KernelTable.current
+        withUnsafeMutablePointer(to: &v) { p in
+            p.withMemoryRebound(to: Float.self, capacity: 16) { forward(UnsafePointer($0), $0, count: 16, kernels: kernels) }
         }
+        return v
     }
 
-    /// `f′(x)` on 16 lanes, given `x` and `y = f(x)` (each case reads whichever is cheaper).
-    @inlinable @inline(__always)
+    /// `f′(x)` on 16 lanes, given `x` and `y = f(x)` (each case reads whichever is cheaper):
+    /// `backward` with `dy = 1`, so the same bits as the buffer kernel's factor.
     public func derivative(x: SIMD16<Float>, y: SIMD16<Float>) -> SIMD16<Float> {
-        switch self {
-        case .identity: return IdentityKernel.derivative(x: x, y: y)
-        case .sigmoid: return SigmoidKernel.derivative(x: x, y: y)
-        case .tanh: return TanhKernel.derivative(x: x, y: y)
-        case .relu: return ReLUKernel.derivative(x: x, y: y)
-        case .leakyReLU: return LeakyReLUKernel.derivative(x: x, y: y)
-        case .elu: return ELUKernel.derivative(x: x, y: y)
-        case .gelu: return GELUKernel.derivative(x: x, y: y)
-        case .softplus: return SoftplusKernel.derivative(x: x, y: y)
+        var xv = x, yv = y, d = SIMD16<Float>(repeating: 1)
+        let kernels = KernelTable.current
+        withUnsafeMutablePointer(to: &xv) { xp in
+            withUnsafeMutablePointer(to: &yv) { yp in
+                withUnsafeMutablePointer(to: &d) { dp in
+                    xp.withMemoryRebound(to: Float.self, capacity: 16) { xf in
+                        yp.withMemoryRebound(to: Float.self, capacity: 16) { yf in
+                            dp.withMemoryRebound(to: Float.self, capacity: 16) { df in
+                                backward(x: xf, y: yf, dy: df, dx: df, count: 16, kernels: kernels)
+                            }
+                        }
+                    }
+                }
+            }
         }
+        return d
     }
 
     // MARK: - Buffer kernels
 
     /// Writes `y[i] = f(x[i])` for `i in 0..<count`. `x` and `y` may be the same buffer.
     public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
-        switch self {
-        case .identity:
-            if UnsafePointer(y) != x { y.update(from: x, count: count) }
-        case .sigmoid: Self.forwardLoop(SigmoidKernel.self, x, y, count)
-        case .tanh: Self.forwardLoop(TanhKernel.self, x, y, count)
-        case .relu: Self.forwardLoop(ReLUKernel.self, x, y, count)
-        case .leakyReLU: Self.forwardLoop(LeakyReLUKernel.self, x, y, count)
-        case .elu: Self.forwardLoop(ELUKernel.self, x, y, count)
-        case .gelu: Self.forwardLoop(GELUKernel.self, x, y, count)
-        case .softplus: Self.forwardLoop(SoftplusKernel.self, x, y, count)
-        }
+        forward(x, y, count: count, kernels: .current)
     }
 
     /// Writes `dx[i] = dy[i] · f′(x[i])`, where `y[i] = f(x[i])` is the forward output.
@@ -134,17 +135,7 @@ public enum Activation: String, CaseIterable, Sendable, Codable {
         x: UnsafePointer<Float>, y: UnsafePointer<Float>, dy: UnsafePointer<Float>,
         dx: UnsafeMutablePointer<Float>, count: Int
     ) {
-        switch self {
-        case .identity:
-            if UnsafePointer(dx) != dy { dx.update(from: dy, count: count) }
-        case .sigmoid: Self.backwardLoop(SigmoidKernel.self, x, y, dy, dx, count)
-        case .tanh: Self.backwardLoop(TanhKernel.self, x, y, dy, dx, count)
-        case .relu: Self.backwardLoop(ReLUKernel.self, x, y, dy, dx, count)
-        case .leakyReLU: Self.backwardLoop(LeakyReLUKernel.self, x, y, dy, dx, count)
-        case .elu: Self.backwardLoop(ELUKernel.self, x, y, dy, dx, count)
-        case .gelu: Self.backwardLoop(GELUKernel.self, x, y, dy, dx, count)
-        case .softplus: Self.backwardLoop(SoftplusKernel.self, x, y, dy, dx, count)
-        }
+        backward(x: x, y: y, dy: dy, dx: dx, count: count, kernels: .current)
     }
 
     /// Fused bias add and activation over a row-major `[rows × cols]` matrix, in one pass:
@@ -159,16 +150,7 @@ public enum Activation: String, CaseIterable, Sendable, Codable {
         z: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>,
         rows: Int, cols: Int
     ) {
-        switch self {
-        case .identity: Self.biasForwardLoop(IdentityKernel.self, z, bias, y, rows, cols)
-        case .sigmoid: Self.biasForwardLoop(SigmoidKernel.self, z, bias, y, rows, cols)
-        case .tanh: Self.biasForwardLoop(TanhKernel.self, z, bias, y, rows, cols)
-        case .relu: Self.biasForwardLoop(ReLUKernel.self, z, bias, y, rows, cols)
-        case .leakyReLU: Self.biasForwardLoop(LeakyReLUKernel.self, z, bias, y, rows, cols)
-        case .elu: Self.biasForwardLoop(ELUKernel.self, z, bias, y, rows, cols)
-        case .gelu: Self.biasForwardLoop(GELUKernel.self, z, bias, y, rows, cols)
-        case .softplus: Self.biasForwardLoop(SoftplusKernel.self, z, bias, y, rows, cols)
-        }
+        biasForward(z: z, bias: bias, y: y, rows: rows, cols: cols, kernels: .current)
     }
 
     /// Backward partner of `biasForward`, in one pass: `dz[r, c] = dy[r, c] · f′(z[r, c])` and
@@ -187,110 +169,55 @@ public enum Activation: String, CaseIterable, Sendable, Codable {
         dz: UnsafeMutablePointer<Float>, biasGradient: UnsafeMutablePointer<Float>?,
         rows: Int, cols: Int
     ) {
+        biasBackward(z: z, y: y, dy: dy, dz: dz, biasGradient: biasGradient, rows: rows, cols: cols, kernels: .current)
+    }
+
+    // MARK: - Buffer kernels with an explicit level (package access: tests run every level in one process)
+
+    package func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int, kernels: KernelTable) {
+        kernels.math.activation_forward.unsafelyUnwrapped(code, x, y, count)
+    }
+
+    package func backward(
+        x: UnsafePointer<Float>, y: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+        dx: UnsafeMutablePointer<Float>, count: Int, kernels: KernelTable
+    ) {
+        kernels.math.activation_backward.unsafelyUnwrapped(code, x, y, dy, dx, count)
+    }
+
+    package func biasForward(
+        z: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>,
+        rows: Int, cols: Int, kernels: KernelTable
+    ) {
+        kernels.math.activation_bias_forward.unsafelyUnwrapped(code, z, bias, y, rows, cols)
+    }
+
+    package func biasBackward(
+        z: UnsafePointer<Float>, y: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+        dz: UnsafeMutablePointer<Float>, biasGradient: UnsafeMutablePointer<Float>?,
+        rows: Int, cols: Int, kernels: KernelTable
+    ) {
+        kernels.math.activation_bias_backward.unsafelyUnwrapped(code, z, y, dy, dz, biasGradient, rows, cols)
+    }
+
+    /// The C kernels' number for this case (BP_ACTIVATION_ in bp_math_kernels.h).
+    var code: Int32 {
         switch self {
-        case .identity: Self.biasBackwardLoop(IdentityKernel.self, z, y, dy, dz, biasGradient, rows, cols)
-        case .sigmoid: Self.biasBackwardLoop(SigmoidKernel.self, z, y, dy, dz, biasGradient, rows, cols)
-        case .tanh: Self.biasBackwardLoop(TanhKernel.self, z, y, dy, dz, biasGradient, rows, cols)
-        case .relu: Self.biasBackwardLoop(ReLUKernel.self, z, y, dy, dz, biasGradient, rows, cols)
-        case .leakyReLU: Self.biasBackwardLoop(LeakyReLUKernel.self, z, y, dy, dz, biasGradient, rows, cols)
-        case .elu: Self.biasBackwardLoop(ELUKernel.self, z, y, dy, dz, biasGradient, rows, cols)
-        case .gelu: Self.biasBackwardLoop(GELUKernel.self, z, y, dy, dz, biasGradient, rows, cols)
-        case .softplus: Self.biasBackwardLoop(SoftplusKernel.self, z, y, dy, dz, biasGradient, rows, cols)
-        }
-    }
-
-    // MARK: - Loops (specialized per kernel type)
-
-    @inline(__always)
-    static func forwardLoop<K: ActivationKernel>(
-        _: K.Type, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ count: Int
-    ) {
-        VectorMath.map(x, y, count: count) { K.forward($0) }
-    }
-
-    @inline(__always)
-    static func backwardLoop<K: ActivationKernel>(
-        _: K.Type, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
-        _ dx: UnsafeMutablePointer<Float>, _ count: Int
-    ) {
-        var i = 0
-        while i + 16 <= count {
-            let g = VectorMath.load(dy + i) * K.derivative(x: VectorMath.load(x + i), y: VectorMath.load(y + i))
-            VectorMath.store(g, dx + i)
-            i += 16
-        }
-        if i < count {
-            let n = count - i
-            let xv = VectorMath.load(x + i, count: n, padding: 0)
-            let yv = VectorMath.load(y + i, count: n, padding: 0)
-            let g = VectorMath.load(dy + i, count: n, padding: 0) * K.derivative(x: xv, y: yv)
-            VectorMath.store(g, dx + i, count: n)
-        }
-    }
-
-    @inline(__always)
-    static func biasForwardLoop<K: ActivationKernel>(
-        _: K.Type, _ z: UnsafeMutablePointer<Float>, _ bias: UnsafePointer<Float>?,
-        _ y: UnsafeMutablePointer<Float>, _ rows: Int, _ cols: Int
-    ) {
-        for r in 0..<rows {
-            let zr = z + r * cols
-            let yr = y + r * cols
-            var c = 0
-            if let bias {
-                while c + 16 <= cols {
-                    let v = VectorMath.load(zr + c) + VectorMath.load(bias + c)
-                    VectorMath.store(v, zr + c)
-                    VectorMath.store(K.forward(v), yr + c)
-                    c += 16
-                }
-                if c < cols {
-                    let n = cols - c
-                    let v = VectorMath.load(zr + c, count: n, padding: 0) + VectorMath.load(bias + c, count: n, padding: 0)
-                    VectorMath.store(v, zr + c, count: n)
-                    VectorMath.store(K.forward(v), yr + c, count: n)
-                }
-            } else {
-                VectorMath.map(zr, yr, count: cols) { K.forward($0) }
-            }
-        }
-    }
-
-    @inline(__always)
-    static func biasBackwardLoop<K: ActivationKernel>(
-        _: K.Type, _ z: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
-        _ dz: UnsafeMutablePointer<Float>, _ biasGradient: UnsafeMutablePointer<Float>?,
-        _ rows: Int, _ cols: Int
-    ) {
-        for r in 0..<rows {
-            let o = r * cols
-            if let biasGradient {
-                var c = 0
-                while c + 16 <= cols {
-                    let g = VectorMath.load(dy + o + c) * K.derivative(x: VectorMath.load(z + o + c), y: VectorMath.load(y + o + c))
-                    VectorMath.store(g, dz + o + c)
-                    VectorMath.store(VectorMath.load(biasGradient + c) + g, biasGradient + c)
-                    c += 16
-                }
-                if c < cols {
-                    let n = cols - c
-                    let zv = VectorMath.load(z + o + c, count: n, padding: 0)
-                    let yv = VectorMath.load(y + o + c, count: n, padding: 0)
-                    let g = VectorMath.load(dy + o + c, count: n, padding: 0) * K.derivative(x: zv, y: yv)
-                    VectorMath.store(g, dz + o + c, count: n)
-                    let b = VectorMath.load(biasGradient + c, count: n, padding: 0)
-                    VectorMath.store(b + g, biasGradient + c, count: n)
-                }
-            } else {
-                backwardLoop(K.self, z + o, y + o, dy + o, dz + o, cols)
-            }
+        case .identity: return Int32(BP_ACTIVATION_IDENTITY)
+        case .sigmoid: return Int32(BP_ACTIVATION_SIGMOID)
+        case .tanh: return Int32(BP_ACTIVATION_TANH)
+        case .relu: return Int32(BP_ACTIVATION_RELU)
+        case .leakyReLU: return Int32(BP_ACTIVATION_LEAKY_RELU)
+        case .elu: return Int32(BP_ACTIVATION_ELU)
+        case .gelu: return Int32(BP_ACTIVATION_GELU)
+        case .softplus: return Int32(BP_ACTIVATION_SOFTPLUS)
         }
     }
 
     // MARK: - Scalar helpers
 
-    @usableFromInline static let geluK: Float = 0.797884560802865355  // √(2/π)
-    @usableFromInline static let geluC: Float = 0.044715
+    static let geluK: Float = 0.797884560802865355  // √(2/π)
+    static let geluC: Float = 0.044715
 
     /// 2u, the logistic argument of the tanh-form GELU.
     static func geluArgument(_ x: Float) -> Float {
@@ -300,89 +227,5 @@ public enum Activation: String, CaseIterable, Sendable, Codable {
     static func scalarSigmoid(_ x: Float) -> Float {
         let e = Foundation.exp(-abs(x))
         return (x >= 0 ? 1 : e) / (1 + e)
-    }
-}
-
-// MARK: - Per-activation SIMD kernels
-
-/// One activation's lane-wise function and derivative; the buffer loops are generic over it so
-/// each case compiles to its own specialized loop.
-@usableFromInline
-protocol ActivationKernel {
-    static func forward(_ x: SIMD16<Float>) -> SIMD16<Float>
-    static func derivative(x: SIMD16<Float>, y: SIMD16<Float>) -> SIMD16<Float>
-}
-
-@usableFromInline enum IdentityKernel: ActivationKernel {
-    @inlinable @inline(__always) static func forward(_ x: SIMD16<Float>) -> SIMD16<Float> { x }
-    @inlinable @inline(__always) static func derivative(x: SIMD16<Float>, y: SIMD16<Float>) -> SIMD16<Float> {
-        SIMD16(repeating: 1)
-    }
-}
-
-@usableFromInline enum SigmoidKernel: ActivationKernel {
-    @inlinable @inline(__always) static func forward(_ x: SIMD16<Float>) -> SIMD16<Float> { VectorMath.sigmoid(x) }
-    @inlinable @inline(__always) static func derivative(x: SIMD16<Float>, y: SIMD16<Float>) -> SIMD16<Float> {
-        y * (1 - y)
-    }
-}
-
-@usableFromInline enum TanhKernel: ActivationKernel {
-    @inlinable @inline(__always) static func forward(_ x: SIMD16<Float>) -> SIMD16<Float> { VectorMath.tanh(x) }
-    @inlinable @inline(__always) static func derivative(x: SIMD16<Float>, y: SIMD16<Float>) -> SIMD16<Float> {
-        (1 - y * y)
-    }
-}
-
-@usableFromInline enum ReLUKernel: ActivationKernel {
-    @inlinable @inline(__always) static func forward(_ x: SIMD16<Float>) -> SIMD16<Float> {
-        x.replacing(with: 0, where: x .<= 0)  // NaN passes through
-    }
-    @inlinable @inline(__always) static func derivative(x: SIMD16<Float>, y: SIMD16<Float>) -> SIMD16<Float> {
-        let zero = SIMD16<Float>()
-        return zero.replacing(with: 1, where: y .> 0)
-    }
-}
-
-@usableFromInline enum LeakyReLUKernel: ActivationKernel {
-    @inlinable @inline(__always) static func forward(_ x: SIMD16<Float>) -> SIMD16<Float> {
-        x.replacing(with: x * Activation.leakyReLUSlope, where: x .<= 0)
-    }
-    @inlinable @inline(__always) static func derivative(x: SIMD16<Float>, y: SIMD16<Float>) -> SIMD16<Float> {
-        SIMD16<Float>(repeating: Activation.leakyReLUSlope).replacing(with: 1, where: x .> 0)
-    }
-}
-
-@usableFromInline enum ELUKernel: ActivationKernel {
-    @inlinable @inline(__always) static func forward(_ x: SIMD16<Float>) -> SIMD16<Float> {
-        x.replacing(with: Activation.eluAlpha * VectorMath.expm1(x), where: x .<= 0)
-    }
-    @inlinable @inline(__always) static func derivative(x: SIMD16<Float>, y: SIMD16<Float>) -> SIMD16<Float> {
-        (Activation.eluAlpha * VectorMath.exp(x)).replacing(with: 1, where: x .> 0)
-    }
-}
-
-@usableFromInline enum GELUKernel: ActivationKernel {
-    @inlinable @inline(__always) static func argument(_ x: SIMD16<Float>) -> SIMD16<Float> {
-        let k2 = 2 * Activation.geluK
-        return (k2 * x).addingProduct(k2 * Activation.geluC * x, x * x)
-    }
-    @inlinable @inline(__always) static func forward(_ x: SIMD16<Float>) -> SIMD16<Float> {
-        let s = VectorMath.sigmoid(argument(x))
-        return (x * s).replacing(with: 0, where: s .== 0)  // −∞·0
-    }
-    @inlinable @inline(__always) static func derivative(x: SIMD16<Float>, y: SIMD16<Float>) -> SIMD16<Float> {
-        let s = VectorMath.sigmoid(argument(x))
-        let t = s * (1 - s)
-        let slope = (2 * Activation.geluK) * (1 + (3 * Activation.geluC) * x * x)
-        let term = (x * t * slope).replacing(with: 0, where: t .== 0)  // ±∞·0
-        return s + term
-    }
-}
-
-@usableFromInline enum SoftplusKernel: ActivationKernel {
-    @inlinable @inline(__always) static func forward(_ x: SIMD16<Float>) -> SIMD16<Float> { VectorMath.softplus(x) }
-    @inlinable @inline(__always) static func derivative(x: SIMD16<Float>, y: SIMD16<Float>) -> SIMD16<Float> {
-        VectorMath.sigmoid(x)
     }
 }
