@@ -1,18 +1,34 @@
 import CBackpropSupport
-/// Vectorized elementwise and reduction kernels over raw buffers.
+
+/// Elementwise and reduction kernels over raw buffers.
 ///
-/// Every loop here runs on 16-float SIMD vectors with a scalar tail; the closures are inlined
-/// into each caller, so each public kernel compiles to one tight loop. Inputs and outputs may
-/// alias exactly (in place) but must not otherwise overlap.
+/// The fixed kernels (``fill(_:_:count:kernels:)``, ``axpy(_:_:_:count:kernels:)``, ``sum(_:count:kernels:)``,
+/// ``dot(_:_:count:kernels:)``, ``columnSums(_:rows:columns:into:accumulate:kernels:)`` and the others
+/// without a closure) are C, compiled once per instruction-set level and chosen at run time
+/// (Sources/CBackpropSupport/kernels/elementwise.h, reached through ``KernelTable``): Swift has no
+/// per-function target attribute, so its SIMD code compiles for SSE2 only, where every
+/// `addingProduct` is a libm `fmaf` call per lane. Each takes `kernels` (default
+/// ``KernelTable/current``) so tests can run every level in one process. Their operation order is
+/// the one these loops had in Swift (fused multiply-adds where it wrote `addingProduct`, the same
+/// accumulators, lanes summed in order), so the avx2 and avx512 levels give the same bits as each
+/// other and as the Swift loops did when built with `-march=native`; the SSE2 baseline rounds
+/// those multiply-adds twice.
+///
+/// The generic ``map(_:_:count:_:_:)``, ``zip(_:_:_:count:_:_:)``, ``zipRows(_:row:_:rows:columns:_:_:)``
+/// and ``zipColumns(_:column:_:rows:columns:_:_:)`` take closures, so they stay Swift: 16-float
+/// SIMD vectors with a scalar tail, the closures inlined into each caller. Their callers pass plain
+/// arithmetic (no `addingProduct`), which SSE2 does in vector instructions. Inputs and outputs
+/// may alias exactly (in place) but must not otherwise overlap.
 public enum Elementwise {
     public typealias V = SIMD16<Float>
 
-    // The vector load and store are VectorMath's; these names keep the loops below short.
+    /// 16 floats from p (any alignment).
     @inline(__always)
-    static func load(_ p: UnsafePointer<Float>) -> V { VectorMath.load(p) }
+    static func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
 
+    /// 16 floats to p (any alignment).
     @inline(__always)
-    static func store(_ v: V, _ p: UnsafeMutablePointer<Float>) { VectorMath.store(v, p) }
+    static func store(_ v: V, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self) }
 
     /// y[i] = f(x[i]).
     @inline(__always)
@@ -48,22 +64,10 @@ public enum Elementwise {
         }
     }
 
-    /// y[i] = Float(x[i]) · scale: bytes (image pixels) to floats, 16 at a time.
-    public static func convertBytes(_ x: UnsafePointer<UInt8>, scale: Float, _ y: UnsafeMutablePointer<Float>, count: Int) {
-        let s = V(repeating: scale)
-        var i = 0
-        while i + 16 <= count {
-            // Lane by lane: LLVM turns this into one zero-extending load and one conversion
-            // (vpmovzxbd + vcvtdq2ps); the generic SIMD conversion initializers stay calls.
-            var v = V()
-            for k in 0..<16 { v[k] = Float(x[i + k]) }
-            store(v * s, y + i)
-            i += 16
-        }
-        while i < count {
-            y[i] = Float(x[i]) * scale
-            i += 1
-        }
+    /// y[i] = Float(x[i]) · scale: bytes (image pixels) to floats.
+    public static func convertBytes(_ x: UnsafePointer<UInt8>, scale: Float, _ y: UnsafeMutablePointer<Float>, count: Int,
+                                    kernels: KernelTable = .current) {
+        kernels.table.pointee.rows.convert_bytes.unsafelyUnwrapped(x, scale, y, count)
     }
 
     /// c[r, j] = f(a[r, j], row[j]) for a row-major rows × columns matrix and a row vector.
@@ -104,108 +108,63 @@ public enum Elementwise {
     /// Why not `SIMD16.squareRoot()`: it is a loop over lanes calling `Float.squareRoot()`,
     /// which lowers to `sqrtf` with an errno check, so LLVM keeps it scalar (16 square roots,
     /// lane inserts and stack spills per vector). The C helper is one vector square root
-    /// (vsqrtps), inlined here. An earlier Newton iteration from a bit-trick estimate took ~20
-    /// vector operations and left Adam's loop split into 128-bit pieces.
+    /// (sqrtps: four of them at SSE2, which is what Swift code compiles for), inlined here.
     @inline(__always)
     public static func squareRoot(_ x: V) -> V { bp_square_root16(x) }
 
     /// p[i] = value.
-    public static func fill(_ p: UnsafeMutablePointer<Float>, _ value: Float, count: Int) {
-        let v = V(repeating: value)
-        var i = 0
-        while i + 16 <= count {
-            store(v, p + i)
-            i += 16
-        }
-        while i < count {
-            p[i] = value
-            i += 1
-        }
+    public static func fill(_ p: UnsafeMutablePointer<Float>, _ value: Float, count: Int, kernels: KernelTable = .current) {
+        kernels.table.pointee.rows.fill.unsafelyUnwrapped(p, value, count)
     }
 
-    /// y[i] += alpha · x[i].
-    public static func axpy(_ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
-        let av = V(repeating: alpha)
-        zip(x, UnsafePointer(y), y, count: count, { $1.addingProduct(av, $0) }, { $1 + alpha * $0 })
+    /// y[i] += alpha · x[i]: one rounding (fused) in whole 16-float vectors where the level has
+    /// FMA, separate multiply and add in the last `count % 16` elements.
+    public static func axpy(_ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int,
+                            kernels: KernelTable = .current) {
+        kernels.table.pointee.rows.axpy.unsafelyUnwrapped(alpha, x, y, count)
     }
 
-    /// y[i] = alpha · x[i].
-    public static func scale(_ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
-        let av = V(repeating: alpha)
-        map(x, y, count: count, { $0 * av }, { $0 * alpha })
+    /// y[i] = alpha · x[i] (y may be x).
+    public static func scale(_ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int,
+                             kernels: KernelTable = .current) {
+        kernels.table.pointee.rows.scale.unsafelyUnwrapped(alpha, x, y, count)
     }
 
-    /// Σ x[i], accumulated in 16 float lanes then in `Double` across lanes.
-    public static func sum(_ x: UnsafePointer<Float>, count: Int) -> Float {
-        var acc0 = V(), acc1 = V()
-        var i = 0
-        while i + 32 <= count {
-            acc0 += load(x + i)
-            acc1 += load(x + i + 16)
-            i += 32
-        }
-        while i + 16 <= count {
-            acc0 += load(x + i)
-            i += 16
-        }
-        var total = Double((acc0 + acc1).sum())
-        while i < count {
-            total += Double(x[i])
-            i += 1
-        }
-        return Float(total)
+    /// Σ x[i]: two 16-lane float accumulators, their lanes added in order, then the last
+    /// `count % 16` elements in `Double`.
+    public static func sum(_ x: UnsafePointer<Float>, count: Int, kernels: KernelTable = .current) -> Float {
+        kernels.table.pointee.rows.sum.unsafelyUnwrapped(x, count)
     }
 
-    /// Σ x[i]·y[i].
-    public static func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, count: Int) -> Float {
-        var acc0 = V(), acc1 = V()
-        var i = 0
-        while i + 32 <= count {
-            acc0.addProduct(load(x + i), load(y + i))
-            acc1.addProduct(load(x + i + 16), load(y + i + 16))
-            i += 32
-        }
-        while i + 16 <= count {
-            acc0.addProduct(load(x + i), load(y + i))
-            i += 16
-        }
-        var total = (acc0 + acc1).sum()
-        while i < count {
-            total += x[i] * y[i]
-            i += 1
-        }
-        return total
+    /// Σ x[i]·y[i]: two 16-lane accumulators of fused multiply-adds (two roundings each at the
+    /// baseline level), their lanes added in order, then the last `count % 16` products.
+    public static func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, count: Int,
+                           kernels: KernelTable = .current) -> Float {
+        kernels.table.pointee.rows.dot.unsafelyUnwrapped(x, y, count)
     }
 
-    /// out[j] (+)= Σ_r x[r, j]: column sums of a row-major rows × columns matrix.
-    /// With `accumulate` the sums are added to `out`, otherwise they overwrite it.
+    /// out[j] (+)= Σ_r x[r, j]: column sums of a row-major rows × columns matrix, added in row
+    /// order. With `accumulate` the sums are added to `out`, otherwise they overwrite it.
     public static func columnSums(
         _ x: UnsafePointer<Float>, rows: Int, columns: Int,
-        into out: UnsafeMutablePointer<Float>, accumulate: Bool
+        into out: UnsafeMutablePointer<Float>, accumulate: Bool, kernels: KernelTable = .current
     ) {
-        if !accumulate { fill(out, 0, count: columns) }
-        for r in 0..<rows {
-            let xr = x + r * columns
-            zip(xr, UnsafePointer(out), out, count: columns, { $0 + $1 }, { $0 + $1 })
-        }
+        kernels.table.pointee.rows.column_sums.unsafelyUnwrapped(x, rows, columns, out, accumulate ? 1 : 0)
     }
 
-    /// out[r] = Σ_j x[r, j].
-    public static func rowSums(_ x: UnsafePointer<Float>, rows: Int, columns: Int, into out: UnsafeMutablePointer<Float>) {
-        for r in 0..<rows { out[r] = sum(x + r * columns, count: columns) }
+    /// out[r] = Σ_j x[r, j], each row as ``sum(_:count:kernels:)``.
+    public static func rowSums(_ x: UnsafePointer<Float>, rows: Int, columns: Int, into out: UnsafeMutablePointer<Float>,
+                               kernels: KernelTable = .current) {
+        kernels.table.pointee.rows.row_sums.unsafelyUnwrapped(x, rows, columns, out)
     }
 
-    /// The largest element of x[0..<count] and its first index; NaN counts as largest.
-    public static func maxIndex(_ x: UnsafePointer<Float>, count: Int) -> (value: Float, index: Int) {
+    /// The largest element of x[0..<count] and its first index; NaN counts as largest (the
+    /// first NaN is returned).
+    public static func maxIndex(_ x: UnsafePointer<Float>, count: Int,
+                                kernels: KernelTable = .current) -> (value: Float, index: Int) {
         precondition(count > 0, "Elementwise.maxIndex: empty input")
-        var best = x[0], at = 0
-        if best.isNaN { return (best, 0) }
-        for i in 1..<count {
-            let v = x[i]
-            if v.isNaN { return (v, i) }
-            if v > best { best = v; at = i }
-        }
-        return (best, at)
+        let at = kernels.table.pointee.rows.max_index.unsafelyUnwrapped(x, count)
+        return (x[at], at)
     }
 
     /// Copies a rows × columns matrix into its transpose (columns × rows): the same 16 × 16

@@ -1,3 +1,5 @@
+import CBackpropSupport
+
 /// AMSGrad (Reddi, Kale & Kumar 2018), as in Ruder:
 ///
 ///     m_t = β₁ · m_{t−1} + (1 − β₁) · g_t
@@ -11,6 +13,9 @@
 /// there is no bias correction.
 ///
 /// Defaults: η = 0.001, β₁ = 0.9, β₂ = 0.999, ε = 1e-8 (Adam's). State: `m`, `v`, `vhat`.
+///
+/// The element-wise loop is C, one copy per instruction-set level chosen at run time
+/// (Sources/CBackpropSupport/kernels/optimizer_updates.h); this type computes its constants.
 public struct AMSGrad: OptimizerRule {
     public var beta1: Float
     public var beta2: Float
@@ -31,17 +36,17 @@ public struct AMSGrad: OptimizerRule {
 
     public func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
                        state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate eta: Float) {
-        let first = state[0], second = state[1], maximum = state[2]
-        let beta1 = beta1, beta2 = beta2, eps = epsilon, keep1 = 1 - beta1, keep2 = 1 - beta2
-        Lanes.forEach(parameter.count) { i, n in
-            let g = Lanes.load(gradient, i, n)
-            let m = beta1 * Lanes.load(first, i, n) + keep1 * g
-            let v = beta2 * Lanes.load(second, i, n) + keep2 * (g * g)
-            let vHat = pointwiseMax(Lanes.load(maximum, i, n), v)
-            Lanes.store(m, first, i, n)
-            Lanes.store(v, second, i, n)
-            Lanes.store(vHat, maximum, i, n)
-            Lanes.store(Lanes.load(parameter, i, n) - eta / (Elementwise.squareRoot(vHat) + eps) * m, parameter, i, n)
-        }
+        update(parameter: parameter, gradient: gradient, state: state, step: step, learningRate: eta, kernels: .current)
+    }
+
+    /// The update on one level's kernels; the loop is C (kernels/optimizer_updates.h), the same
+    /// bits at every level.
+    public func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
+                       state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate eta: Float,
+                       kernels: KernelTable) {
+        guard let p = parameter.baseAddress, let g = gradient.baseAddress, let first = state[0].baseAddress,
+              let second = state[1].baseAddress, let maximum = state[2].baseAddress else { return }
+        kernels.table.pointee.rows.amsgrad.unsafelyUnwrapped(p, g, first, second, maximum, parameter.count, beta1, 1 - beta1,
+                                                             beta2, 1 - beta2, eta, epsilon)
     }
 }

@@ -1,3 +1,5 @@
+import CBackpropSupport
+
 /// AdaMax (Kingma & Ba 2015, §7.1), as in Ruder: Adam with the ℓ∞ norm in place of ℓ2.
 ///
 ///     m_t = β₁ · m_{t−1} + (1 − β₁) · g_t
@@ -10,6 +12,9 @@
 /// max(u, the least normal Float), which changes nothing else).
 ///
 /// Defaults (Kingma & Ba): η = 0.002, β₁ = 0.9, β₂ = 0.999. State: `m`, `u`.
+///
+/// The element-wise loop is C, one copy per instruction-set level chosen at run time
+/// (Sources/CBackpropSupport/kernels/optimizer_updates.h); this type computes its constants.
 public struct AdaMax: OptimizerRule {
     public var beta1: Float
     public var beta2: Float
@@ -28,16 +33,19 @@ public struct AdaMax: OptimizerRule {
 
     public func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
                        state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate eta: Float) {
-        let first = state[0], norm = state[1], beta1 = beta1, beta2 = beta2, keep1 = 1 - beta1
+        update(parameter: parameter, gradient: gradient, state: state, step: step, learningRate: eta, kernels: .current)
+    }
+
+    /// The update on one level's kernels; the loop is C (kernels/optimizer_updates.h), the same
+    /// bits at every level.
+    public func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
+                       state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate eta: Float,
+                       kernels: KernelTable) {
+        guard let p = parameter.baseAddress, let g = gradient.baseAddress,
+              let first = state[0].baseAddress, let norm = state[1].baseAddress else { return }
+        // u > 0 once any gradient of the coordinate was non-zero; the C loop divides by
+        // max(u, Float.leastNormalMagnitude), so 0/0 (no gradient yet) is no step.
         let rate = eta / biasCorrection(beta1, step)
-        let tiny = Lanes.V(repeating: .leastNormalMagnitude)
-        Lanes.forEach(parameter.count) { i, n in
-            let g = Lanes.load(gradient, i, n)
-            let m = beta1 * Lanes.load(first, i, n) + keep1 * g
-            let u = pointwiseMax(beta2 * Lanes.load(norm, i, n), Lanes.abs(g))
-            Lanes.store(m, first, i, n)
-            Lanes.store(u, norm, i, n)
-            Lanes.store(Lanes.load(parameter, i, n) - rate * m / pointwiseMax(u, tiny), parameter, i, n)
-        }
+        kernels.table.pointee.rows.adamax.unsafelyUnwrapped(p, g, first, norm, parameter.count, beta1, 1 - beta1, beta2, rate)
     }
 }

@@ -1,3 +1,5 @@
+import CBackpropSupport
+
 /// Adadelta (Zeiler 2012), as in Ruder:
 ///
 ///     E[g²]_t  = ρ · E[g²]_{t−1} + (1 − ρ) · g_t²
@@ -19,6 +21,9 @@
 /// it.) Schedules may scale η like any rate.
 ///
 /// Defaults (Zeiler §4.1): ρ = 0.95, ε = 1e-6, η = 1. State: `Eg2` (E[g²]), `Edx2` (E[Δθ²]).
+///
+/// The element-wise loop is C, one copy per instruction-set level chosen at run time
+/// (Sources/CBackpropSupport/kernels/optimizer_updates.h); this type computes its constants.
 public struct Adadelta: OptimizerRule {
     /// ρ, the decay of both running averages.
     public var rho: Float
@@ -40,15 +45,16 @@ public struct Adadelta: OptimizerRule {
 
     public func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
                        state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate eta: Float) {
-        let meanG2 = state[0], meanDx2 = state[1], rho = rho, eps = epsilon, keep = 1 - rho
-        Lanes.forEach(parameter.count) { i, n in
-            let g = Lanes.load(gradient, i, n)
-            let eg2 = rho * Lanes.load(meanG2, i, n) + keep * (g * g)
-            let edx2 = Lanes.load(meanDx2, i, n)
-            let dx = eta * (-(Elementwise.squareRoot(edx2 + eps) / Elementwise.squareRoot(eg2 + eps)) * g)
-            Lanes.store(eg2, meanG2, i, n)
-            Lanes.store(rho * edx2 + keep * (dx * dx), meanDx2, i, n)
-            Lanes.store(Lanes.load(parameter, i, n) + dx, parameter, i, n)
-        }
+        update(parameter: parameter, gradient: gradient, state: state, step: step, learningRate: eta, kernels: .current)
+    }
+
+    /// The update on one level's kernels; the loop is C (kernels/optimizer_updates.h), the same
+    /// bits at every level.
+    public func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
+                       state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate eta: Float,
+                       kernels: KernelTable) {
+        guard let p = parameter.baseAddress, let g = gradient.baseAddress,
+              let meanG2 = state[0].baseAddress, let meanDx2 = state[1].baseAddress else { return }
+        kernels.table.pointee.rows.adadelta.unsafelyUnwrapped(p, g, meanG2, meanDx2, parameter.count, eta, rho, 1 - rho, epsilon)
     }
 }

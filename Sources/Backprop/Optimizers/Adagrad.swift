@@ -1,3 +1,5 @@
+import CBackpropSupport
+
 /// Adagrad (Duchi, Hazan & Singer 2011), as in Ruder:
 ///
 ///     G_t = G_{t−1} + g_t²                (element-wise: the diagonal of Σ g gᵀ)
@@ -12,6 +14,9 @@
 ///
 /// Defaults: η = 0.01 ("most implementations use a default value of 0.01"), ε = 1e-8.
 /// State: `G`.
+///
+/// The element-wise loop is C, one copy per instruction-set level chosen at run time
+/// (Sources/CBackpropSupport/kernels/optimizer_updates.h); this type computes its constants.
 public struct Adagrad: OptimizerRule {
     /// ε, the smoothing term.
     public var epsilon: Float
@@ -29,12 +34,15 @@ public struct Adagrad: OptimizerRule {
 
     public func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
                        state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate eta: Float) {
-        let sum = state[0], eps = epsilon
-        Lanes.forEach(parameter.count) { i, n in
-            let g = Lanes.load(gradient, i, n)
-            let G = Lanes.load(sum, i, n) + g * g
-            Lanes.store(G, sum, i, n)
-            Lanes.store(Lanes.load(parameter, i, n) - eta / Elementwise.squareRoot(G + eps) * g, parameter, i, n)
-        }
+        update(parameter: parameter, gradient: gradient, state: state, step: step, learningRate: eta, kernels: .current)
+    }
+
+    /// The update on one level's kernels; the loop is C (kernels/optimizer_updates.h), the same
+    /// bits at every level.
+    public func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
+                       state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate eta: Float,
+                       kernels: KernelTable) {
+        guard let p = parameter.baseAddress, let g = gradient.baseAddress, let sum = state[0].baseAddress else { return }
+        kernels.table.pointee.rows.adagrad.unsafelyUnwrapped(p, g, sum, parameter.count, eta, epsilon)
     }
 }

@@ -1,3 +1,5 @@
+import CBackpropSupport
+
 /// Adam, adaptive moment estimation (Kingma & Ba 2015), as in Ruder:
 ///
 ///     m_t = β₁ · m_{t−1} + (1 − β₁) · g_t          (first moment: mean)
@@ -11,6 +13,9 @@
 ///
 /// Defaults (Kingma & Ba, Algorithm 1): η = 0.001, β₁ = 0.9, β₂ = 0.999, ε = 1e-8.
 /// State: `m`, `v`. For decoupled weight decay see ``AdamW``.
+///
+/// The element-wise loop is C, one copy per instruction-set level chosen at run time
+/// (Sources/CBackpropSupport/kernels/optimizer_updates.h); this type computes its constants.
 public struct Adam: OptimizerRule {
     /// β₁, the decay of the first-moment average.
     public var beta1: Float
@@ -34,8 +39,16 @@ public struct Adam: OptimizerRule {
 
     public func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
                        state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate eta: Float) {
+        update(parameter: parameter, gradient: gradient, state: state, step: step, learningRate: eta, kernels: .current)
+    }
+
+    /// The update on one level's kernels; the loop is C (kernels/optimizer_updates.h), the same
+    /// bits at every level.
+    public func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
+                       state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate eta: Float,
+                       kernels: KernelTable) {
         adamUpdate(parameter: parameter, gradient: gradient, m: state[0], v: state[1], step: step,
-                   eta: eta, beta1: beta1, beta2: beta2, epsilon: epsilon)
+                   eta: eta, beta1: beta1, beta2: beta2, epsilon: epsilon, kernels: kernels)
     }
 }
 
@@ -45,23 +58,18 @@ func validateAdamFamily(_ name: String, beta1: Float, beta2: Float, epsilon: Flo
     precondition(epsilon >= 0, "\(name): ε must be non-negative, got \(epsilon)")
 }
 
-/// The Adam update, shared by ``Adam`` and ``AdamW`` (which differ only in weight decay).
+/// The Adam update, shared by ``Adam`` and ``AdamW`` (which differ only in weight decay): the
+/// scalar constants here (bias corrections in Double), the loop in C (kernels/optimizer_updates.h).
 @inline(__always)
 func adamUpdate(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
                 m first: UnsafeMutableBufferPointer<Float>, v second: UnsafeMutableBufferPointer<Float>,
-                step t: Int, eta: Float, beta1: Float, beta2: Float, epsilon: Float) {
+                step t: Int, eta: Float, beta1: Float, beta2: Float, epsilon: Float, kernels: KernelTable) {
+    guard let p = parameter.baseAddress, let g = gradient.baseAddress,
+          let m = first.baseAddress, let v = second.baseAddress else { return }
     let c1 = biasCorrection(beta1, t), c2 = biasCorrection(beta2, t)
-    let keep1 = 1 - beta1, keep2 = 1 - beta2
     // η·m̂ = (η/c₁)·m and v̂ = v·(1/c₂): one vector division per element instead of three
     // (each rewrite moves the result by at most an ulp).
     let stepSize = eta / c1, inverseC2 = 1 / c2
-    Lanes.forEach(parameter.count) { i, n in
-        let g = Lanes.load(gradient, i, n)
-        let m = beta1 * Lanes.load(first, i, n) + keep1 * g
-        let v = beta2 * Lanes.load(second, i, n) + keep2 * (g * g)
-        Lanes.store(m, first, i, n)
-        Lanes.store(v, second, i, n)
-        let vHat = v * inverseC2
-        Lanes.store(Lanes.load(parameter, i, n) - stepSize * m / (Elementwise.squareRoot(vHat) + epsilon), parameter, i, n)
-    }
+    kernels.table.pointee.rows.adam.unsafelyUnwrapped(p, g, m, v, parameter.count, beta1, 1 - beta1, beta2, 1 - beta2,
+                                                      stepSize, inverseC2, epsilon)
 }

@@ -1,3 +1,5 @@
+import CBackpropSupport
+
 /// AdamW: Adam with decoupled weight decay (Loshchilov & Hutter 2019, Algorithm 2):
 ///
 ///     m_t, v_t, m̂_t, v̂_t as in Adam, from the gradient g_t of the loss alone
@@ -16,6 +18,9 @@
 ///
 /// Defaults: η = 0.001, β₁ = 0.9, β₂ = 0.999, ε = 1e-8 (Adam's), λ = 0.01 (PyTorch's; the
 /// paper tunes a normalized λ per budget instead of giving one). State: `m`, `v`.
+///
+/// The element-wise loop is C, one copy per instruction-set level chosen at run time
+/// (Sources/CBackpropSupport/kernels/optimizer_updates.h); this type computes its constants.
 public struct AdamW: OptimizerRule {
     public var beta1: Float
     public var beta2: Float
@@ -43,7 +48,15 @@ public struct AdamW: OptimizerRule {
 
     public func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
                        state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate eta: Float) {
+        update(parameter: parameter, gradient: gradient, state: state, step: step, learningRate: eta, kernels: .current)
+    }
+
+    /// The update on one level's kernels; the loop is C (kernels/optimizer_updates.h), the same
+    /// bits at every level.
+    public func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
+                       state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate eta: Float,
+                       kernels: KernelTable) {
         adamUpdate(parameter: parameter, gradient: gradient, m: state[0], v: state[1], step: step,
-                   eta: eta, beta1: beta1, beta2: beta2, epsilon: epsilon)
+                   eta: eta, beta1: beta1, beta2: beta2, epsilon: epsilon, kernels: kernels)
     }
 }

@@ -1,3 +1,5 @@
+import CBackpropSupport
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -12,25 +14,22 @@ import Darwin
 /// that undoes training. Clipping by global norm (Pascanu, Mikolov & Bengio 2013) rescales all
 /// gradients together, so the step keeps its direction and only its length is bounded;
 /// clipping by value bounds each component separately, which also changes the direction.
+///
+/// The loops (the sum of squares, the clamp, the rescaling) are C, compiled once per
+/// instruction-set level and chosen at run time (Sources/CBackpropSupport/kernels/optimizer_updates.h
+/// and elementwise.h, through ``KernelTable``): Swift's SIMD code compiles for SSE2 only, where the
+/// norm's fused multiply-add would be a libm call per lane. `kernels` defaults to
+/// ``KernelTable/current``.
 public enum GradientClipping {
     /// The ℓ2 norm of all gradients together, √(Σ_p ‖g_p‖²), accumulated in `Double`.
     /// Parameters without a gradient count as zero.
-    public static func globalNorm(_ parameters: [Variable]) -> Float {
+    public static func globalNorm(_ parameters: [Variable], kernels: KernelTable = .current) -> Float {
         var total: Double = 0
         for p in parameters {
             guard let g = p.grad else { continue }
             g.withUnsafeBufferPointer { b in
-                var partial = Lanes.V()
-                var tail: Double = 0
-                let full = b.count - b.count % 16
-                Lanes.forEach(full) { i, _ in
-                    let v = Lanes.load(b, i, 16)
-                    partial = partial.addingProduct(v, v)
-                }
-                for i in full..<b.count { tail += Double(b[i]) * Double(b[i]) }
-                var lanes: Double = 0
-                for k in 0..<16 { lanes += Double(partial[k]) }
-                total += lanes + tail
+                guard let base = b.baseAddress else { return }
+                total += kernels.table.pointee.rows.sum_squares.unsafelyUnwrapped(base, b.count)
             }
         }
         return Float(total.squareRoot())
@@ -45,12 +44,12 @@ public enum GradientClipping {
     /// - Returns: the global norm before clipping (worth logging: it is the usual early sign
     ///   of divergence).
     @discardableResult
-    public static func clipByGlobalNorm(_ parameters: [Variable], maxNorm: Float) -> Float {
+    public static func clipByGlobalNorm(_ parameters: [Variable], maxNorm: Float, kernels: KernelTable = .current) -> Float {
         precondition(maxNorm > 0, "clipByGlobalNorm: maxNorm must be positive, got \(maxNorm)")
-        let norm = globalNorm(parameters)
+        let norm = globalNorm(parameters, kernels: kernels)
         guard norm.isFinite, norm > maxNorm else { return norm }
         let factor = maxNorm / norm
-        for p in parameters { scaleGradient(of: p, by: factor) }
+        for p in parameters { scaleGradient(of: p, by: factor, kernels: kernels) }
         return norm
     }
 
@@ -58,28 +57,27 @@ public enum GradientClipping {
     ///
     /// - Returns: how many components were clamped.
     @discardableResult
-    public static func clipByValue(_ parameters: [Variable], limit: Float) -> Int {
+    public static func clipByValue(_ parameters: [Variable], limit: Float, kernels: KernelTable = .current) -> Int {
         precondition(limit > 0, "clipByValue: limit must be positive, got \(limit)")
         var clamped = 0
         for p in parameters {
             guard var g = p.grad else { continue }
             p.grad = nil   // keep the buffer uniquely referenced, so the clamp is in place
             g.withUnsafeMutableBufferPointer { b in
-                for i in b.indices {
-                    let x = b[i]
-                    if x > limit { b[i] = limit; clamped += 1 } else if x < -limit { b[i] = -limit; clamped += 1 }
-                }
+                guard let base = b.baseAddress else { return }
+                clamped += kernels.table.pointee.rows.clip_by_value.unsafelyUnwrapped(base, b.count, limit)
             }
             p.grad = g
         }
         return clamped
     }
 
-    static func scaleGradient(of p: Variable, by factor: Float) {
+    static func scaleGradient(of p: Variable, by factor: Float, kernels: KernelTable) {
         guard var g = p.grad else { return }
         p.grad = nil
         g.withUnsafeMutableBufferPointer { b in
-            Lanes.forEach(b.count) { i, n in Lanes.store(factor * Lanes.load(b, i, n), b, i, n) }
+            guard let base = b.baseAddress else { return }
+            Elementwise.scale(factor, base, base, count: b.count, kernels: kernels)
         }
         p.grad = g
     }

@@ -1,3 +1,5 @@
+import CBackpropSupport
+
 /// Gradient descent with momentum (Qian 1999), in the form Ruder writes it, with η inside the
 /// velocity:
 ///
@@ -12,6 +14,9 @@
 /// velocity (PyTorch puts η outside, which rescales the whole velocity at once).
 ///
 /// Defaults: γ = 0.9 (Ruder: "usually set to 0.9"), η = 0.01. State: `v`.
+///
+/// The element-wise loop is C, one copy per instruction-set level chosen at run time
+/// (Sources/CBackpropSupport/kernels/optimizer_updates.h); this type computes its constants.
 public struct Momentum: OptimizerRule {
     /// γ, the fraction of the previous velocity kept.
     public var momentum: Float
@@ -29,22 +34,15 @@ public struct Momentum: OptimizerRule {
 
     public func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
                        state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate eta: Float) {
-        let gamma = momentum
-        // A plain pointer loop (see SGD): the `Lanes.forEach` body was not inlined.
-        guard let p = parameter.baseAddress, let g = gradient.baseAddress, let velocity = state[0].baseAddress else { return }
-        let count = parameter.count
-        var i = 0
-        while i + 16 <= count {
-            let v = gamma * Elementwise.load(velocity + i) + eta * Elementwise.load(g + i)
-            Elementwise.store(v, velocity + i)
-            Elementwise.store(Elementwise.load(p + i) - v, p + i)
-            i += 16
-        }
-        while i < count {
-            let v = gamma * velocity[i] + eta * g[i]
-            velocity[i] = v
-            p[i] = p[i] - v
-            i += 1
-        }
+        update(parameter: parameter, gradient: gradient, state: state, step: step, learningRate: eta, kernels: .current)
+    }
+
+    /// The update on one level's kernels; the loop is C (kernels/optimizer_updates.h), the same
+    /// bits at every level.
+    public func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
+                       state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate eta: Float,
+                       kernels: KernelTable) {
+        guard let p = parameter.baseAddress, let g = gradient.baseAddress, let v = state[0].baseAddress else { return }
+        kernels.table.pointee.rows.momentum.unsafelyUnwrapped(p, g, v, parameter.count, eta, momentum)
     }
 }

@@ -1,3 +1,5 @@
+import CBackpropSupport
+
 /// Nadam, Nesterov-accelerated Adam (Dozat 2016), in the simplified form Ruder derives:
 ///
 ///     m_t = β₁ · m_{t−1} + (1 − β₁) · g_t
@@ -12,6 +14,9 @@
 ///
 /// Defaults: η = 0.002 (Dozat's experiments; Keras), β₁ = 0.9, β₂ = 0.999, ε = 1e-8.
 /// State: `m`, `v`.
+///
+/// The element-wise loop is C, one copy per instruction-set level chosen at run time
+/// (Sources/CBackpropSupport/kernels/optimizer_updates.h); this type computes its constants.
 public struct Nadam: OptimizerRule {
     public var beta1: Float
     public var beta2: Float
@@ -32,18 +37,18 @@ public struct Nadam: OptimizerRule {
 
     public func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
                        state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate eta: Float) {
-        let first = state[0], second = state[1], beta1 = beta1, beta2 = beta2, eps = epsilon
-        let keep1 = 1 - beta1, keep2 = 1 - beta2
+        update(parameter: parameter, gradient: gradient, state: state, step: step, learningRate: eta, kernels: .current)
+    }
+
+    /// The update on one level's kernels; the loop is C (kernels/optimizer_updates.h), the same
+    /// bits at every level.
+    public func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
+                       state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate eta: Float,
+                       kernels: KernelTable) {
+        guard let p = parameter.baseAddress, let g = gradient.baseAddress,
+              let first = state[0].baseAddress, let second = state[1].baseAddress else { return }
         let c1 = biasCorrection(beta1, step), c2 = biasCorrection(beta2, step)
-        Lanes.forEach(parameter.count) { i, n in
-            let g = Lanes.load(gradient, i, n)
-            let m = beta1 * Lanes.load(first, i, n) + keep1 * g
-            let v = beta2 * Lanes.load(second, i, n) + keep2 * (g * g)
-            Lanes.store(m, first, i, n)
-            Lanes.store(v, second, i, n)
-            let mHat = m / c1, vHat = v / c2
-            let direction = beta1 * mHat + keep1 * g / c1
-            Lanes.store(Lanes.load(parameter, i, n) - eta / (Elementwise.squareRoot(vHat) + eps) * direction, parameter, i, n)
-        }
+        kernels.table.pointee.rows.nadam.unsafelyUnwrapped(p, g, first, second, parameter.count, beta1, 1 - beta1,
+                                                           beta2, 1 - beta2, c1, c2, eta, epsilon)
     }
 }

@@ -1,3 +1,5 @@
+import CBackpropSupport
+
 /// Nesterov accelerated gradient (Nesterov 1983; Sutskever et al. 2013), as in Ruder:
 ///
 ///     v_t = γ · v_{t−1} + η · ∇_θ J(θ_t − γ · v_{t−1})
@@ -19,6 +21,9 @@
 /// v → 0 so φ and θ coincide. The hand-worked test checks φ against Ruder's form directly.
 ///
 /// Defaults: γ = 0.9, η = 0.01. State: `v`.
+///
+/// The element-wise loop is C, one copy per instruction-set level chosen at run time
+/// (Sources/CBackpropSupport/kernels/optimizer_updates.h); this type computes its constants.
 public struct Nesterov: OptimizerRule {
     /// γ, the fraction of the previous velocity kept.
     public var momentum: Float
@@ -36,12 +41,15 @@ public struct Nesterov: OptimizerRule {
 
     public func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
                        state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate eta: Float) {
-        let velocity = state[0], gamma = momentum
-        Lanes.forEach(parameter.count) { i, n in
-            let g = Lanes.load(gradient, i, n)
-            let v = gamma * Lanes.load(velocity, i, n) + eta * g
-            Lanes.store(v, velocity, i, n)
-            Lanes.store(Lanes.load(parameter, i, n) - (gamma * v + eta * g), parameter, i, n)
-        }
+        update(parameter: parameter, gradient: gradient, state: state, step: step, learningRate: eta, kernels: .current)
+    }
+
+    /// The update on one level's kernels; the loop is C (kernels/optimizer_updates.h), the same
+    /// bits at every level.
+    public func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
+                       state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate eta: Float,
+                       kernels: KernelTable) {
+        guard let p = parameter.baseAddress, let g = gradient.baseAddress, let v = state[0].baseAddress else { return }
+        kernels.table.pointee.rows.nesterov.unsafelyUnwrapped(p, g, v, parameter.count, eta, momentum)
     }
 }

@@ -1,3 +1,5 @@
+import CBackpropSupport
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -20,6 +22,12 @@ import Darwin
 /// Rules never read the parameter's value, only write increments to it; weight decay, which
 /// does read it, is applied by ``Optimizer`` (coupled into the gradient, or decoupled into the
 /// parameter) so every rule gets both forms for free.
+///
+/// Each of Backprop's rules keeps its scalar setup (bias corrections in Double, 1 − β) in Swift
+/// and runs its element-wise loop in C, one entry per rule, compiled once per instruction-set
+/// level and chosen at run time (Sources/CBackpropSupport/kernels/optimizer_updates.h, through
+/// ``KernelTable``): Swift has no per-function target attribute, so its SIMD code compiles for
+/// SSE2 only. The loops use no fused multiply-add, so every level gives the same bits.
 public protocol OptimizerRule: Sendable, CustomStringConvertible {
     /// The registry name (``OptimizerName``'s raw value), recorded in saved state so a state
     /// cannot be loaded into a different algorithm.
@@ -49,6 +57,14 @@ public protocol OptimizerRule: Sendable, CustomStringConvertible {
     func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
                 state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate: Float)
 
+    /// ``update(parameter:gradient:state:step:learningRate:)`` on one instruction-set level's
+    /// kernels (``Optimizer/kernels``; the plain form uses ``KernelTable/current``). Every rule of
+    /// Backprop's is one C loop per level (Sources/CBackpropSupport/kernels/optimizer_updates.h),
+    /// and gives the same bits at every level. The default ignores `kernels` and calls the plain
+    /// form, for rules written in Swift.
+    func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
+                state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate: Float, kernels: KernelTable)
+
     /// Whether `update` treats every element independently (element i of the result depends
     /// only on element i of the parameter, gradient and state). ``Optimizer`` then splits large
     /// parameters into ranges updated in parallel on the backend's threads. Default `false`.
@@ -56,6 +72,11 @@ public protocol OptimizerRule: Sendable, CustomStringConvertible {
 }
 
 extension OptimizerRule {
+    public func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
+                       state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate: Float, kernels: KernelTable) {
+        update(parameter: parameter, gradient: gradient, state: state, step: step, learningRate: learningRate)
+    }
+
     public var defaultWeightDecay: WeightDecay { .none }
     public var isElementwise: Bool { false }
     public var description: String {
@@ -219,6 +240,9 @@ public final class Optimizer {
     public private(set) var stepCount: Int = 0
     /// The parameter groups, in the order given.
     public private(set) var groups: [ParameterGroup]
+    /// The instruction-set level's kernels that ``step()`` runs the rule's update and the weight
+    /// decay on: ``KernelTable/current`` unless set (tests run every level in one process).
+    public var kernels: KernelTable = .current
 
     private var slots: [Slot]
     private var slotByName: [String: Int]
@@ -342,7 +366,7 @@ public final class Optimizer {
             let eta = learningRate * group.learningRateScale
             let decay = group.weightDecay ?? rule.defaultWeightDecay
             let t = slot.step + 1
-            let rule = self.rule
+            let rule = self.rule, kernels = self.kernels
             let count = slot.count
             if case .coupled(let lambda) = decay, lambda != 0, slot.scratch == nil {
                 slot.scratch = UnsafeMutableBufferPointer<Float>.allocate(capacity: count)
@@ -361,24 +385,19 @@ public final class Optimizer {
                     : buffers.map { UnsafeMutableBufferPointer(rebasing: $0[lower..<upper]) }
                 switch decay {
                 case .none, .coupled(0), .decoupled(0):
-                    rule.update(parameter: theta, gradient: g, state: state, step: t, learningRate: eta)
+                    rule.update(parameter: theta, gradient: g, state: state, step: t, learningRate: eta, kernels: kernels)
                 case .coupled(let lambda):
                     // g' = g + λθ, into a buffer kept for this parameter.
-                    let part = UnsafeMutableBufferPointer(rebasing: scratch.unsafelyUnwrapped[lower..<upper])
-                    Lanes.forEach(n) { i, k in
-                        Lanes.store(Lanes.load(g, i, k) + lambda * Lanes.load(theta, i, k), part, i, k)
-                    }
-                    rule.update(parameter: theta, gradient: UnsafeBufferPointer(part), state: state,
-                                step: t, learningRate: eta)
+                    let part = scratch.unsafelyUnwrapped.baseAddress.map { $0 + lower }   // nil only when empty
+                    kernels.table.pointee.rows.coupled_decay.unsafelyUnwrapped(gradientPointer + lower, thetaPointer + lower,
+                                                                               lambda, part, n)
+                    rule.update(parameter: theta, gradient: UnsafeBufferPointer(start: part, count: n), state: state,
+                                step: t, learningRate: eta, kernels: kernels)
                 case .decoupled(let lambda):
                     // θ ← θ − ηλθ with θ = θ_{t−1}; the rule's update does not read θ, so
                     // applying the decay first is the same as applying both to θ_{t−1}.
-                    let shrink = eta * lambda
-                    Lanes.forEach(n) { i, k in
-                        let p = Lanes.load(theta, i, k)
-                        Lanes.store(p - shrink * p, theta, i, k)
-                    }
-                    rule.update(parameter: theta, gradient: g, state: state, step: t, learningRate: eta)
+                    kernels.table.pointee.rows.decoupled_decay.unsafelyUnwrapped(thetaPointer + lower, eta * lambda, n)
+                    rule.update(parameter: theta, gradient: g, state: state, step: t, learningRate: eta, kernels: kernels)
                 }
             }
             if rule.isElementwise, count >= Self.parallelUpdateMinimum, pool.threadCount > 1 {
@@ -494,54 +513,6 @@ public final class Optimizer {
         stepCount = state.stepCount
         learningRate = state.learningRate
     }
-}
-
-// MARK: - SIMD helpers for the rules' loops
-
-/// Loads and stores of 16 lanes with a partial tail, so each rule writes its update once, in
-/// SIMD16, and the last `count % 16` elements go through the same code on a zero-padded
-/// vector (the padding lanes may compute NaN; they are never stored).
-@usableFromInline
-enum Lanes {
-    @usableFromInline typealias V = SIMD16<Float>
-
-    /// Calls `body(i, n)` for i = 0, 16, 32, … with n = min(16, count − i).
-    @inline(__always) @usableFromInline
-    static func forEach(_ count: Int, _ body: (_ i: Int, _ n: Int) -> Void) {
-        var i = 0
-        while i < count {
-            body(i, min(16, count - i))
-            i += 16
-        }
-    }
-
-    @inline(__always) @usableFromInline
-    static func load(_ p: UnsafeBufferPointer<Float>, _ i: Int, _ n: Int) -> V {
-        guard let base = p.baseAddress else { return V() }
-        if n == 16 { return UnsafeRawPointer(base + i).loadUnaligned(as: V.self) }
-        var v = V()
-        for k in 0..<n { v[k] = base[i + k] }
-        return v
-    }
-
-    @inline(__always) @usableFromInline
-    static func load(_ p: UnsafeMutableBufferPointer<Float>, _ i: Int, _ n: Int) -> V {
-        load(UnsafeBufferPointer(p), i, n)
-    }
-
-    @inline(__always) @usableFromInline
-    static func store(_ v: V, _ p: UnsafeMutableBufferPointer<Float>, _ i: Int, _ n: Int) {
-        guard let base = p.baseAddress else { return }
-        if n == 16 {
-            UnsafeMutableRawPointer(base + i).storeBytes(of: v, as: V.self)
-            return
-        }
-        for k in 0..<n { base[i + k] = v[k] }
-    }
-
-    /// |v|, lane by lane.
-    @inline(__always) @usableFromInline
-    static func abs(_ v: V) -> V { v.replacing(with: -v, where: v .< 0) }
 }
 
 /// 1 − βᵗ, computed in Double so large t stays accurate, then rounded once to Float.

@@ -1,3 +1,5 @@
+import CBackpropSupport
+
 /// RMSprop (Hinton, Coursera lecture 6e), as in Ruder:
 ///
 ///     E[g²]_t = ρ · E[g²]_{t−1} + (1 − ρ) · g_t²
@@ -9,6 +11,9 @@
 ///
 /// Defaults (Hinton, via Ruder): ρ = 0.9, η = 0.001, ε = 1e-8 (inside the root, as Ruder
 /// writes it). State: `Eg2`.
+///
+/// The element-wise loop is C, one copy per instruction-set level chosen at run time
+/// (Sources/CBackpropSupport/kernels/optimizer_updates.h); this type computes its constants.
 public struct RMSprop: OptimizerRule {
     /// ρ (Ruder's γ), the decay of the squared-gradient average.
     public var rho: Float
@@ -30,12 +35,15 @@ public struct RMSprop: OptimizerRule {
 
     public func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
                        state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate eta: Float) {
-        let meanG2 = state[0], rho = rho, keep = 1 - rho, eps = epsilon
-        Lanes.forEach(parameter.count) { i, n in
-            let g = Lanes.load(gradient, i, n)
-            let e = rho * Lanes.load(meanG2, i, n) + keep * (g * g)
-            Lanes.store(e, meanG2, i, n)
-            Lanes.store(Lanes.load(parameter, i, n) - eta / Elementwise.squareRoot(e + eps) * g, parameter, i, n)
-        }
+        update(parameter: parameter, gradient: gradient, state: state, step: step, learningRate: eta, kernels: .current)
+    }
+
+    /// The update on one level's kernels; the loop is C (kernels/optimizer_updates.h), the same
+    /// bits at every level.
+    public func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
+                       state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate eta: Float,
+                       kernels: KernelTable) {
+        guard let p = parameter.baseAddress, let g = gradient.baseAddress, let meanG2 = state[0].baseAddress else { return }
+        kernels.table.pointee.rows.rmsprop.unsafelyUnwrapped(p, g, meanG2, parameter.count, eta, rho, 1 - rho, epsilon)
     }
 }

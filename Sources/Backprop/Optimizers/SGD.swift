@@ -1,3 +1,5 @@
+import CBackpropSupport
+
 /// Vanilla (stochastic) gradient descent.
 ///
 ///     θ_{t+1} = θ_t − η · g_t,   g_t = ∇_θ J(θ_t)
@@ -6,6 +8,9 @@
 /// examples g_t averages over, which the training loop's batch size decides (Ruder §2).
 ///
 /// Default: η = 0.01 (no paper default exists; this is the customary starting point).
+///
+/// The element-wise loop is C, one copy per instruction-set level chosen at run time
+/// (Sources/CBackpropSupport/kernels/optimizer_updates.h); this type computes its constants.
 public struct SGD: OptimizerRule {
     public init() {}
 
@@ -17,18 +22,15 @@ public struct SGD: OptimizerRule {
 
     public func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
                        state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate eta: Float) {
-        // A plain pointer loop: through `Lanes.forEach` the body stayed an out-of-line call per
-        // 16 elements (stack realignment and vzeroupper each time).
+        update(parameter: parameter, gradient: gradient, state: state, step: step, learningRate: eta, kernels: .current)
+    }
+
+    /// The update on one level's kernels; the loop is C (kernels/optimizer_updates.h), the same
+    /// bits at every level.
+    public func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
+                       state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate eta: Float,
+                       kernels: KernelTable) {
         guard let p = parameter.baseAddress, let g = gradient.baseAddress else { return }
-        let count = parameter.count
-        var i = 0
-        while i + 16 <= count {
-            Elementwise.store(Elementwise.load(p + i) - eta * Elementwise.load(g + i), p + i)
-            i += 16
-        }
-        while i < count {
-            p[i] = p[i] - eta * g[i]
-            i += 1
-        }
+        kernels.table.pointee.rows.sgd.unsafelyUnwrapped(p, g, parameter.count, eta)
     }
 }

@@ -97,8 +97,8 @@ extension Tensor {
 
     /// Elementwise square.
     public func squared() -> Tensor { mapped({ $0 * $0 }, { $0 * $0 }) }
-    /// Elementwise square root.
-    public func squareRoot() -> Tensor { mapped({ $0.squareRoot() }, { $0.squareRoot() }) }
+    /// Elementwise square root (vector square roots: SIMD16's `squareRoot()` is 16 scalar calls).
+    public func squareRoot() -> Tensor { mapped({ Elementwise.squareRoot($0) }, { $0.squareRoot() }) }
     /// Elementwise absolute value.
     public func magnitude() -> Tensor { mapped({ $0.replacing(with: -$0, where: $0 .< 0) }, { abs($0) }) }
     /// Elementwise function of each element (scalar path; for kernels, prefer the vector ones).
