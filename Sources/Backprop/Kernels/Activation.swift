@@ -42,9 +42,9 @@ public enum Activation: String, CaseIterable, Sendable, Codable {
     case identity, sigmoid, tanh, relu, leakyReLU, elu, gelu, softplus
 
     /// Slope of `leakyReLU` for negative inputs.
-    public static let leakyReLUSlope: Float = 0.01
+    public static let leakyReLUSlope: Float = BP_LEAKY_RELU_SLOPE
     /// Saturation value −α of `elu` for large negative inputs.
-    public static let eluAlpha: Float = 1
+    public static let eluAlpha: Float = BP_ELU_ALPHA
 
     // MARK: - Scalar forms (Foundation, for plots and tests)
 

@@ -16,7 +16,7 @@ public enum ElementwiseBenchmark {
             x.deallocate()
             y.deallocate()
         }
-        var lines = ["elementwise: \(count) floats, best of \(repetitions), SIMD16 kernels at level \(KernelTable.current.summary) vs scalar Foundation loop"]
+        var lines = ["elementwise: \(count) floats, best of \(repetitions), kernels at level \(KernelTable.current.summary) vs scalar Foundation loop"]
         var sink: Float = 0
 
         func fill(_ lower: Float, _ upper: Float) {

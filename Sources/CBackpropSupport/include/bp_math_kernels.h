@@ -1,6 +1,11 @@
 #ifndef BP_MATH_KERNELS_H
 #define BP_MATH_KERNELS_H
 
+/// Leaky ReLU's slope for x <= 0 and ELU's saturation alpha: compiled into every level's
+/// kernels, and the values Swift's `Activation.leakyReLUSlope` and `Activation.eluAlpha` read.
+#define BP_LEAKY_RELU_SLOPE 0.01f
+#define BP_ELU_ALPHA 1.0f
+
 #include <stdint.h>
 
 // Element-wise math, activations and the softmax family, one set per instruction-set level

@@ -63,19 +63,50 @@ static inline void transpose_tile16(const float *a, long lda, float *t, long ldt
 #endif
 
 #if !BP_ISA_AVX512
-static void transpose_scalar(const float *a, long rows, long cols, long lda, float *t, long ldt, int accumulate) {
-    for (long i0 = 0; i0 < rows; i0 += 16) {
-        long i1 = i0 + 16 < rows ? i0 + 16 : rows;
-        for (long j0 = 0; j0 < cols; j0 += 16) {
-            long j1 = j0 + 16 < cols ? j0 + 16 : cols;
-            for (long i = i0; i < i1; i++) {
-                const float *src = a + i * lda;
-                if (accumulate) {
-                    for (long j = j0; j < j1; j++) t[j * ldt + i] += src[j];
-                } else {
-                    for (long j = j0; j < j1; j++) t[j * ldt + i] = src[j];
-                }
-            }
+typedef float tr_v8 __attribute__((ext_vector_type(8)));
+
+/// Transposes the whole 8 x 8 tile at a (stride lda) into t (stride ldt), or adds it. Three
+/// rounds of "unzip" (even/odd lanes of two concatenated rows) swap rows and lanes, as the GEMM
+/// packer's 16 x 16 does; on AVX2 each unzip is two vpermps-class shuffles, on SSE2 and NEON a
+/// few more.
+BP_INLINE void transpose_tile8(const float *a, long lda, float *t, long ldt, int accumulate) {
+    tr_v8 r[8], u[8];
+#pragma clang loop unroll(full)
+    for (int i = 0; i < 8; i++) __builtin_memcpy(&r[i], a + i * lda, sizeof r[i]);
+#pragma clang loop unroll(full)
+    for (int round = 0; round < 3; round++) {
+#pragma clang loop unroll(full)
+        for (int q = 0; q < 4; q++) {
+            u[q] = __builtin_shufflevector(r[2 * q], r[2 * q + 1], 0, 2, 4, 6, 8, 10, 12, 14);
+            u[q + 4] = __builtin_shufflevector(r[2 * q], r[2 * q + 1], 1, 3, 5, 7, 9, 11, 13, 15);
+        }
+#pragma clang loop unroll(full)
+        for (int i = 0; i < 8; i++) r[i] = u[i];
+    }
+#pragma clang loop unroll(full)
+    for (int j = 0; j < 8; j++) {
+        tr_v8 value = r[j];
+        if (accumulate) {
+            tr_v8 old;
+            __builtin_memcpy(&old, t + j * ldt, sizeof old);
+            value += old;
+        }
+        __builtin_memcpy(t + j * ldt, &value, sizeof value);
+    }
+}
+
+/// Whole 8 x 8 tiles through registers, the ragged right and bottom edges element by element.
+static void transpose_portable(const float *a, long rows, long cols, long lda, float *t, long ldt, int accumulate) {
+    const long fullRows = rows / 8 * 8, fullCols = cols / 8 * 8;
+    for (long i0 = 0; i0 < fullRows; i0 += 8)
+        for (long j0 = 0; j0 < fullCols; j0 += 8)
+            transpose_tile8(a + i0 * lda + j0, lda, t + j0 * ldt + i0, ldt, accumulate);
+    for (long i = 0; i < rows; i++) {
+        const float *src = a + i * lda;
+        const long jStart = i < fullRows ? fullCols : 0;
+        for (long j = jStart; j < cols; j++) {
+            if (accumulate) t[j * ldt + i] += src[j];
+            else t[j * ldt + i] = src[j];
         }
     }
 }
@@ -91,9 +122,65 @@ static void sparse_transpose(const float *a, long rows, long cols, long lda, flo
         }
     }
 #else
-    transpose_scalar(a, rows, cols, lda, t, ldt, accumulate);
+    transpose_portable(a, rows, cols, lda, t, ldt, accumulate);
 #endif
 }
+
+#if BP_ISA_AVX2 && !BP_ISA_AVX512
+// AVX2 has no compress instruction: the nonzero lanes of 8 floats are packed to the front by one
+// vpermps whose lane indices come from this table (for each 8-bit mask, the set lanes' numbers
+// as 4-bit fields, lowest first; 1 KiB). Used by compress_rows and compress_columns.
+static const uint32_t avx2_pack_table[256] = {
+    0x00000000, 0x00000000, 0x00000001, 0x00000010, 0x00000002, 0x00000020, 0x00000021, 0x00000210,
+    0x00000003, 0x00000030, 0x00000031, 0x00000310, 0x00000032, 0x00000320, 0x00000321, 0x00003210,
+    0x00000004, 0x00000040, 0x00000041, 0x00000410, 0x00000042, 0x00000420, 0x00000421, 0x00004210,
+    0x00000043, 0x00000430, 0x00000431, 0x00004310, 0x00000432, 0x00004320, 0x00004321, 0x00043210,
+    0x00000005, 0x00000050, 0x00000051, 0x00000510, 0x00000052, 0x00000520, 0x00000521, 0x00005210,
+    0x00000053, 0x00000530, 0x00000531, 0x00005310, 0x00000532, 0x00005320, 0x00005321, 0x00053210,
+    0x00000054, 0x00000540, 0x00000541, 0x00005410, 0x00000542, 0x00005420, 0x00005421, 0x00054210,
+    0x00000543, 0x00005430, 0x00005431, 0x00054310, 0x00005432, 0x00054320, 0x00054321, 0x00543210,
+    0x00000006, 0x00000060, 0x00000061, 0x00000610, 0x00000062, 0x00000620, 0x00000621, 0x00006210,
+    0x00000063, 0x00000630, 0x00000631, 0x00006310, 0x00000632, 0x00006320, 0x00006321, 0x00063210,
+    0x00000064, 0x00000640, 0x00000641, 0x00006410, 0x00000642, 0x00006420, 0x00006421, 0x00064210,
+    0x00000643, 0x00006430, 0x00006431, 0x00064310, 0x00006432, 0x00064320, 0x00064321, 0x00643210,
+    0x00000065, 0x00000650, 0x00000651, 0x00006510, 0x00000652, 0x00006520, 0x00006521, 0x00065210,
+    0x00000653, 0x00006530, 0x00006531, 0x00065310, 0x00006532, 0x00065320, 0x00065321, 0x00653210,
+    0x00000654, 0x00006540, 0x00006541, 0x00065410, 0x00006542, 0x00065420, 0x00065421, 0x00654210,
+    0x00006543, 0x00065430, 0x00065431, 0x00654310, 0x00065432, 0x00654320, 0x00654321, 0x06543210,
+    0x00000007, 0x00000070, 0x00000071, 0x00000710, 0x00000072, 0x00000720, 0x00000721, 0x00007210,
+    0x00000073, 0x00000730, 0x00000731, 0x00007310, 0x00000732, 0x00007320, 0x00007321, 0x00073210,
+    0x00000074, 0x00000740, 0x00000741, 0x00007410, 0x00000742, 0x00007420, 0x00007421, 0x00074210,
+    0x00000743, 0x00007430, 0x00007431, 0x00074310, 0x00007432, 0x00074320, 0x00074321, 0x00743210,
+    0x00000075, 0x00000750, 0x00000751, 0x00007510, 0x00000752, 0x00007520, 0x00007521, 0x00075210,
+    0x00000753, 0x00007530, 0x00007531, 0x00075310, 0x00007532, 0x00075320, 0x00075321, 0x00753210,
+    0x00000754, 0x00007540, 0x00007541, 0x00075410, 0x00007542, 0x00075420, 0x00075421, 0x00754210,
+    0x00007543, 0x00075430, 0x00075431, 0x00754310, 0x00075432, 0x00754320, 0x00754321, 0x07543210,
+    0x00000076, 0x00000760, 0x00000761, 0x00007610, 0x00000762, 0x00007620, 0x00007621, 0x00076210,
+    0x00000763, 0x00007630, 0x00007631, 0x00076310, 0x00007632, 0x00076320, 0x00076321, 0x00763210,
+    0x00000764, 0x00007640, 0x00007641, 0x00076410, 0x00007642, 0x00076420, 0x00076421, 0x00764210,
+    0x00007643, 0x00076430, 0x00076431, 0x00764310, 0x00076432, 0x00764320, 0x00764321, 0x07643210,
+    0x00000765, 0x00007650, 0x00007651, 0x00076510, 0x00007652, 0x00076520, 0x00076521, 0x00765210,
+    0x00007653, 0x00076530, 0x00076531, 0x00765310, 0x00076532, 0x00765320, 0x00765321, 0x07653210,
+    0x00007654, 0x00076540, 0x00076541, 0x00765410, 0x00076542, 0x00765420, 0x00765421, 0x07654210,
+    0x00076543, 0x00765430, 0x00765431, 0x07654310, 0x00765432, 0x07654320, 0x07654321, 0x76543210
+};
+
+/// The lanes of v whose bit is set in `mask` (8 bits), packed to the front (the rest undefined).
+static inline __m256 avx2_pack_left(__m256 v, unsigned mask) {
+    const __m256i fields = _mm256_srlv_epi32(_mm256_set1_epi32((int)avx2_pack_table[mask]),
+                                             _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28));
+    return _mm256_permutevar8x32_ps(v, _mm256_and_si256(fields, _mm256_set1_epi32(15)));
+}
+
+static inline __m256i avx2_pack_left_epi32(__m256i v, unsigned mask) {
+    return _mm256_castps_si256(avx2_pack_left(_mm256_castsi256_ps(v), mask));
+}
+
+/// The nonzero lanes of 8 floats (NaN counts, -0 does not, as `!= 0`).
+static inline unsigned avx2_nonzero_mask(__m256 v) {
+    return (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_NEQ_UQ));
+}
+#endif
 
 static long sparse_count_nonzeros(const float *row, long cols) {
     long n = 0, k = 0;
@@ -102,6 +189,8 @@ static long sparse_count_nonzeros(const float *row, long cols) {
     for (; k + 16 <= cols; k += 16) {
         n += __builtin_popcount((unsigned)_mm512_cmp_ps_mask(_mm512_loadu_ps(row + k), zero, _CMP_NEQ_UQ));
     }
+#elif BP_ISA_AVX2
+    for (; k + 8 <= cols; k += 8) n += __builtin_popcount(avx2_nonzero_mask(_mm256_loadu_ps(row + k)));
 #endif
     for (; k < cols; k++) n += row[k] != 0;
     return n;
@@ -134,6 +223,20 @@ static int sparse_compress_rows(const float *a, long rowBegin, long rowEnd, long
             _mm512_mask_storeu_ps(val, keep, _mm512_maskz_compress_ps(m, v));
             __m512i columns = _mm512_add_epi32(lanes, _mm512_set1_epi32((int)k));
             _mm512_mask_storeu_epi32(idx, keep, _mm512_maskz_compress_epi32(m, columns));
+            val += c;
+            idx += c;
+        }
+#elif BP_ISA_AVX2
+        // Whole groups of 8 store all 8 lanes: at most k values precede them in the row's slot,
+        // so the store ends by column k + 8 <= cols <= stride, inside the slot.
+        const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        for (; k + 8 <= cols; k += 8) {
+            const __m256 v = _mm256_loadu_ps(row + k);
+            const unsigned m = avx2_nonzero_mask(v);
+            if (m == 0) continue;
+            _mm256_storeu_ps(val, avx2_pack_left(v, m));
+            _mm256_storeu_si256((__m256i *)idx, avx2_pack_left_epi32(_mm256_add_epi32(lanes, _mm256_set1_epi32((int)k)), m));
+            const int c = __builtin_popcount(m);
             val += c;
             idx += c;
         }
@@ -185,9 +288,31 @@ static void sparse_compress_columns(const float *a, long rows, long colBegin, lo
         }
     }
 #else
+    long firstScalarRow = 0;
+#if BP_ISA_AVX2
+    // Groups of 8 rows: each column's 8 values gathered by strided loads into one vector (the
+    // compiler keeps them in registers), compressed into the column's slot with all 8 lanes
+    // stored (at most i0 values precede them, so the store ends by row i0 + 8 <= rows <= stride).
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (long i0 = 0; i0 + 8 <= rows; i0 += 8) {
+        const __m256i rowIndices = _mm256_add_epi32(lanes, _mm256_set1_epi32((int)i0));
+        const float *r = a + i0 * lda;
+        for (long j = colBegin; j < colEnd; j++) {
+            const __m256 v = _mm256_setr_ps(r[j], r[lda + j], r[2 * lda + j], r[3 * lda + j], r[4 * lda + j],
+                                            r[5 * lda + j], r[6 * lda + j], r[7 * lda + j]);
+            const unsigned m = avx2_nonzero_mask(v);
+            if (m == 0) continue;
+            const long at = ends[j];
+            _mm256_storeu_ps(values + at, avx2_pack_left(v, m));
+            _mm256_storeu_si256((__m256i *)(indices + at), avx2_pack_left_epi32(rowIndices, m));
+            ends[j] = (int32_t)(at + __builtin_popcount(m));
+        }
+        firstScalarRow = i0 + 8;
+    }
+#endif
     for (long j = colBegin; j < colEnd; j++) {
         long at = ends[j];
-        for (long i = 0; i < rows; i++) {
+        for (long i = firstScalarRow; i < rows; i++) {
             const float v = a[i * lda + j];
             if (v != 0) {
                 values[at] = v;
@@ -268,19 +393,41 @@ panel_block(const int32_t *starts, const int32_t *ends, const int32_t *indices, 
     }
 }
 
+// Vectors of 16 per pass over a row's nonzeros: the accumulators (two sets of V) must stay in
+// registers. AVX-512 has 32 zmm, so a whole 128-wide panel (V = 8, 16 accumulators) goes in one
+// pass; a 16-float value is two ymm on AVX2 and four xmm on SSE2 and NEON, so there a panel is
+// walked in column groups of 32 or 16 floats (each pass re-reads the row's indices: cheap next
+// to spilling every accumulator on every multiply-add, which made avx2's product 3x slower).
+#if BP_ISA_AVX512
+#define SPARSE_PASS_VECTORS 8
+#elif BP_ISA_AVX2 || BP_ISA_NEON
+#define SPARSE_PASS_VECTORS 2
+#else
+#define SPARSE_PASS_VECTORS 1
+#endif
+
 static void sparse_panel_product(const int32_t *starts, const int32_t *ends, const int32_t *indices, const float *values,
                              int32_t *cursors, long rowBegin, long rowEnd, long depth,
                              const float *b, long ldb, long valid, float *c, long ldc, int accumulate) {
-    // One copy per vector count, each with its accumulators in registers.
-    switch ((valid + 15) / 16) {
-    case 8: panel_block(starts, ends, indices, values, cursors, rowBegin, rowEnd, depth, b, ldb, valid, c, ldc, accumulate, 8); break;
-    case 7: panel_block(starts, ends, indices, values, cursors, rowBegin, rowEnd, depth, b, ldb, valid, c, ldc, accumulate, 7); break;
-    case 6: panel_block(starts, ends, indices, values, cursors, rowBegin, rowEnd, depth, b, ldb, valid, c, ldc, accumulate, 6); break;
-    case 5: panel_block(starts, ends, indices, values, cursors, rowBegin, rowEnd, depth, b, ldb, valid, c, ldc, accumulate, 5); break;
-    case 4: panel_block(starts, ends, indices, values, cursors, rowBegin, rowEnd, depth, b, ldb, valid, c, ldc, accumulate, 4); break;
-    case 3: panel_block(starts, ends, indices, values, cursors, rowBegin, rowEnd, depth, b, ldb, valid, c, ldc, accumulate, 3); break;
-    case 2: panel_block(starts, ends, indices, values, cursors, rowBegin, rowEnd, depth, b, ldb, valid, c, ldc, accumulate, 2); break;
-    case 1: panel_block(starts, ends, indices, values, cursors, rowBegin, rowEnd, depth, b, ldb, valid, c, ldc, accumulate, 1); break;
-    default: break;
+    for (long group = 0; group < valid; group += 16 * SPARSE_PASS_VECTORS) {
+        const long width = valid - group < 16 * SPARSE_PASS_VECTORS ? valid - group : 16 * SPARSE_PASS_VECTORS;
+        const float *bg = b + group;
+        float *cg = c + group;
+        // One copy per vector count, each with its accumulators in registers.
+        switch ((width + 15) / 16) {
+#if SPARSE_PASS_VECTORS >= 8
+        case 8: panel_block(starts, ends, indices, values, cursors, rowBegin, rowEnd, depth, bg, ldb, width, cg, ldc, accumulate, 8); break;
+        case 7: panel_block(starts, ends, indices, values, cursors, rowBegin, rowEnd, depth, bg, ldb, width, cg, ldc, accumulate, 7); break;
+        case 6: panel_block(starts, ends, indices, values, cursors, rowBegin, rowEnd, depth, bg, ldb, width, cg, ldc, accumulate, 6); break;
+        case 5: panel_block(starts, ends, indices, values, cursors, rowBegin, rowEnd, depth, bg, ldb, width, cg, ldc, accumulate, 5); break;
+        case 4: panel_block(starts, ends, indices, values, cursors, rowBegin, rowEnd, depth, bg, ldb, width, cg, ldc, accumulate, 4); break;
+        case 3: panel_block(starts, ends, indices, values, cursors, rowBegin, rowEnd, depth, bg, ldb, width, cg, ldc, accumulate, 3); break;
+#endif
+#if SPARSE_PASS_VECTORS >= 2
+        case 2: panel_block(starts, ends, indices, values, cursors, rowBegin, rowEnd, depth, bg, ldb, width, cg, ldc, accumulate, 2); break;
+#endif
+        case 1: panel_block(starts, ends, indices, values, cursors, rowBegin, rowEnd, depth, bg, ldb, width, cg, ldc, accumulate, 1); break;
+        default: break;
+        }
     }
 }

@@ -63,14 +63,13 @@ BP_INLINE v16 v16_abs(v16 x) { return (v16)((u16v)x & 0x7fffffffu); }
 BP_INLINE v16 v16_max(v16 x, v16 y) { return v16_select(x > y, x, y); }
 BP_INLINE v16 v16_min(v16 x, v16 y) { return v16_select(x < y, x, y); }
 
-/// Sum of the 16 lanes in a fixed pairwise order (halves, then halves of those), the same on
-/// every level.
+/// Sum of the 16 lanes, lane 0 first, one after another: the order of Swift's `SIMD.sum()`, which
+/// the kernels used before they moved to C, so reductions keep their bits at avx2 and avx512.
+/// (A per-row or per-call reduction: its 15 dependent adds are not where the time goes.)
 BP_INLINE float v16_sum(v16 v) {
-    typedef float v8 __attribute__((ext_vector_type(8)));
-    typedef float v4 __attribute__((ext_vector_type(4)));
-    v8 h = v.lo + v.hi;
-    v4 q = h.lo + h.hi;
-    return (q.x + q.z) + (q.y + q.w);
+    float total = v[0];
+    for (int i = 1; i < 16; i++) total += v[i];
+    return total;
 }
 
 /// Largest lane (comparison order fixed; NaN lanes are skipped unless all are NaN).
@@ -80,10 +79,25 @@ BP_INLINE float v16_max_lane(v16 v) {
     return m;
 }
 
-/// The first n (0...16) floats at p; the other lanes hold `padding`. Nothing past p + n is read.
+/// The first n (0...16) floats at p; the other lanes hold `padding`. Nothing past p + n is read
+/// (n of 16 or more loads 16).
 BP_INLINE v16 v16_load_first(const float *p, long n, float padding) {
 #if BP_ISA_AVX512
     return (v16)_mm512_mask_loadu_ps(_mm512_set1_ps(padding), (__mmask16)((1u << n) - 1u), p);
+#elif BP_ISA_AVX2
+    // Two masked 8-lane loads (vmaskmovps: masked-off lanes are not read, so never fault), the
+    // padding blended in: a lane-by-lane loop here cost the sparse product a third of its time.
+    if (n >= 16) return v16_load(p);
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), lane);
+    const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n - 8), lane);
+    const __m256 pad = _mm256_set1_ps(padding);
+    const __m256 lo = _mm256_blendv_ps(pad, _mm256_maskload_ps(p, m0), _mm256_castsi256_ps(m0));
+    const __m256 hi = _mm256_blendv_ps(pad, _mm256_maskload_ps(p + 8, m1), _mm256_castsi256_ps(m1));
+    v16 v;
+    __builtin_memcpy(&v, &lo, 32);
+    __builtin_memcpy((float *)&v + 8, &hi, 32);
+    return v;
 #else
     v16 v = (v16)padding;
     for (long i = 0; i < n; i++) v[i] = p[i];
@@ -95,6 +109,17 @@ BP_INLINE v16 v16_load_first(const float *p, long n, float padding) {
 BP_INLINE void v16_store_first(float *p, v16 v, long n) {
 #if BP_ISA_AVX512
     _mm512_mask_storeu_ps(p, (__mmask16)((1u << n) - 1u), (__m512)v);
+#elif BP_ISA_AVX2
+    if (n >= 16) {
+        v16_store(p, v);
+        return;
+    }
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256 lo, hi;
+    __builtin_memcpy(&lo, &v, 32);
+    __builtin_memcpy(&hi, (const float *)&v + 8, 32);
+    _mm256_maskstore_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), lane), lo);
+    _mm256_maskstore_ps(p + 8, _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n - 8), lane), hi);
 #else
     for (long i = 0; i < n; i++) p[i] = v[i];
 #endif

@@ -235,8 +235,8 @@ VM_MAP_KERNEL(vm_map_softplus, vm_softplus)
 // activation once and runs a loop instantiated for that case: act_forward and act_derivative
 // are inlined with a constant `a`, so their switch folds away.
 
-#define ACT_LEAKY_RELU_SLOPE 0.01f  // Activation.leakyReLUSlope
-#define ACT_ELU_ALPHA 1.0f          // Activation.eluAlpha
+#define ACT_LEAKY_RELU_SLOPE BP_LEAKY_RELU_SLOPE  // Activation.leakyReLUSlope
+#define ACT_ELU_ALPHA BP_ELU_ALPHA                // Activation.eluAlpha
 #define ACT_GELU_K 0.797884560802865355f  // sqrt(2 / pi)
 #define ACT_GELU_C 0.044715f
 
