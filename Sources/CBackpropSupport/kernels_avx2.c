@@ -12,6 +12,7 @@
 #define GEMM_MR 6
 #define GEMM_NR 16
 #define GEMM_VW 8
+#define GEMM_PACK_TRANSPOSED_A 1
 #include "kernels/prelude.h"
 #pragma clang attribute push(__attribute__((target("avx2,fma,bmi,bmi2,f16c"))), apply_to = function)
 #include "kernels/all.h"

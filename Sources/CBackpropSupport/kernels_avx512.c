@@ -12,6 +12,7 @@
 #define GEMM_MR 8
 #define GEMM_NR 32
 #define GEMM_VW 16
+#define GEMM_PACK_TRANSPOSED_A 0
 #include "kernels/prelude.h"
 #pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,bmi,bmi2,f16c"))), apply_to = function)
 #include "kernels/all.h"

@@ -12,6 +12,7 @@
 #define GEMM_MR 6
 #define GEMM_NR 8
 #define GEMM_VW 4
+#define GEMM_PACK_TRANSPOSED_A 1
 #include "kernels/prelude.h"
 // SSE2: what every x86-64 CPU has, and what clang targets with no flag.
 #include "kernels/all.h"

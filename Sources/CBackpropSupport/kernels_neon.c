@@ -12,6 +12,7 @@
 #define GEMM_MR 8
 #define GEMM_NR 8
 #define GEMM_VW 4
+#define GEMM_PACK_TRANSPOSED_A 1
 #include "kernels/prelude.h"
 // NEON with FMA: what every arm64 CPU has, and what clang targets with no flag.
 #include "kernels/all.h"

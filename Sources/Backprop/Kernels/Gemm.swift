@@ -81,7 +81,8 @@ public enum Gemm {
         let partition = GemmPartition(m: problem.m, n: problem.n, k: problem.k, mr: mr, nr: nr,
                                       threads: pool?.threadCount ?? 1,
                                       bTransposed: problem.b_column_stride != 1,
-                                      bInPlace: bInPlace, inPlaceRowLimit: inPlaceRowLimit)
+                                      bInPlace: bInPlace, inPlaceRowLimit: inPlaceRowLimit,
+                                      aPacked: table.pointee.gemm_packs_transposed_a != 0 && problem.a_depth_stride != 1)
         guard let workspaceFloats = table.pointee.gemm_workspace_floats, let block = table.pointee.gemm_block else {
             preconditionFailure("Gemm: the \(kernels.level.rawValue) kernel table has no GEMM")
         }

@@ -22,8 +22,10 @@ struct GemmPartition {
     /// - Parameters:
     ///   - bTransposed: B is packed by transposing (A·Bᵀ), which costs more per panel.
     ///   - bInPlace: B may be read in place by tasks of at most `inPlaceRowLimit` rows.
+    ///   - aPacked: each task packs its rows of A (transposed A at levels that pack it), a copy
+    ///     that splitting N repeats in every task and splitting M divides.
     init(m: Int, n: Int, k: Int, mr: Int, nr: Int, threads: Int,
-         bTransposed: Bool, bInPlace: Bool, inPlaceRowLimit: Int) {
+         bTransposed: Bool, bInPlace: Bool, inPlaceRowLimit: Int, aPacked: Bool = false) {
         self.m = m
         self.n = n
         self.mr = mr
@@ -55,7 +57,10 @@ struct GemmPartition {
                 // Packing one panel for one depth step, in units of one micro-kernel step
                 // (8 cycles): a copy from L3 ≈ 0.75, a transposing copy ≈ 1.25, none in place.
                 let packing = bInPlace && rowsPerTask * mr <= inPlaceRowLimit ? 0 : (bTransposed ? 1.25 : 0.75)
-                let taskCost = Double(rowsPerTask) * panelsPerTask + packing * panelsPerTask
+                // Packing A's slivers (a task with more than one panel packs them): mr of every nr
+                // elements of a B panel's copy, read contiguously.
+                let aPacking = aPacked && panelsPerTask > 1 ? 0.75 * Double(mr) / Double(nr) * Double(rowsPerTask) : 0
+                let taskCost = Double(rowsPerTask) * panelsPerTask + packing * panelsPerTask + aPacking
                 // Each thread runs `perThread` tasks; 3 % slack buys the balance on a busy machine.
                 let cost = taskCost * Double(perThread) * (perThread > 1 ? 0.97 : 1)
                 // Ties go to splitting N, which duplicates nothing.

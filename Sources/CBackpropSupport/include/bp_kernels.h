@@ -52,6 +52,9 @@ typedef struct bp_kernels {
     // --- GEMM (kernels/gemm.h) -------------------------------------------------------------
     /// Micro-kernel tile: rows and columns of C per register block.
     int gemm_mr, gemm_nr;
+    /// 1 when gemm_block packs a transposed A per row chunk (when a block has more than one
+    /// panel), so the partition can count that copy; 0 when it reads A in place.
+    int gemm_packs_transposed_a;
     /// Floats of scratch that gemm_block needs for a rows x cols block of C of this problem.
     long (*gemm_workspace_floats)(const bp_gemm_problem *p, long rows, long cols);
     /// C[row_begin..<row_end, col_begin..<col_end] of the problem, serially; row_begin and
@@ -81,7 +84,7 @@ typedef struct bp_kernels {
 
     // --- Element-wise math and activations (kernels/vector_math.h; see bp_math_kernels.h) ---------
     bp_math_kernels math;
-    // --- Row kernels: softmax, cross-entropy, BatchNorm, reductions, optimizer updates ------
+    // --- Row kernels: BatchNorm, reductions, optimizer updates, weight decay, clipping -------
     //     (kernels/row_kernels.h; see bp_row_kernels.h)
     bp_row_kernels rows;
 } bp_kernels;

@@ -16,6 +16,7 @@ const bp_kernels BP_TABLE_NAME = {
     .vector_floats = BP_VECTOR_FLOATS,
     .gemm_mr = GEMM_MR,
     .gemm_nr = GEMM_NR,
+    .gemm_packs_transposed_a = GEMM_PACK_TRANSPOSED_A,
     .gemm_workspace_floats = gemm_workspace_floats,
     .gemm_block = gemm_block,
     .fma_loop = peak_fma_loop,

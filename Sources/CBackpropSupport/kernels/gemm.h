@@ -218,14 +218,14 @@ BP_INLINE gemm_blocking gemm_blocking_for(const bp_gemm_problem *op, long rows, 
     g.nc_nominal = limit < cols ? limit : cols;
     g.b_in_place = gemm_b_in_place(op) && rows <= gemm_in_place_row_limit;
     g.packed_b_floats = g.kc_nominal * (g.b_in_place ? GEMM_NR : (g.nc_nominal + GEMM_NR - 1) / GEMM_NR * GEMM_NR);
-    // A is packed per row chunk into mr-row slivers (as BLIS always does) when enough panels
-    // reuse each packed sliver to pay for the copy. Transposed A (depth steps a stored row apart)
-    // gains at two panels: in place, each sliver touches a new cache line and page at every
-    // depth step, lines that share an L1 set when the stride is a multiple of 4 KiB (Aᵀ·B of a
-    // 1024-wide layer: avx2 88 GFLOP/s on Zen 5 where the packed copy gives ~93). Row-major A
-    // stays in place: packed too (measured with 4+ panels per chunk) it was 1-3% slower on the
-    // bench gemm shapes, 18% on (60,100,784).
-    g.pack_a = op->a_depth_stride != 1 && cols > GEMM_NR;
+    // Transposed A (depth steps a stored row apart) is packed per row chunk into mr-row slivers
+    // at levels where that measured faster (GEMM_PACK_TRANSPOSED_A): read in place, each sliver
+    // touches a new cache line and page at every depth step, lines that share an L1 set when
+    // the stride is a multiple of 4 KiB. Aᵀ·B of a 1024-wide layer on Zen 5, 1 thread: avx2 88
+    // GFLOP/s in place, ~95 packed; avx512 (8-row slivers, two cache lines per 16 FMAs) the
+    // other way, ~105 in place, ~95 packed. Row-major A stays in place at every level: packed
+    // too (4+ panels per chunk) it was 1-3% slower on the bench gemm shapes, 18% on (60,100,784).
+    g.pack_a = GEMM_PACK_TRANSPOSED_A && op->a_depth_stride != 1 && cols > GEMM_NR;
     return g;
 }
 
