@@ -333,10 +333,31 @@ static void sparse_compress_columns(const float *a, long rows, long colBegin, lo
 // kept overflow checks on the index arithmetic: it issued ~0.6 multiply-adds per cycle where the
 // loads allow 2. Here the vector count is a compile-time constant of each copy.
 //
-// Order of operations (the same for every lane, thread count and build): a row's elements of one
-// depth chunk are taken in pairs, the first of each pair into accumulator set A, the second into
-// set B (an odd last one into A); then A + B is added into C (or stored, when C is not
+// Order of operations (the same for every lane and thread count at one level): a row's elements
+// of one depth chunk are taken in order; with two sets (AVX-512) the first of each pair goes into
+// accumulator set A, the second into set B (an odd last one into A), then A + B is added into C;
+// with one set (other levels) all go into A. The sum is added into C (or stored, when C is not
 // accumulated and the whole depth is one chunk).
+
+// Vectors of 16 per pass over a row's nonzeros, and whether each row keeps two accumulator
+// sets (even and odd nonzeros, added at the end) or one. The accumulators must stay in
+// registers. AVX-512 (32 zmm): a whole 128-wide panel per pass (V = 8), two sets, 16 zmm. A
+// 16-float value is two ymm on AVX2 and four xmm on SSE2 and NEON, so there a panel is walked in
+// column groups, one set each: AVX2 and NEON 64 floats (8 ymm, or 16 of NEON's 32 q registers),
+// SSE2 32 (8 xmm) — enough independent FMA chains (8 or more) without the second set, and half
+// the passes (each re-reads the row's indices and values). With two sets of V = 2, avx2's product
+// was 1.3-1.7x slower than avx512's on Zen 5; with every accumulator spilled, 3x slower than dense.
+#if BP_ISA_AVX512
+#define SPARSE_PASS_VECTORS 8
+#define SPARSE_PAIRED 1
+#elif BP_ISA_AVX2 || BP_ISA_NEON
+#define SPARSE_PASS_VECTORS 4
+#define SPARSE_PAIRED 0
+#else
+#define SPARSE_PASS_VECTORS 2
+#define SPARSE_PAIRED 0
+#endif
+
 
 #define BP_PANEL_WIDTH 128
 
@@ -372,7 +393,8 @@ panel_block(const int32_t *starts, const int32_t *ends, const int32_t *indices, 
                 const float *p = b + (long)indices[j] * ldb, *q = b + (long)indices[j + 1] * ldb;
                 for (int v = 0; v < V; v++) {
                     a[v] = v16_fma(x, v16_load(p + 16 * v), a[v]);
-                    s[v] = v16_fma(y, v16_load(q + 16 * v), s[v]);
+                    if (SPARSE_PAIRED) s[v] = v16_fma(y, v16_load(q + 16 * v), s[v]);
+                    else a[v] = v16_fma(y, v16_load(q + 16 * v), a[v]);
                 }
             }
             if (j < end && indices[j] < chunkEnd) {
@@ -393,19 +415,6 @@ panel_block(const int32_t *starts, const int32_t *ends, const int32_t *indices, 
     }
 }
 
-// Vectors of 16 per pass over a row's nonzeros: the accumulators (two sets of V) must stay in
-// registers. AVX-512 has 32 zmm, so a whole 128-wide panel (V = 8, 16 accumulators) goes in one
-// pass; a 16-float value is two ymm on AVX2 and four xmm on SSE2 and NEON, so there a panel is
-// walked in column groups of 32 or 16 floats (each pass re-reads the row's indices: cheap next
-// to spilling every accumulator on every multiply-add, which made avx2's product 3x slower).
-#if BP_ISA_AVX512
-#define SPARSE_PASS_VECTORS 8
-#elif BP_ISA_AVX2 || BP_ISA_NEON
-#define SPARSE_PASS_VECTORS 2
-#else
-#define SPARSE_PASS_VECTORS 1
-#endif
-
 static void sparse_panel_product(const int32_t *starts, const int32_t *ends, const int32_t *indices, const float *values,
                              int32_t *cursors, long rowBegin, long rowEnd, long depth,
                              const float *b, long ldb, long valid, float *c, long ldc, int accumulate) {
@@ -420,6 +429,8 @@ static void sparse_panel_product(const int32_t *starts, const int32_t *ends, con
         case 7: panel_block(starts, ends, indices, values, cursors, rowBegin, rowEnd, depth, bg, ldb, width, cg, ldc, accumulate, 7); break;
         case 6: panel_block(starts, ends, indices, values, cursors, rowBegin, rowEnd, depth, bg, ldb, width, cg, ldc, accumulate, 6); break;
         case 5: panel_block(starts, ends, indices, values, cursors, rowBegin, rowEnd, depth, bg, ldb, width, cg, ldc, accumulate, 5); break;
+#endif
+#if SPARSE_PASS_VECTORS >= 4
         case 4: panel_block(starts, ends, indices, values, cursors, rowBegin, rowEnd, depth, bg, ldb, width, cg, ldc, accumulate, 4); break;
         case 3: panel_block(starts, ends, indices, values, cursors, rowBegin, rowEnd, depth, bg, ldb, width, cg, ldc, accumulate, 3); break;
 #endif
