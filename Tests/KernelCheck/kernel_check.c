@@ -103,6 +103,152 @@ static void check_sparse(const bp_kernels *k) {
     free(a); free(t); free(starts); free(ends); free(indices); free(values); free(panel); free(c); free(cursors);
 }
 
+static float *positive_floats(long n) {
+    float *p = random_floats(n, 0);
+    for (long i = 0; i < n; i++) p[i] = p[i] * p[i] + 1e-3f;
+    return p;
+}
+
+static void check_math(const bp_kernels *k) {
+    const long n = 1000;  // 62 whole vectors and a ragged tail
+    float *x = random_floats(n, 0), *y = random_floats(n, 0), *dy = random_floats(n, 0), *dx = random_floats(n, 0);
+    for (long i = 0; i < n; i++) x[i] *= 10;  // [-20, 20]
+    float *positive = positive_floats(n);
+    void (*const unary[])(const float *, float *, long) = {k->math.exp, k->math.expm1, k->math.tanh, k->math.sigmoid,
+                                                            k->math.softplus};
+    const char *names[] = {"exp", "expm1", "tanh", "sigmoid", "softplus"};
+    for (int f = 0; f < 5; f++) {
+        unary[f](x, y, n);
+        print_floats(names[f], y, n);
+    }
+    k->math.log(positive, y, n);
+    print_floats("log", y, n);
+    k->math.log1p(positive, y, n);
+    print_floats("log1p", y, n);
+    for (int a = 0; a <= BP_ACTIVATION_SOFTPLUS; a++) {
+        char name[48];
+        k->math.activation_forward(a, x, y, n);
+        snprintf(name, sizeof name, "activation%d_forward", a);
+        print_floats(name, y, n);
+        k->math.activation_backward(a, x, y, dy, dx, n);
+        snprintf(name, sizeof name, "activation%d_backward", a);
+        print_floats(name, dx, n);
+        // Bias forms over 40 rows of 25 columns.
+        float *z = random_floats(n, 0), *bias = random_floats(25, 0), *bias_gradient = random_floats(25, 0);
+        k->math.activation_bias_forward(a, z, bias, y, 40, 25);
+        snprintf(name, sizeof name, "activation%d_bias_forward", a);
+        print_floats(name, y, n);
+        k->math.activation_bias_backward(a, z, y, dy, dx, bias_gradient, 40, 25);
+        snprintf(name, sizeof name, "activation%d_bias_backward", a);
+        print_floats(name, dx, n);
+        print_floats("bias_gradient", bias_gradient, 25);
+        free(z); free(bias); free(bias_gradient);
+    }
+    const long rows = 37, cols = 27;
+    k->math.softmax_forward(x, y, rows, cols);
+    print_floats("softmax", y, rows * cols);
+    k->math.softmax_backward(y, dy, dx, rows, cols);
+    print_floats("softmax_backward", dx, rows * cols);
+    k->math.log_softmax_forward(x, y, rows, cols);
+    print_floats("log_softmax", y, rows * cols);
+    k->math.log_softmax_backward(y, dy, dx, rows, cols);
+    print_floats("log_softmax_backward", dx, rows * cols);
+    int32_t labels[37];
+    long labels64[37];
+    for (long r = 0; r < rows; r++) labels64[r] = labels[r] = (int32_t)((r * 7) % cols);
+    float losses[37];
+    float total = k->math.cross_entropy_labels32(x, labels, losses, dx, rows, cols, 0.5f);
+    print_floats("cross_entropy_labels32", dx, rows * cols);
+    print_floats("cross_entropy_losses", losses, rows);
+    print_floats("cross_entropy_total", &total, 1);
+    total = k->math.cross_entropy_labels64(x, labels64, losses, dx, rows, cols, 0.5f);
+    print_floats("cross_entropy_labels64", dx, rows * cols);
+    k->math.softmax_forward(dy, y, rows, cols);  // soft targets: rows of probabilities
+    total = k->math.cross_entropy_targets(x, y, losses, dx, rows, cols, 1.0f);
+    print_floats("cross_entropy_targets", dx, rows * cols);
+    print_floats("cross_entropy_targets_total", &total, 1);
+    k->math.sigmoid(dy, y, n);
+    total = k->math.cross_entropy_sigmoid(x, y, 0, dx, n, 0.25f);
+    print_floats("cross_entropy_sigmoid", dx, n);
+    print_floats("cross_entropy_sigmoid_total", &total, 1);
+    free(x); free(y); free(dy); free(dx); free(positive);
+}
+
+static void check_rows(const bp_kernels *k) {
+    const long rows = 45, cols = 37, n = rows * cols;
+    float *x = random_floats(n, 0), *y = random_floats(n, 0), *out = random_floats(cols + rows, 0);
+    uint8_t bytes[300];
+    for (int i = 0; i < 300; i++) bytes[i] = (uint8_t)(i * 37);
+    k->rows.convert_bytes(bytes, 1.0f / 255, y, 300);
+    print_floats("convert_bytes", y, 300);
+    k->rows.axpy(0.75f, x, y, n);
+    print_floats("axpy", y, n);
+    k->rows.scale(-1.5f, x, y, n);
+    print_floats("scale", y, n);
+    float sums[2] = {k->rows.sum(x, n), k->rows.dot(x, y, n)};
+    print_floats("sum_dot", sums, 2);
+    k->rows.column_sums(x, rows, cols, out, 0);
+    print_floats("column_sums", out, cols);
+    k->rows.row_sums(x, rows, cols, out);
+    print_floats("row_sums", out, rows);
+    printf("max_index 1 %ld\n", k->rows.max_index(x, n));
+
+    float *gamma = positive_floats(cols), *beta = random_floats(cols, 0), *normalized = random_floats(n, 0);
+    float *mean = random_floats(cols, 0), *variance = random_floats(cols, 0), *inv_std = random_floats(cols, 0);
+    k->rows.batchnorm_forward_training(x, rows, cols, gamma, beta, 1e-5f, y, normalized, mean, variance, inv_std);
+    print_floats("batchnorm_forward", y, n);
+    print_floats("batchnorm_mean", mean, cols);
+    print_floats("batchnorm_variance", variance, cols);
+    float *dx = random_floats(n, 0), *dgamma = random_floats(cols, 0), *dbeta = random_floats(cols, 0);
+    float *sum_dy = random_floats(cols, 0), *sum_dy_xhat = random_floats(cols, 0);
+    // dy independent of x (dy = x would be projected out almost exactly: a cancellation test).
+    float *dyb = random_floats(n, 0);
+    k->rows.batchnorm_backward(dyb, normalized, rows, cols, gamma, inv_std, 1, dx, dgamma, dbeta, sum_dy, sum_dy_xhat);
+    free(dyb);
+    print_floats("batchnorm_backward", dx, n);
+    print_floats("batchnorm_gamma_gradient", dgamma, cols);
+    k->rows.batchnorm_forward_inference(x, rows, cols, gamma, beta, mean, variance, 1e-5f, y, normalized, inv_std);
+    print_floats("batchnorm_inference", y, n);
+
+    // Each optimizer rule, three steps from the same start.
+    float *g = random_floats(n, 0);
+    float *p = malloc(sizeof(float) * n), *s1 = malloc(sizeof(float) * n), *s2 = malloc(sizeof(float) * n),
+          *s3 = malloc(sizeof(float) * n);
+    for (int rule = 0; rule < 10; rule++) {
+        memcpy(p, x, sizeof(float) * n);
+        memset(s1, 0, sizeof(float) * n); memset(s2, 0, sizeof(float) * n); memset(s3, 0, sizeof(float) * n);
+        for (int step = 0; step < 3; step++) {
+            switch (rule) {
+            case 0: k->rows.sgd(p, g, n, 0.1f); break;
+            case 1: k->rows.momentum(p, g, s1, n, 0.1f, 0.9f); break;
+            case 2: k->rows.nesterov(p, g, s1, n, 0.1f, 0.9f); break;
+            case 3: k->rows.adagrad(p, g, s1, n, 0.1f, 1e-8f); break;
+            case 4: k->rows.adadelta(p, g, s1, s2, n, 1.0f, 0.95f, 0.05f, 1e-6f); break;
+            case 5: k->rows.rmsprop(p, g, s1, n, 0.01f, 0.9f, 0.1f, 1e-8f); break;
+            case 6: k->rows.adam(p, g, s1, s2, n, 0.9f, 0.1f, 0.999f, 0.001f, 0.01f, 1000.0f, 1e-8f); break;
+            case 7: k->rows.adamax(p, g, s1, s2, n, 0.9f, 0.1f, 0.999f, 0.002f); break;
+            case 8: k->rows.nadam(p, g, s1, s2, n, 0.9f, 0.1f, 0.999f, 0.001f, 0.1f, 0.001f, 0.002f, 1e-8f); break;
+            case 9: k->rows.amsgrad(p, g, s1, s2, s3, n, 0.9f, 0.1f, 0.999f, 0.001f, 0.001f, 1e-8f); break;
+            }
+        }
+        char name[32];
+        snprintf(name, sizeof name, "optimizer%d", rule);
+        print_floats(name, p, n);
+    }
+    k->rows.coupled_decay(g, x, 0.01f, y, n);
+    print_floats("coupled_decay", y, n);
+    memcpy(p, x, sizeof(float) * n);
+    k->rows.decoupled_decay(p, 0.001f, n);
+    print_floats("decoupled_decay", p, n);
+    float norm = (float)k->rows.sum_squares(x, n);
+    print_floats("sum_squares", &norm, 1);
+    memcpy(p, x, sizeof(float) * n);
+    printf("clip_by_value 1 %ld\n", k->rows.clip_by_value(p, n, 1.0f));
+    print_floats("clipped", p, n);
+    free(x); free(y); free(out); free(gamma); free(beta); free(normalized); free(mean); free(variance); free(inv_std);
+    free(dx); free(dgamma); free(dbeta); free(sum_dy); free(sum_dy_xhat); free(g); free(p); free(s1); free(s2); free(s3);
+}
+
 int main(int argc, char **argv) {
     static const char *names[] = {"baseline", "avx2", "avx512", "neon"};
     if (argc != 2) {
@@ -118,5 +264,7 @@ int main(int argc, char **argv) {
     }
     check_gemm(k);
     check_sparse(k);
+    check_math(k);
+    check_rows(k);
     return 0;
 }

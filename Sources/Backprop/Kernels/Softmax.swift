@@ -3,8 +3,8 @@ import CBackpropSupport
 // The softmax family's loops are C (Sources/CBackpropSupport/kernels/vector_math.h, on
 // `VectorMath.exp` and `VectorMath.log`), compiled once per instruction-set level and reached
 // through the process's `KernelTable`, chosen at run time from the CPU or `BACKPROP_CPU`. Each
-// row is reduced in one fixed order (16-lane accumulators over its chunks, then a fixed pairwise
-// sum of the lanes), the same at every level and for any thread count. The `avx2` and `avx512`
+// row is reduced in one fixed order (16-lane accumulators over its chunks, then the lanes added
+// in order, as `SIMD.sum()` did), the same at every level and for any thread count. The `avx2` and `avx512`
 // levels give the same bits; the SSE2 `baseline` (no FMA) differs by rounding in the
 // exponentials and logarithms, within the figures below.
 
