@@ -11,6 +11,11 @@ struct BackpropCommand: ParsableCommand {
               backprop train                         train the default network and print its test accuracy
               backprop train --dataset spirals --layers 2,64,64,3
               backprop bench gemm                    GEMM GFLOP/s against the measured peak and numpy
+              backprop info --system                 this CPU, its instruction-set levels and the one in use
+
+            Environment: BACKPROP_CPU=baseline|avx2|avx512|neon runs that level's kernels instead \
+            of the best this CPU supports (refused, with the levels it has, when it cannot run \
+            them); BACKPROP_THREADS sets the kernel threads.
             """,
         subcommands: [TrainCommand.self, EvalCommand.self, PredictCommand.self, InfoCommand.self, ExportCommand.self, ImportWeightsCommand.self, DataCommand.self, ExperimentCommand.self, BenchCommand.self]
     )

@@ -10,7 +10,7 @@ public enum SparseInputBenchmark {
         let shapes = [(batch: 60, outputs: 100), (batch: 128, outputs: 1024), (batch: 256, outputs: 256)]
         let inputs = images.featureCount
         let repetitions = 30
-        var lines = ["sparse inputs: first layer \(inputs) → n on MNIST batches, \(threads.threadCount) thread(s), µs (best of \(repetitions))"]
+        var lines = ["sparse inputs: first layer \(inputs) → n on MNIST batches, \(threads.threadCount) thread(s), µs (best of \(repetitions)); \(CPULevel.cpuModel), level \(KernelTable.current.summary)"]
         for (batch, outputs) in shapes {
             let scratchFloats = max(batch, inputs) * SparseGemm.unaliasedStride(max(outputs, batch))
             let x = UnsafeMutablePointer<Float>.allocate(capacity: batch * inputs)
