@@ -12,18 +12,6 @@ import Darwin
 private let twoThreads = ThreadPool(threadCount: 2)
 private let threeThreads = ThreadPool(threadCount: 3)
 
-/// A deterministic generator so failures reproduce.
-private struct SplitMix {
-    var state: UInt64
-    mutating func next() -> Float {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        z ^= z >> 31
-        return Float(z >> 40) / Float(1 << 24) * 2 - 1
-    }
-}
 
 private struct Layout: CustomStringConvertible, Sendable {
     var transposeA: Bool

@@ -9,21 +9,6 @@ import Testing
 // reference where the order is the kernel's own business (Batch Normalization), plus the avx2 and
 // avx512 levels against each other.
 
-/// A deterministic generator so failures reproduce.
-private struct Mix {
-    var state: UInt64
-    mutating func next() -> Float {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        z ^= z >> 31
-        return Float(z >> 40) / Float(1 << 24) * 2 - 1
-    }
-    mutating func values(_ n: Int, scale: Float = 1, offset: Float = 0) -> [Float] {
-        (0..<n).map { _ in offset + scale * next() }
-    }
-}
 
 /// Whether a level's multiply-adds are fused (one rounding).
 private func fuses(_ level: CPULevel) -> Bool { level != .baseline }
@@ -42,7 +27,7 @@ private let lengths = [0, 1, 2, 15, 16, 17, 31, 32, 33, 47, 48, 63, 64, 65, 100,
     @Test("fill, scale, convertBytes and axpy match the scalar loop bit for bit", arguments: CPULevel.supported)
     func pointwise(level: CPULevel) {
         let kernels = KernelTable(level: level)!
-        var mix = Mix(state: 1)
+        var mix = SplitMix(state: 1)
         for n in lengths {
             let x = mix.values(n), y0 = mix.values(n)
             var out = [Float](repeating: .nan, count: n)
@@ -118,7 +103,7 @@ private let lengths = [0, 1, 2, 15, 16, 17, 31, 32, 33, 47, 48, 63, 64, 65, 100,
     @Test("sum, dot, column and row sums: the scalar loop's bits, and close to Double", arguments: CPULevel.supported)
     func reductions(level: CPULevel) {
         let kernels = KernelTable(level: level)!
-        var mix = Mix(state: 2)
+        var mix = SplitMix(state: 2)
         for n in lengths {
             let x = mix.values(n), y = mix.values(n)
             let sum = x.withUnsafeBufferPointer { Elementwise.sum($0.baseAddress!, count: n, kernels: kernels) }
@@ -173,7 +158,7 @@ private let lengths = [0, 1, 2, 15, 16, 17, 31, 32, 33, 47, 48, 63, 64, 65, 100,
     @Test("maxIndex: the first NaN, else the first of the largest (ties, ±0, infinities)", arguments: CPULevel.supported)
     func maxIndex(level: CPULevel) {
         let kernels = KernelTable(level: level)!
-        var mix = Mix(state: 3)
+        var mix = SplitMix(state: 3)
         for n in lengths where n > 0 {
             for pattern in 0..<6 {
                 // Few distinct values, so ties are common; then NaN, -0 and infinities placed around.
@@ -203,7 +188,7 @@ private let lengths = [0, 1, 2, 15, 16, 17, 31, 32, 33, 47, 48, 63, 64, 65, 100,
     }
 
     static func batch(rows: Int, columns: Int, seed: UInt64) -> Batch {
-        var mix = Mix(state: seed)
+        var mix = SplitMix(state: seed)
         // An offset mean (|μ| ≫ σ for some features), which the two-pass variance handles.
         let x = (0..<rows * columns).map { i in Float(i % columns % 7) * 3 + mix.next() }
         return Batch(rows: rows, columns: columns, x: x, gamma: mix.values(columns, scale: 0.5, offset: 1),
@@ -395,7 +380,7 @@ private let lengths = [0, 1, 2, 15, 16, 17, 31, 32, 33, 47, 48, 63, 64, 65, 100,
     /// the parallel path), with each form of weight decay. Returns θ and every state buffer.
     static func run(_ name: OptimizerName, _ kernels: KernelTable, decay: WeightDecay,
                     length n: Int) throws -> (theta: [Float], state: [String: [Float]], rule: any OptimizerRule) {
-        var mix = Mix(state: UInt64(n) &* 31 &+ UInt64(name.rawValue.count))
+        var mix = SplitMix(state: UInt64(n) &* 31 &+ UInt64(name.rawValue.count))
         let start = mix.values(n)
         let p = Variable(Tensor(shape: [n], scalars: start), requiresGrad: true, decays: true)
         let rule = try name.makeRule()
@@ -420,7 +405,7 @@ private let lengths = [0, 1, 2, 15, 16, 17, 31, 32, 33, 47, 48, 63, 64, 65, 100,
             for n in [1, 15, 16, 17, 37, 100, 40_000] {
                 let (theta, state, rule) = try Self.run(c.name, kernels, decay: decay, length: n)
                 // The same three steps, element by element.
-                var mix = Mix(state: UInt64(n) &* 31 &+ UInt64(c.name.rawValue.count))
+                var mix = SplitMix(state: UInt64(n) &* 31 &+ UInt64(c.name.rawValue.count))
                 var p = mix.values(n)
                 var s = [[Float]](repeating: [Float](repeating: 0, count: rule.stateNames.count), count: n)
                 for step in 0..<3 {
@@ -460,7 +445,7 @@ private let lengths = [0, 1, 2, 15, 16, 17, 31, 32, 33, 47, 48, 63, 64, 65, 100,
     @Test("the global norm against Double, and clipping by value", arguments: CPULevel.supported)
     func clipping(level: CPULevel) {
         let kernels = KernelTable(level: level)!
-        var mix = Mix(state: 4)
+        var mix = SplitMix(state: 4)
         let variables = [1, 16, 17, 100, 1037].map { n -> Variable in
             let v = Variable(Tensor(shape: [n], repeating: 0), requiresGrad: true)
             v.grad = Tensor(shape: [n], scalars: mix.values(n, scale: 3))

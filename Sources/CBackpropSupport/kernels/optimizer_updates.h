@@ -105,14 +105,18 @@ static void opt_rmsprop(float *p, const float *g, float *mean_g2, long n, float 
     });
 }
 
+/// One step of an exponential moving average, β·old + (1 − β)·x with keep = 1 − β precomputed
+/// (the first and second moments of Adam, AdaMax, Nadam and AMSGrad).
+BP_INLINE v16 opt_average(v16 beta, v16 old, v16 keep, v16 x) { return beta * old + keep * x; }
+
 static void opt_adam(float *p, const float *g, float *first, float *second, long n, float beta1, float keep1,
                      float beta2, float keep2, float step_size, float inverse_c2, float epsilon) {
     const v16 b1 = v16_splat(beta1), k1 = v16_splat(keep1), b2 = v16_splat(beta2), k2 = v16_splat(keep2);
     const v16 s = v16_splat(step_size), ic2 = v16_splat(inverse_c2), eps = v16_splat(epsilon);
     OPT_FOR_EACH_VECTOR(n, {
         const v16 gv = LD(g);
-        const v16 m = b1 * LD(first) + k1 * gv;
-        const v16 v = b2 * LD(second) + k2 * (gv * gv);
+        const v16 m = opt_average(b1, LD(first), k1, gv);
+        const v16 v = opt_average(b2, LD(second), k2, gv * gv);
         ST(first, m);
         ST(second, v);
         const v16 v_hat = v * ic2;
@@ -126,7 +130,7 @@ static void opt_adamax(float *p, const float *g, float *first, float *norm, long
     const v16 tiny = v16_splat(0x1p-126f);  // Float.leastNormalMagnitude
     OPT_FOR_EACH_VECTOR(n, {
         const v16 gv = LD(g);
-        const v16 m = b1 * LD(first) + k1 * gv;
+        const v16 m = opt_average(b1, LD(first), k1, gv);
         const v16 u = opt_maximum(b2 * LD(norm), opt_magnitude(gv));
         ST(first, m);
         ST(norm, u);
@@ -140,8 +144,8 @@ static void opt_nadam(float *p, const float *g, float *first, float *second, lon
     const v16 cv1 = v16_splat(c1), cv2 = v16_splat(c2), e = v16_splat(eta), eps = v16_splat(epsilon);
     OPT_FOR_EACH_VECTOR(n, {
         const v16 gv = LD(g);
-        const v16 m = b1 * LD(first) + k1 * gv;
-        const v16 v = b2 * LD(second) + k2 * (gv * gv);
+        const v16 m = opt_average(b1, LD(first), k1, gv);
+        const v16 v = opt_average(b2, LD(second), k2, gv * gv);
         ST(first, m);
         ST(second, v);
         const v16 m_hat = m / cv1, v_hat = v / cv2;
@@ -156,8 +160,8 @@ static void opt_amsgrad(float *p, const float *g, float *first, float *second, f
     const v16 e = v16_splat(eta), eps = v16_splat(epsilon);
     OPT_FOR_EACH_VECTOR(n, {
         const v16 gv = LD(g);
-        const v16 m = b1 * LD(first) + k1 * gv;
-        const v16 v = b2 * LD(second) + k2 * (gv * gv);
+        const v16 m = opt_average(b1, LD(first), k1, gv);
+        const v16 v = opt_average(b2, LD(second), k2, gv * gv);
         const v16 v_hat = opt_maximum(LD(maximum), v);
         ST(first, m);
         ST(second, v);
