@@ -25,8 +25,8 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("data-dir"), help: "Directory holding data sets (default: BACKPROP_DATA, then system locations).")
     var dataDirectory: String?
 
-    @Option(help: "Examples per generated 2-D data set (training and test each).")
-    var examples: Int = 1000
+    @Option(help: "Examples per generated 2-D data set (training and test each; default 1000).")
+    var examples: Int?
 
     @Option(help: "Layer sizes from input to output, e.g. 784,100,100,100,10.")
     var layers: String?
@@ -82,11 +82,11 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("top-k"), help: "With --experts: route each example to its k most probable experts only.")
     var topK: Int?
 
-    @Option(name: .customLong("expert-layers"), help: "With --experts: hidden sizes of each expert (e.g. 64 or 128,64).")
-    var expertLayers: String = "64"
+    @Option(name: .customLong("expert-layers"), help: "With --experts: hidden sizes of each expert (e.g. 64 or 128,64; default 64).")
+    var expertLayers: String?
 
-    @Option(name: .customLong("gate-layers"), help: "With --experts: hidden sizes of the gating network (empty: linear gate).")
-    var gateLayers: String = ""
+    @Option(name: .customLong("gate-layers"), help: "With --experts: hidden sizes of the gating network (default or empty: a linear gate).")
+    var gateLayers: String?
 
     @Option(name: .customLong("early-stopping"), help: "Stop after this many epochs without validation improvement.")
     var earlyStopping: Int?
@@ -125,7 +125,7 @@ struct TrainCommand: ParsableCommand {
     var distributed = false
 
     @Option(help: "With --distributed or --micro-batches: how shard gradients are combined: allreduce (fastest) or deterministic (fixed order: the same bits for any number of ranks).")
-    var reduction: String = "allreduce"
+    var reduction: String?
 
     @Flag(name: .customLong("sync-batchnorm"), help: "With --distributed and --batchnorm: normalize with the statistics of the whole global mini-batch (SyncBN) instead of each rank's shard.")
     var syncBatchNorm = false
@@ -143,7 +143,7 @@ struct TrainCommand: ParsableCommand {
     var microBatches: Int = 1
 
     @Option(name: .customLong("collective-timeout"), help: "With --distributed: end the job when one collective operation blocks this many seconds (a rank died or hangs).")
-    var collectiveTimeout: Double = 300
+    var collectiveTimeout: Double?
 
     @Option(help: "Data-parallel replicas in this process (default 1: one model, each operation split over the threads). N: N replicas, one kernel thread each (overrides --threads), each with its shard of every mini-batch, gradients summed once per step. 'auto' runs one per thread (each with one kernel thread and its shard of every mini-batch, gradients summed once per step) when the machine's cores are far apart (a cache-line round trip ≥ 250 ns, as between a VM's dies), the network has no BatchNorm and at most 1M parameters, and every replica gets ≥ 16 examples; otherwise 1. Replicas change the dropout streams and summation order, and auto decides from a timing, so only a fixed number gives the same numbers run after run.")
     var replicas = "1"
@@ -157,7 +157,7 @@ struct TrainCommand: ParsableCommand {
         if let epochs, epochs < 1 { throw CommandFailure("--epochs must be at least 1, got \(epochs)") }
         if let steps, steps < 1 { throw CommandFailure("--steps must be at least 1, got \(steps)") }
         if let lr, !(lr > 0 && lr.isFinite) { throw CommandFailure("--lr must be a positive number, got \(lr)") }
-        guard examples > 0 else { throw CommandFailure("--examples must be positive, got \(examples)") }
+        if let examples, examples <= 0 { throw CommandFailure("--examples must be positive, got \(examples)") }
         guard validationFraction >= 0 && validationFraction < 1 else {
             throw CommandFailure("--validation-fraction must be in [0, 1), got \(validationFraction)")
         }
@@ -168,10 +168,13 @@ struct TrainCommand: ParsableCommand {
             throw CommandFailure("--top-k \(topK) needs --experts E with 1 ≤ k ≤ E")
         }
         if bagging && ensemble == nil { throw CommandFailure("--bagging needs --ensemble K") }
-        if tensorboard && (ensemble != nil || experts != nil) {
-            throw CommandFailure("--tensorboard logs single-network training; it cannot be combined with --ensemble or --experts")
+        if tensorboard && ensemble != nil {
+            throw CommandFailure("--tensorboard logs one training run; it cannot be combined with --ensemble (its members train side by side)")
         }
-        guard GradientReduction(rawValue: reduction) != nil else {
+        if batchnorm && experts != nil {
+            throw CommandFailure("--batchnorm cannot be combined with --experts: an expert sees only the rows routed to it, too few for batch statistics")
+        }
+        if let reduction, GradientReduction(rawValue: reduction) == nil {
             throw CommandFailure("--reduction must be one of \(GradientReduction.allCases.map(\.rawValue).joined(separator: ", ")), got '\(reduction)'")
         }
         if let localSGD, localSGD < 1 { throw CommandFailure("--local-sgd must be at least 1 step, got \(localSGD)") }
@@ -183,7 +186,7 @@ struct TrainCommand: ParsableCommand {
         if elasticAlpha != nil && elasticAveraging == nil { throw CommandFailure("--elastic-alpha needs --elastic-averaging") }
         if syncBatchNorm && !(distributed && batchnorm) { throw CommandFailure("--sync-batchnorm needs --distributed and --batchnorm") }
         guard microBatches >= 1 else { throw CommandFailure("--micro-batches must be at least 1, got \(microBatches)") }
-        guard collectiveTimeout > 0 else { throw CommandFailure("--collective-timeout must be positive, got \(collectiveTimeout)") }
+        if let collectiveTimeout, !(collectiveTimeout > 0) { throw CommandFailure("--collective-timeout must be positive, got \(collectiveTimeout)") }
         if replicas != "auto" {
             guard let count = Int(replicas), count >= 1 else { throw CommandFailure("--replicas must be 'auto' or a positive number, got '\(replicas)'") }
             if let batch = Int(batchSize), batch > 0, count > batch {
@@ -198,6 +201,43 @@ struct TrainCommand: ParsableCommand {
         }
         if batchSize != "all", Int(batchSize).map({ $0 < 0 }) ?? true {
             throw CommandFailure("--batch-size must be a whole number ≥ 0 or 'all', got '\(batchSize)'")
+        }
+        try validateApplicability()
+    }
+
+    static let defaultCollectiveTimeout = 300.0
+
+    /// Refuses, with one line naming the conflict, every flag that the chosen kind of model,
+    /// data set or run would not use: no flag is silently ignored.
+    private func validateApplicability() throws {
+        let key = dataset.lowercased()
+        let synthetic = DatasetLoader.syntheticNames.contains(key)
+        if examples != nil && !synthetic {
+            throw CommandFailure("--examples sizes a generated data set (\(DatasetLoader.syntheticNames.joined(separator: ", "))), not --dataset \(dataset)")
+        }
+        if dataDirectory != nil && !(key == "mnist" || key == "fashion-mnist") {
+            throw CommandFailure("--data-dir locates mnist and fashion-mnist; --dataset \(dataset) does not read it")
+        }
+        if experts == nil {
+            for (flag, given) in [("--expert-layers", expertLayers != nil), ("--gate-layers", gateLayers != nil)] where given {
+                throw CommandFailure("\(flag) needs --experts E")
+            }
+        } else if layers != nil {
+            throw CommandFailure("--layers sizes a single network or an ensemble's members; a mixture of experts takes --expert-layers and --gate-layers")
+        }
+        let replicaCount = Int(replicas) ?? 2
+        let dataParallel = distributed || microBatches > 1 || replicaCount > 1
+        if reduction != nil && !dataParallel {
+            throw CommandFailure("--reduction combines the gradients of shards: it needs --distributed, --micro-batches N or --replicas N")
+        }
+        if collectiveTimeout != nil && !(distributed || replicaCount > 1) {
+            throw CommandFailure("--collective-timeout limits waits between ranks: it needs --distributed or --replicas N")
+        }
+        if threads != nil, let count = Int(replicas), count > 1 {
+            throw CommandFailure("--threads cannot be combined with --replicas \(count): each replica runs one kernel thread")
+        }
+        if earlyStopping != nil && validationFraction == 0 {
+            throw CommandFailure("--early-stopping watches the validation set; --validation-fraction 0 holds none out")
         }
     }
 
@@ -216,7 +256,7 @@ struct TrainCommand: ParsableCommand {
             command.threads = 1
             let shared = UncheckedSendable(command)
             do {
-                try ThreadReplicas.runMembers(count, timeoutSeconds: collectiveTimeout) { collective in
+                try ThreadReplicas.runMembers(count, timeoutSeconds: collectiveTimeout ?? Self.defaultCollectiveTimeout) { collective in
                     try shared.value.runLocally(collective: collective)
                 }
             } catch let error as CommandFailure {
@@ -269,7 +309,7 @@ struct TrainCommand: ParsableCommand {
     /// its reason and ends the whole job (MPI_Abort), so no rank waits forever for a dead one.
     private func runDistributed() throws {
         let communicator: MPICommunicator
-        do { communicator = try MPICommunicator(timeout: collectiveTimeout) } catch {
+        do { communicator = try MPICommunicator(timeout: collectiveTimeout ?? Self.defaultCollectiveTimeout) } catch {
             throw CommandFailure("\(error)")
         }
         var command = self
@@ -297,7 +337,7 @@ struct TrainCommand: ParsableCommand {
             try withUnsafeMutableBytes(of: &bits) { try collective.broadcast($0, root: 0) }
             seed = bits
         }
-        let data = try DatasetLoader.load(dataset, dataDirectory: dataDirectory, examples: examples, seed: seed)
+        let data = try DatasetLoader.load(dataset, dataDirectory: dataDirectory, examples: examples ?? 1000, seed: seed)
         let inputs = data.train.featureCount, classes = data.train.classCount
         let isImage = data.name.hasSuffix("mnist") || data.name.hasPrefix("dir:")
         let sizes = try layers.map { try MultilayerPerceptron.parseSizes($0) }
@@ -311,21 +351,21 @@ struct TrainCommand: ParsableCommand {
         let validationSet = split.validation.isEmpty ? nil : SubsetSource(AnyExampleSource(data.train), indices: split.validation)
 
         var configuration = TrainingConfiguration()
-        configuration.epochs = epochs ?? (isImage ? 15 : 100)
-        configuration.maximumSteps = steps
-        if steps != nil && epochs == nil { configuration.epochs = Int.max / 2 }
         let n = trainSet.count
         configuration.batchSize = batchSize == "all" || batchSize == "0" ? n : min(Int(batchSize) ?? 128, n)
-        configuration.optimizer = lr.map { optimizer.contains(":") ? "\(optimizer),lr=\($0)" : "\(optimizer):lr=\($0)" } ?? optimizer
         configuration.dropLast = dropLast
-        if dropLast && (ensemble != nil || experts != nil) {
-            throw CommandFailure("--drop-last applies to single-network training, not --ensemble or --experts")
+        let stepsPerEpoch = dropLast ? n / configuration.batchSize : (n + configuration.batchSize - 1) / configuration.batchSize
+        guard stepsPerEpoch > 0 else {
+            throw CommandFailure("--drop-last with --batch-size \(configuration.batchSize) leaves no batch of the \(n) training examples")
         }
+        // --steps alone runs as many epochs as those steps need (the last one cut short).
+        configuration.epochs = epochs ?? steps.map { ($0 + stepsPerEpoch - 1) / stepsPerEpoch } ?? (isImage ? 15 : 100)
+        configuration.maximumSteps = steps
+        configuration.optimizer = lr.map { optimizer.contains(":") ? "\(optimizer),lr=\($0)" : "\(optimizer):lr=\($0)" } ?? optimizer
         guard microBatches <= configuration.batchSize else {
             throw CommandFailure("--micro-batches \(microBatches) exceeds the batch size \(configuration.batchSize): every micro-batch needs at least one example")
         }
-        let stepsPerEpoch = dropLast ? n / configuration.batchSize : (n + configuration.batchSize - 1) / configuration.batchSize
-        let totalSteps = steps ?? configuration.epochs * stepsPerEpoch
+        let totalSteps = steps.map { min($0, configuration.epochs * stepsPerEpoch) } ?? configuration.epochs * stepsPerEpoch
         configuration.schedule = schedule ?? (isImage ? "cosine:warmup=0,total=\(totalSteps)" : "constant")
         configuration.weightDecay = weightDecay
         configuration.clipNorm = clipNorm
@@ -350,34 +390,39 @@ struct TrainCommand: ParsableCommand {
         if let ensemble {
             try MixtureTraining.trainEnsemble(count: ensemble, bagging: bagging, member: architecture, configuration: configuration,
                                               train: trainSet, validation: validationSet, test: data.test,
-                                              normalization: normalization, runDirectory: runDirectory, reporter: reporter)
+                                              normalization: normalization, transform: transform,
+                                              runDirectory: runDirectory, resume: resume, reporter: reporter)
             return
         }
+        let description: TrainableModel
         if let experts {
-            let expertHidden = try MultilayerPerceptron.parseSizes(expertLayers)
-            let gateHidden = gateLayers.isEmpty ? [] : try MultilayerPerceptron.parseSizes(gateLayers)
-            let mixture = try MixtureOfExpertsArchitecture(
+            let expertHidden = try MultilayerPerceptron.parseSizes(expertLayers ?? "64")
+            let gateHidden = (gateLayers ?? "").isEmpty ? [] : try MultilayerPerceptron.parseSizes(gateLayers ?? "")
+            var mixture = try MixtureOfExpertsArchitecture(
                 inputSize: inputs, outputSize: classes, expertCount: experts, expertHidden: expertHidden,
                 gateHidden: gateHidden, topK: topK, activation: architecture.activation, combination: .mixtureOfProbabilities)
-            try MixtureTraining.trainExperts(architecture: mixture, configuration: configuration,
-                                             train: trainSet, validation: validationSet, test: data.test,
-                                             normalization: normalization, runDirectory: runDirectory, reporter: reporter)
-            return
+            // Regularization inside each expert, as in a single network (no default dropout:
+            // the gate already splits the data between experts).
+            mixture.expert.dropout = dropout ?? 0
+            mixture.expert.inputNoise = inputNoise
+            description = .mixtureOfExperts(mixture)
+        } else {
+            description = .network(architecture)
         }
         var parallel: DataParallel? = nil
         if collective != nil || microBatches > 1 {
             parallel = try DataParallel(collective: collective ?? SingleProcessCollective(),
-                                        reduction: GradientReduction(rawValue: reduction) ?? .allReduce,
+                                        reduction: reduction.flatMap(GradientReduction.init(rawValue:)) ?? .allReduce,
                                         synchronization: synchronization(ranks: collective?.size ?? 1),
                                         shardsPerRank: microBatches)
         }
         // Rank 0 alone evaluates and writes the run folder.
         let isLead = rank == 0
-        let trainer = try Trainer(architecture: architecture, configuration: configuration,
+        let trainer = try Trainer(model: description, configuration: configuration,
                                   train: trainSet, validation: isLead ? validationSet : nil, test: isLead ? data.test : nil,
                                   normalization: normalization, transform: transform,
                                   runDirectory: isLead ? runDirectory : nil, reporter: reporter, parallel: parallel)
-        if syncBatchNorm { try parallel?.synchronizeBatchNorm(in: trainer.model) }
+        if syncBatchNorm, let network = trainer.network { try parallel?.synchronizeBatchNorm(in: network) }
         if !adaptiveThreads { trainer.threading = nil }
         let checkpointPath = (runDirectory as NSString).appendingPathComponent("checkpoint.safetensors")
         note?("the last checkpoint is \(checkpointPath) (continue with --resume)")
@@ -416,7 +461,14 @@ struct TrainCommand: ParsableCommand {
             reporter.line("gradient accumulation: \(parallel.shardsPerRank) micro-batches per mini-batch of \(configuration.batchSize)")
         }
         reporter.line("\(data.name): \(trainSet.count) training, \(validationSet?.count ?? 0) validation, \(data.test.count) test examples")
-        reporter.line("network \(sizes.map(String.init).joined(separator: "-")) \(architecture.activation.rawValue)\(batchnorm ? " +BN" : "")\(architecture.dropout > 0 ? " dropout \(architecture.dropout)" : ""), \(trainer.model.parameterCount) parameters; \(trainer.optimizer.rule) η=\(trainer.optimizer.learningRate), batch \(configuration.batchSize), \(Backend.current.threads.threadCount) threads\(trainer.threading == nil ? "" : " (adaptive)")")
+        let modelLine: String
+        switch description {
+        case .network:
+            modelLine = "network \(sizes.map(String.init).joined(separator: "-")) \(architecture.activation.rawValue)\(batchnorm ? " +BN" : "")\(architecture.dropout > 0 ? " dropout \(architecture.dropout)" : "")"
+        case .mixtureOfExperts(let mixture):
+            modelLine = "mixture of \(mixture.expertCount) experts \(mixture.expert.sizes.map(String.init).joined(separator: "-")), gate \(mixture.gate.sizes.map(String.init).joined(separator: "-"))\(mixture.topK.map { ", top-\($0) routing" } ?? "")\(mixture.expert.dropout > 0 ? ", dropout \(mixture.expert.dropout)" : "")"
+        }
+        reporter.line("\(modelLine), \(trainer.model.parameterCount) parameters; \(trainer.optimizer.rule) η=\(trainer.optimizer.learningRate), batch \(configuration.batchSize), \(Backend.current.threads.threadCount) threads\(trainer.threading == nil ? "" : " (adaptive)")")
         // Rank 0 alone writes the run folder, TensorBoard events included.
         let logger = try tensorboard && isLead ? TensorBoardLogger(directory: runDirectory) : nil
         if let logger { trainer.callbacks.append(logger) }
@@ -437,6 +489,9 @@ struct TrainCommand: ParsableCommand {
         if let threading = trainer.threading, threading.pooledSteps + threading.serialSteps > 0 {
             reporter.line(String(format: "steps split over the thread pool: %.0f%% (the rest on one thread, where that timed faster)",
                                  100 * Double(threading.pooledSteps) / Double(threading.pooledSteps + threading.serialSteps)))
+        }
+        if let mixture = trainer.model as? MixtureOfExperts {
+            reporter.line("expert usage on the test set:\n\(mixture.usage(on: data.test, normalization: normalization))")
         }
         if let path = trainer.modelPath { reporter.line("model: \(path)") }
     }

@@ -121,3 +121,9 @@ public func trainValidationSplit(count: Int, validationFraction: Float, seed: UI
     let held = Int((Float(count) * validationFraction).rounded())
     return (Array(order[held...]).sorted(), Array(order[..<held]).sorted())
 }
+
+/// The examples of `source` at `indices`, in that order (repeats allowed), for a source known
+/// only as an existential: opens it for ``SubsetSource``.
+func subset<Source: ExampleSource>(of source: Source, indices: [Int]) -> any ExampleSource {
+    SubsetSource(source, indices: indices)
+}

@@ -84,7 +84,7 @@ public enum BatchNormExperiment {
         }
 
         func trainer(_ trainer: Trainer, didStep step: Int, loss: Float) {
-            if step % interval == 0 { record(trainer.model, step: step) }
+            if step % interval == 0, let network = trainer.network { record(network, step: step) }
         }
 
         func record(_ model: Sequential, step: Int) {
@@ -147,7 +147,7 @@ extension BatchNormExperiment {
                 architecture, optimizer: "sgd:lr=\(settings.learningRate)", train: train, test: nil,
                 epochs: Int.max / 2, steps: settings.steps, batchSize: settings.batchSize, seed: settings.seed)
             let recorder = Recorder(features: features, labels: labels, interval: settings.interval, batchNorm: batchNorm)
-            recorder.record(trainer.model, step: 0)
+            if let network = trainer.network { recorder.record(network, step: 0) }
             trainer.callbacks = [recorder]
             let start = Date()
             _ = try trainer.fit()

@@ -59,28 +59,24 @@ public enum MixturesExperiment {
         // Mixture of experts against single networks, trained for the same epochs.
         let architecture = try MixtureOfExpertsArchitecture(inputSize: 784, outputSize: 10, expertCount: s.experts,
                                                             expertHidden: [s.expertHidden])
-        let mixture = architecture.build(seed: seed)
-        let optimizerRule = try OptimizerSpecification(parsing: optimizer)
-        let moeOptimizer = try optimizerRule.makeOptimizer(mixture.namedParameters())
-        let loader = DataLoader(data.train, batchSize: batchSize, order: .shuffled(seed: seed), seed: seed)
+        var mixtureConfiguration = TrainingConfiguration()
+        mixtureConfiguration.epochs = s.epochs
+        mixtureConfiguration.batchSize = batchSize
+        mixtureConfiguration.optimizer = optimizer
+        mixtureConfiguration.seed = seed
+        let trainer = try Trainer(model: .mixtureOfExperts(architecture), configuration: mixtureConfiguration,
+                                  train: data.train, validation: nil, test: nil, runDirectory: nil,
+                                  reporter: ProgressReporter(quiet: true))
+        guard let mixture = trainer.model as? MixtureOfExperts else {
+            throw TrainingError.invalidConfiguration("the mixtures experiment trains a mixture of experts")
+        }
         var moe = SmallMNIST.Curves(label: "\(s.experts) experts 784-\(s.expertHidden)-10 + gate",
                                     trainError: [], testError: [], seconds: 0)
+        let curve = TestErrorCurve(test: data.test)
+        trainer.callbacks = [curve]
         let start = Date()
-        var steps = 0
-        for epoch in 0..<s.epochs {
-            mixture.train()
-            for batch in loader.batches(epoch: epoch) {
-                moeOptimizer.zeroGrad()
-                let loss = mixture.trainingLoss(batch.features, labels: batch.labels)
-                guard loss.value.scalar.isFinite else {
-                    throw TrainingError.nonFiniteLoss(epoch: epoch + 1, step: steps, loss: loss.value.scalar, lastCheckpoint: nil)
-                }
-                loss.backward()
-                moeOptimizer.step()
-                steps += 1
-            }
-            moe.testError.append(1 - Evaluation.measure(mixture, on: data.test).accuracy)
-        }
+        _ = try trainer.fit()
+        moe.testError = curve.errors
         moe.seconds = Date().timeIntervalSince(start)
         let usage = mixture.usage(on: data.test)
 
@@ -138,5 +134,18 @@ public enum MixturesExperiment {
         try SmallMNIST.writeCurves(outcome.mixtureCurves, to: output)
         try output.writeReport()
         return output
+    }
+}
+
+/// Records a model's test error after every epoch of a ``Trainer``.
+final class TestErrorCurve: TrainingCallback {
+    let test: any ExampleSource
+    private(set) var errors: [Float] = []
+
+    init(test: any ExampleSource) { self.test = test }
+
+    func trainer(_ trainer: Trainer, didEvaluate record: MetricsRecord) -> Bool {
+        errors.append(1 - Evaluation.measure(trainer.model, on: test).accuracy)
+        return true
     }
 }

@@ -89,7 +89,7 @@ public enum OptimizersExperiment {
             if step % interval == 0 { record(trainer.model, step: step) }
         }
 
-        func record(_ model: Sequential, step: Int) {
+        func record(_ model: any Module, step: Int) {
             let start = Date()
             let e = Evaluation.measure(model, on: test)
             steps.append(step)

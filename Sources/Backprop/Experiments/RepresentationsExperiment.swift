@@ -70,7 +70,7 @@ public enum RepresentationsExperiment {
         let architecture = try MultilayerPerceptron(sizes: [784] + s.hidden + [10], activation: .relu)
         let (trainer, summary) = try MNISTExperimentRun.train(architecture, optimizer: s.optimizer, train: train, test: test,
                                                               epochs: s.epochs, batchSize: 128, seed: s.seed)
-        let model = trainer.model
+        guard let model = trainer.network else { throw TrainingError.invalidConfiguration("the representations experiment trains a network") }
         progress(String(format: "representations: network test accuracy %.4f (%.0f s)", summary.test?.accuracy ?? .nan, summary.seconds))
         let probeTrain = MNISTExperimentRun.everything(SubsetSource(train.base, indices: Array(0..<min(s.probeTrainCount, train.base.count))))
         let probeTest = MNISTExperimentRun.everything(SubsetSource(test, indices: Array(0..<min(s.testCount ?? test.count, test.count))))

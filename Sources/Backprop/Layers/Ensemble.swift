@@ -205,29 +205,62 @@ extension Ensemble {
     /// each with its own optimizer, data order and, with bagging, bootstrap sample; concurrently
     /// when ``EnsembleTrainingConfiguration/parallel``. Leaves the ensemble in evaluation mode.
     ///
+    /// A shorthand for ``train(on:validation:configuration:bagging:parallel:normalization:transform:members:runDirectory:resume:)``
+    /// with a ``TrainingConfiguration`` of the given epochs, batch size, optimizer and seed.
+    ///
     /// - Returns: one report per member, in member order.
     /// - Throws: ``TrainingError`` for a bad configuration, data that does not fit the members,
-    ///   or a loss that became non-finite (naming the member in the message's step count).
+    ///   or a loss that became non-finite.
     public func train(on source: any ExampleSource, validation: (any ExampleSource)? = nil,
                       configuration c: EnsembleTrainingConfiguration) throws(TrainingError) -> [MemberTrainingReport] {
-        guard c.epochs >= 1 else { throw .invalidConfiguration("epochs must be at least 1, got \(c.epochs)") }
-        guard c.batchSize >= 1 else { throw .invalidConfiguration("batch size must be at least 1, got \(c.batchSize)") }
+        var training = TrainingConfiguration()
+        training.epochs = c.epochs
+        training.batchSize = c.batchSize
+        training.optimizer = c.optimizer
+        training.seed = c.seed
+        return try train(on: source, validation: validation, configuration: training, bagging: c.bagging,
+                         parallel: c.parallel, normalization: c.normalization)
+    }
+
+    /// Trains every member through its own ``Trainer`` — the one training loop, so every
+    /// setting of `configuration` (schedule, clipping, gradient noise, weight decay, step limit,
+    /// early stopping, augmentation) applies to each member as it would to one network.
+    ///
+    /// Member k trains with the seed ``memberSeed(base:index:)`` of `configuration.seed` (its
+    /// data order, gradient noise and, with bagging, its bootstrap sample of the source's size);
+    /// its initial weights are its own, as built. With a run folder, member k keeps its model,
+    /// checkpoint and metrics in `member-<k+1>/` (model selection and early stopping on its
+    /// validation accuracy), and `resume` continues every member from its checkpoint, bit for
+    /// bit as if never stopped. Leaves the ensemble in evaluation mode.
+    ///
+    /// - Parameters:
+    ///   - members: the members' descriptions (needed with a run folder).
+    ///   - parallel: train the members concurrently (see ``forEachMember(parallel:_:)``); the
+    ///     results are the same bits either way.
+    /// - Returns: one report per member, in member order.
+    public func train(on source: any ExampleSource, validation: (any ExampleSource)?,
+                      configuration: TrainingConfiguration, bagging: Bool, parallel: Bool = true,
+                      normalization: Normalization = .none,
+                      transform: (@Sendable (inout Tensor, inout RandomGenerator) -> Void)? = nil,
+                      members descriptions: [MultilayerPerceptron]? = nil,
+                      runDirectory: String? = nil, resume: Bool = false) throws(TrainingError) -> [MemberTrainingReport] {
         guard source.count > 0 else { throw .invalidConfiguration("the training set is empty") }
-        let specification: OptimizerSpecification
-        do { specification = try OptimizerSpecification(parsing: c.optimizer) } catch {
-            throw .invalidConfiguration(error.description)
+        if let descriptions, descriptions.count != members.count {
+            throw .invalidConfiguration("\(descriptions.count) member descriptions for \(members.count) members")
         }
-        if members.contains(where: { ($0 as? Sequential)?.layers.contains { $0 is BatchNorm1d } ?? false }) {
-            // Every member's sample (a bootstrap sample too) has the source's size.
-            try Trainer.checkBatchNormBatches(count: source.count, batchSize: c.batchSize, dropLast: false)
+        if runDirectory != nil && descriptions == nil {
+            throw .invalidConfiguration("an ensemble's run folder needs the members' descriptions")
         }
         let all = Array(0..<source.count)
-        let outcomes = forEachMember(parallel: c.parallel) { k, member -> Result<MemberTrainingReport, TrainingError> in
-            let seed = c.memberSeed(k)
-            let sample = c.bagging ? Self.bootstrapSample(of: all, seed: seed) : all
+        // Members on their own threads keep every core busy: a prefetch thread each would only
+        // compete with them.
+        let concurrent = parallel && members.count > 1 && Backend.current.threads.threadCount > 1
+        let outcomes = forEachMember(parallel: parallel) { k, member -> Result<MemberTrainingReport, TrainingError> in
             do throws(TrainingError) {
-                return .success(try Self.trainMember(member, index: k, seed: seed, sample: sample, source: source,
-                                                     validation: validation, specification: specification, configuration: c))
+                return .success(try Self.trainMember(
+                    member, index: k, description: descriptions?[k], source: source, all: all, validation: validation,
+                    configuration: configuration, bagging: bagging, normalization: normalization, transform: transform,
+                    runDirectory: runDirectory, resume: resume, prefetches: concurrent ? false : nil))
             } catch {
                 return .failure(error)
             }
@@ -243,52 +276,40 @@ extension Ensemble {
         return reports
     }
 
-    private static func trainMember(_ member: any Module, index: Int, seed: UInt64, sample: [Int],
-                                    source: any ExampleSource, validation: (any ExampleSource)?,
-                                    specification: OptimizerSpecification,
-                                    configuration c: EnsembleTrainingConfiguration) throws(TrainingError) -> MemberTrainingReport {
+    /// The run folder of member k inside an ensemble's run folder.
+    public static func memberDirectory(_ runDirectory: String, index: Int) -> String {
+        (runDirectory as NSString).appendingPathComponent("member-\(index + 1)")
+    }
+
+    private static func trainMember(_ member: any Module, index: Int, description: MultilayerPerceptron?,
+                                    source: any ExampleSource, all: [Int], validation: (any ExampleSource)?,
+                                    configuration: TrainingConfiguration, bagging: Bool, normalization: Normalization,
+                                    transform: (@Sendable (inout Tensor, inout RandomGenerator) -> Void)?,
+                                    runDirectory: String?, resume: Bool, prefetches: Bool?) throws(TrainingError) -> MemberTrainingReport {
         let start = Date()
-        let optimizer: Optimizer
-        do { optimizer = try specification.makeOptimizer(member.namedParameters()) } catch {
-            throw .invalidConfiguration(error.description)
-        }
-        var generator = RandomGenerator(seed: seed, stream: 0x0DE5)
-        member.train()
-        var steps = 0
-        var lossSum = 0.0, correct = 0, seen = 0
-        for epoch in 1...c.epochs {
-            lossSum = 0; correct = 0; seen = 0
-            let order = generator.permutation(sample.count).map { sample[$0] }
-            var first = 0
-            while first < order.count {
-                let last = min(first + c.batchSize, order.count)
-                var (features, labels) = source.batch(order[first..<last])
-                c.normalization.apply(to: &features)
-                optimizer.zeroGrad()
-                let logits = member(Variable(features))
-                guard logits.shape.count == 2, logits.shape[1] == source.classCount else {
-                    throw .invalidConfiguration("member \(index) gives outputs \(logits.shape) for \(source.classCount) classes")
-                }
-                let loss = softmaxCrossEntropy(logits: logits, labels: labels)
-                let value = loss.value.scalar
-                guard value.isFinite else {
-                    throw .nonFiniteLoss(epoch: epoch, step: steps, loss: value, lastCheckpoint: nil)
-                }
-                loss.backward()
-                optimizer.step()
-                steps += 1
-                lossSum += Double(value) * Double(labels.count)
-                seen += labels.count
-                for (p, t) in zip(logits.value.argmaxRows(), labels) where p == Int(t) { correct += 1 }
-                first = last
+        var c = configuration
+        c.seed = memberSeed(base: configuration.seed, index: index)
+        let sample = bagging ? bootstrapSample(of: all, seed: c.seed) : all
+        let data: any ExampleSource = bagging ? subset(of: source, indices: sample) : source
+        let directory = runDirectory.map { memberDirectory($0, index: index) }
+        let trainer = try Trainer(module: member, description: description.map { .network($0) },
+                                  objective: SoftmaxCrossEntropyObjective(), configuration: c,
+                                  train: data, validation: validation, test: nil, normalization: normalization,
+                                  transform: transform, runDirectory: directory, reporter: ProgressReporter(quiet: true),
+                                  prefetches: prefetches)
+        if resume, let path = trainer.checkpointPath {
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw .invalidConfiguration("--resume: member \(index + 1) has no checkpoint at \(path)")
             }
+            try trainer.resume(from: path)
         }
-        let evaluation = validation.map { Evaluation.measure(member, on: $0, normalization: c.normalization) }
+        let summary = try trainer.fit()
+        let last = summary.history.last
+        let evaluation = validation.map { Evaluation.measure(member, on: $0, normalization: normalization) }
         member.eval()
-        return MemberTrainingReport(member: index, seed: seed, sampleSize: sample.count,
-                                    distinctExamples: Set(sample).count, steps: steps,
-                                    finalLoss: Float(lossSum / Double(max(seen, 1))),
-                                    trainAccuracy: Float(correct) / Float(max(seen, 1)),
+        return MemberTrainingReport(member: index, seed: c.seed, sampleSize: sample.count,
+                                    distinctExamples: Set(sample).count, steps: summary.steps,
+                                    finalLoss: last?.trainLoss ?? .nan, trainAccuracy: last?.trainAccuracy ?? .nan,
                                     validation: evaluation, seconds: Date().timeIntervalSince(start))
     }
 }

@@ -38,14 +38,25 @@ public struct TrainingSummary: Sendable {
     public var stoppedEarly: Bool
 }
 
-/// Trains a classifier: mini-batch steps with an optimizer, a learning-rate schedule, optional
-/// clipping and gradient noise; evaluation on validation and test sets; model selection and
-/// early stopping on validation accuracy only (never the test set); the best model and a full
-/// training checkpoint written atomically to a run folder; `resume(from:)` continuing a run
-/// bit-identically to one that never stopped.
+/// Trains a model on an objective: mini-batch steps with an optimizer, a learning-rate
+/// schedule, optional clipping and gradient noise; evaluation on validation and test sets;
+/// model selection and early stopping on validation accuracy only (never the test set); the
+/// best model and a full training checkpoint written atomically to a run folder;
+/// `resume(from:)` continuing a run bit-identically to one that never stopped.
+///
+/// Every kind of model trains through this one loop and its one ``step(_:)``: a network, a
+/// mixture of experts (``TrainableModel``), each member of an ensemble
+/// (``Ensemble/train(on:validation:configuration:)``), a rank or replica of data-parallel
+/// training (``parallel``), and the experiments. The objective (``TrainingObjective``) says what
+/// a batch's loss is; the rest of a step is the same for all.
 public final class Trainer {
-    public let model: Sequential
-    public let architecture: MultilayerPerceptron
+    /// The model being trained (a ``Sequential`` for a network; see ``network``).
+    public let model: any Module
+    /// What the model is, for its files and for checking a checkpoint on resume (nil for a
+    /// module given as is, which trains without a run folder).
+    public let modelDescription: TrainableModel?
+    /// What each step minimizes.
+    public let objective: any TrainingObjective
     public let configuration: TrainingConfiguration
     public let optimizer: Optimizer
     public private(set) var scheduler: LearningRateScheduler
@@ -67,6 +78,14 @@ public final class Trainer {
     /// either way.
     public var threading: AdaptiveThreading?
 
+    /// The model as a network, when it is one.
+    public var network: Sequential? { model as? Sequential }
+    /// The network's description, when the model is a network.
+    public var architecture: MultilayerPerceptron? {
+        if case .network(let network) = modelDescription { return network }
+        return nil
+    }
+
     /// The state that a checkpoint carries besides tensors.
     struct State: Codable {
         var epochsCompleted = 0
@@ -87,32 +106,84 @@ public final class Trainer {
     /// Path of the latest full training checkpoint in the run folder.
     public var checkpointPath: String? { runDirectory.map { ($0 as NSString).appendingPathComponent("checkpoint.safetensors") } }
 
-    public init(architecture: MultilayerPerceptron, configuration: TrainingConfiguration,
+    /// A trainer for a network on softmax cross-entropy, its weights drawn from the
+    /// configuration's seed.
+    public convenience init(architecture: MultilayerPerceptron, configuration: TrainingConfiguration,
+                            train: any ExampleSource, validation: (any ExampleSource)?, test: (any ExampleSource)?,
+                            normalization: Normalization = .none,
+                            transform: (@Sendable (inout Tensor, inout RandomGenerator) -> Void)? = nil,
+                            runDirectory: String?, reporter: ProgressReporter = ProgressReporter(),
+                            parallel: DataParallel? = nil) throws(TrainingError) {
+        try self.init(model: .network(architecture), configuration: configuration, train: train, validation: validation,
+                      test: test, normalization: normalization, transform: transform, runDirectory: runDirectory,
+                      reporter: reporter, parallel: parallel)
+    }
+
+    /// A trainer for the described model (built from the configuration's seed) on `objective`
+    /// (nil: the model's ``TrainableModel/defaultObjective``).
+    public convenience init(model description: TrainableModel, objective: (any TrainingObjective)? = nil,
+                            configuration: TrainingConfiguration,
+                            train: any ExampleSource, validation: (any ExampleSource)?, test: (any ExampleSource)?,
+                            normalization: Normalization = .none,
+                            transform: (@Sendable (inout Tensor, inout RandomGenerator) -> Void)? = nil,
+                            runDirectory: String?, reporter: ProgressReporter = ProgressReporter(),
+                            parallel: DataParallel? = nil, prefetches: Bool? = nil) throws(TrainingError) {
+        guard train.featureCount == description.inputSize else {
+            throw .invalidConfiguration("the data has \(train.featureCount) features but the model's input size is \(description.inputSize)")
+        }
+        guard train.classCount == description.outputSize else {
+            throw .invalidConfiguration("the data has \(train.classCount) classes but the model has \(description.outputSize) outputs")
+        }
+        try self.init(module: description.build(seed: configuration.seed), description: description,
+                      objective: objective ?? description.defaultObjective, configuration: configuration,
+                      train: train, validation: validation, test: test, normalization: normalization, transform: transform,
+                      runDirectory: runDirectory, reporter: reporter, parallel: parallel, prefetches: prefetches)
+    }
+
+    /// A trainer for a module as it is (its current weights), e.g. an ensemble's member.
+    ///
+    /// - Parameters:
+    ///   - description: what the module is; needed for a run folder (model files describe
+    ///     their model) and for ``resume(from:)``.
+    ///   - prefetches: prepare batches on a background thread (nil: when that pays, see
+    ///     ``prefetchPays(threads:cores:transforms:replicasInThreads:)``).
+    /// - Throws: ``TrainingError/invalidConfiguration(_:)`` for a configuration that cannot
+    ///   run, data that does not fit the module, or an objective that cannot train it.
+    public init(module: any Module, description: TrainableModel?, objective: any TrainingObjective,
+                configuration: TrainingConfiguration,
                 train: any ExampleSource, validation: (any ExampleSource)?, test: (any ExampleSource)?,
                 normalization: Normalization = .none,
                 transform: (@Sendable (inout Tensor, inout RandomGenerator) -> Void)? = nil,
                 runDirectory: String?, reporter: ProgressReporter = ProgressReporter(),
-                parallel: DataParallel? = nil) throws(TrainingError) {
+                parallel: DataParallel? = nil, prefetches: Bool? = nil) throws(TrainingError) {
         let c = configuration
         guard c.epochs >= 1 else { throw .invalidConfiguration("epochs must be at least 1, got \(c.epochs)") }
         guard c.batchSize >= 1 else { throw .invalidConfiguration("batch size must be at least 1, got \(c.batchSize)") }
+        if let steps = c.maximumSteps, steps < 1 { throw .invalidConfiguration("the step limit must be at least 1, got \(steps)") }
         guard train.count > 0 else { throw .invalidConfiguration("the training set is empty") }
-        guard train.featureCount == architecture.sizes.first else {
-            throw .invalidConfiguration("the data has \(train.featureCount) features but the network's input size is \(architecture.sizes.first ?? 0)")
+        guard objective.accepts(module) else {
+            throw .invalidConfiguration("\(type(of: objective)) cannot train a \(type(of: module))")
         }
-        guard train.classCount == architecture.sizes.last else {
-            throw .invalidConfiguration("the data has \(train.classCount) classes but the network has \(architecture.sizes.last ?? 0) outputs")
+        if description == nil {
+            try Self.checkOutputs(of: module, on: train)
         }
-        if architecture.batchNorm {
+        if runDirectory != nil && description == nil {
+            throw .invalidConfiguration("a run folder needs the model's description (its files describe their model)")
+        }
+        if parallel != nil && !(module is Sequential) {
+            throw .invalidConfiguration("data-parallel training (replicas, ranks, micro-batches) trains one network, not a \(type(of: module))")
+        }
+        if description?.usesBatchNorm ?? Self.containsBatchNorm(module) {
             try Self.checkBatchNormBatches(count: train.count, batchSize: c.batchSize, dropLast: c.dropLast)
         }
-        self.architecture = architecture
+        self.modelDescription = description
+        self.objective = objective
         self.configuration = c
-        self.model = architecture.build(seed: c.seed)
+        self.model = module
         do {
             var spec = try OptimizerSpecification(parsing: c.optimizer)
             if c.weightDecay > 0 { spec.hyperParameters[OptimizerName.weightDecayKey] = c.weightDecay }
-            self.optimizer = try spec.makeOptimizer(model.namedParameters())
+            self.optimizer = try spec.makeOptimizer(module.namedParameters())
         } catch {
             throw .invalidConfiguration(error.description)
         }
@@ -126,15 +197,18 @@ public final class Trainer {
             guard eta >= 0, eta.isFinite else { throw .invalidConfiguration("gradient noise η must be ≥ 0, got \(eta)") }
             gradientNoise = GradientNoise(eta: eta, seed: c.seed &+ 7)
         }
+        if let maxNorm = c.clipNorm, !(maxNorm > 0 && maxNorm.isFinite) {
+            throw .invalidConfiguration("the gradient-norm limit must be positive and finite, got \(maxNorm)")
+        }
         self.parallel = parallel
         self.threading = parallel == nil ? AdaptiveThreading(backend: Backend.current) : nil
         self.loader = DataLoader(train, batchSize: c.batchSize,
                                  order: c.shuffles ? .shuffled(seed: c.seed) : .sequential,
                                  dropLast: c.dropLast, normalization: normalization, seed: c.seed,
-                                 prefetches: Trainer.prefetchPays(threads: Backend.current.threads.threadCount,
-                                                                  cores: ProcessInfo.processInfo.activeProcessorCount,
-                                                                  transforms: transform != nil,
-                                                                  replicasInThreads: parallel?.collective is ThreadCollective),
+                                 prefetches: prefetches ?? Trainer.prefetchPays(threads: Backend.current.threads.threadCount,
+                                                                                cores: ProcessInfo.processInfo.activeProcessorCount,
+                                                                                transforms: transform != nil,
+                                                                                replicasInThreads: parallel?.collective is ThreadCollective),
                                  shard: parallel?.rankPart, transform: transform)
         self.validation = validation
         self.test = test
@@ -142,6 +216,35 @@ public final class Trainer {
         self.runDirectory = runDirectory
         self.reporter = reporter
         self.state = State(scheduler: scheduler, gradientNoise: gradientNoise)
+    }
+
+    /// Whether any layer of `module` is a ``BatchNorm1d`` (inside sequences, mixtures, ensembles).
+    static func containsBatchNorm(_ module: any Module) -> Bool {
+        switch module {
+        case is BatchNorm1d: return true
+        case let sequential as Sequential: return sequential.layers.contains { containsBatchNorm($0) }
+        case let mixture as MixtureOfExperts: return containsBatchNorm(mixture.gate) || mixture.experts.contains { containsBatchNorm($0) }
+        case let ensemble as Ensemble: return ensemble.members.contains { containsBatchNorm($0) }
+        default: return false
+        }
+    }
+
+    /// Checks that `module` maps the source's examples to one output per class (one example
+    /// in evaluation mode, which draws no random numbers and updates no statistics).
+    static func checkOutputs(of module: any Module, on source: any ExampleSource) throws(TrainingError) {
+        let wasTraining = module.isTraining
+        module.eval()
+        defer { module.isTraining = wasTraining }
+        // A first linear layer of the wrong width would stop in its matrix product: ask it first.
+        if let sequential = module as? Sequential, let first = sequential.layers.lazy.compactMap({ $0 as? Linear }).first,
+           first.weight.shape.count == 2, first.weight.shape[1] != source.featureCount {
+            throw .invalidConfiguration("the data has \(source.featureCount) features but the model's input size is \(first.weight.shape[1])")
+        }
+        let (features, _) = source.batch(ArraySlice([0]))
+        let shape = module(features).shape
+        guard shape == [1, source.classCount] else {
+            throw .invalidConfiguration("the model gives outputs of shape \(Array(shape.dropFirst())) for \(source.classCount) classes")
+        }
     }
 
     /// Whether batches should be prepared on a background thread while the step runs.
@@ -187,48 +290,25 @@ public final class Trainer {
         let start = Date()
         var stoppedEarly = false
         if let parallel {
-            do { try parallel.broadcastState(of: model) } catch { throw .distributed(error) }
+            guard let network else { throw .invalidConfiguration("data-parallel training trains one network") }
+            // Every batch must split into shards BatchNorm can normalize (with synchronized
+            // BatchNorm, if set by now): say so before the first step, not in the middle of an epoch.
+            let count = loader.source.count, size = configuration.batchSize
+            try parallel.checkShards(ofBatch: min(size, count), model: network)
+            if !configuration.dropLast && count % size > 0 { try parallel.checkShards(ofBatch: count % size, model: network) }
+            do { try parallel.broadcastState(of: network) } catch { throw .distributed(error) }
         }
         model.train()
         epochs: while state.epochsCompleted < c.epochs {
+            // A resumed run whose step limit was reached has nothing left to do.
+            if let maximum = c.maximumSteps, state.step >= maximum { break }
             let epoch = state.epochsCompleted + 1
             let batches = loader.batchesPerEpoch
             var lossSum = 0.0, correct = 0, seen = 0
             var batchIndex = 0
             let epochStart = Date()
             for batch in loader.batches(epoch: epoch - 1) {
-                scheduler.apply(to: optimizer)
-                optimizer.zeroGrad()
-                let value: Float, batchCorrect: Int, batchCount: Int
-                threading?.stepStarted()
-                let backend = threading?.backend ?? Backend.current
-                if let parallel {
-                    let totals = try parallelGradients(batch, parallel)
-                    (value, batchCorrect, batchCount) = (totals.meanLoss, totals.correct, totals.examples)
-                } else {
-                    (value, batchCorrect, batchCount) = Backend.$current.withValue(backend) {
-                        let logits = model(Variable(batch.features))
-                        let loss = softmaxCrossEntropy(logits: logits, labels: batch.labels)
-                        let value = loss.value.scalar
-                        if value.isFinite { loss.backward() }
-                        let correct = zip(logits.value.argmaxRows(), batch.labels).reduce(0) { $0 + ($1.0 == Int($1.1) ? 1 : 0) }
-                        return (value, correct, batch.labels.count)
-                    }
-                }
-                guard value.isFinite else {
-                    throw .nonFiniteLoss(epoch: epoch, step: state.step, loss: value,
-                                         lastCheckpoint: checkpointPath.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil })
-                }
-                Backend.$current.withValue(backend) {
-                    if let maxNorm = c.clipNorm { _ = GradientClipping.clipByGlobalNorm(model.parameters, maxNorm: maxNorm) }
-                    gradientNoise?.perturb(model.parameters, step: state.step)
-                    optimizer.step()
-                }
-                threading?.stepFinished()
-                state.step += 1
-                if let parallel {
-                    do { try parallel.afterStep(state.step, model: model) } catch { throw .distributed(error) }
-                }
+                let (value, batchCorrect, batchCount) = try step(batch, epoch: epoch)
                 for callback in callbacks { callback.trainer(self, didStep: state.step, loss: value) }
                 batchIndex += 1
                 lossSum += Double(value) * Double(batchCount)
@@ -238,8 +318,7 @@ public final class Trainer {
                 let rate = Double(seen) / max(elapsed, 1e-9)
                 reporter.step(epoch: epoch, epochs: c.epochs, batch: batchIndex, batches: batches,
                               loss: Float(lossSum / Double(seen)), accuracy: Float(correct) / Float(seen),
-                              samplesPerSecond: rate, secondsLeft: Double(batches - batchIndex) * elapsed / Double(batchIndex)
-                                + Double(c.epochs - epoch) * elapsed * Double(batches) / Double(batchIndex))
+                              samplesPerSecond: rate, secondsLeft: secondsLeft(epoch: epoch, batch: batchIndex, batches: batches, elapsed: elapsed))
                 if let interval = c.evaluationInterval, state.step % interval == 0 {
                     if try evaluate(epoch: epoch, trainLoss: Float(lossSum / Double(seen)),
                                     trainAccuracy: Float(correct) / Float(seen), start: start) {
@@ -264,7 +343,7 @@ public final class Trainer {
         if state.bestEpoch != nil, let modelPath, FileManager.default.fileExists(atPath: modelPath) {
             do {
                 let best = try Safetensors(contentsOf: modelPath)
-                try Checkpoint.restoreModel(model, from: best, path: modelPath)
+                try modelDescription?.restore(model, from: best, path: modelPath)
             } catch let error as DataError {
                 throw .checkpoint(.data(error))
             } catch let error as CheckpointError {
@@ -279,10 +358,55 @@ public final class Trainer {
                                seconds: Date().timeIntervalSince(start), steps: state.step, stoppedEarly: stoppedEarly)
     }
 
+    /// One optimizer step on `batch`, the same for every model and objective: this step's
+    /// learning rate; the objective's loss and its gradients (this rank's shards, combined over
+    /// the group, when data-parallel); the gradient transformations (clipping to the global
+    /// norm, then gradient noise); the optimizer's update; the periodic exchange of local SGD
+    /// or elastic averaging. Returns the batch's loss (the whole mini-batch's mean when
+    /// data-parallel), its correctly predicted examples and its size.
+    ///
+    /// - Throws: ``TrainingError/nonFiniteLoss(epoch:step:loss:lastCheckpoint:)`` before any
+    ///   parameter changes when the loss is NaN or infinite.
+    public func step(_ batch: Batch, epoch: Int) throws(TrainingError) -> (loss: Float, correct: Int, examples: Int) {
+        let c = configuration
+        scheduler.apply(to: optimizer)
+        optimizer.zeroGrad()
+        let value: Float, batchCorrect: Int, batchCount: Int
+        threading?.stepStarted()
+        let backend = threading?.backend ?? Backend.current
+        if let parallel {
+            let totals = try parallelGradients(batch, parallel)
+            (value, batchCorrect, batchCount) = (totals.meanLoss, totals.correct, totals.examples)
+        } else {
+            (value, batchCorrect, batchCount) = Backend.$current.withValue(backend) {
+                let outcome = objective.loss(of: model, features: batch.features, labels: batch.labels)
+                let value = outcome.loss.value.scalar
+                if value.isFinite { outcome.loss.backward() }
+                return (value, outcome.correct, batch.labels.count)
+            }
+        }
+        guard value.isFinite else {
+            throw .nonFiniteLoss(epoch: epoch, step: state.step, loss: value,
+                                 lastCheckpoint: checkpointPath.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil })
+        }
+        Backend.$current.withValue(backend) {
+            if let maxNorm = c.clipNorm { _ = GradientClipping.clipByGlobalNorm(model.parameters, maxNorm: maxNorm) }
+            gradientNoise?.perturb(model.parameters, step: state.step)
+            optimizer.step()
+        }
+        threading?.stepFinished()
+        state.step += 1
+        if let parallel, let network {
+            do { try parallel.afterStep(state.step, model: network) } catch { throw .distributed(error) }
+        }
+        return (value, batchCorrect, batchCount)
+    }
+
     /// This rank's shards of `batch`: forward and backward each, then the gradients combined
     /// over the group into every parameter's `grad`; returns the whole mini-batch's totals.
     private func parallelGradients(_ batch: Batch, _ parallel: DataParallel) throws(TrainingError) -> DataParallel.Totals {
-        try parallel.checkShards(ofBatch: batch.globalCount, model: model)
+        guard let network else { preconditionFailure("Trainer: data-parallel training of a non-network (refused at init)") }
+        try parallel.checkShards(ofBatch: batch.globalCount, model: network)
         parallel.beginStep(model.parameters)
         for (j, rows) in parallel.localShards(ofBatch: batch.globalCount).enumerated() {
             optimizer.zeroGrad()
@@ -292,15 +416,14 @@ public final class Trainer {
             }
             let whole = rows.count == batch.labels.count
             let labels = whole ? batch.labels : Array(batch.labels[rows])
-            let logits = model(Variable(whole ? batch.features : batch.features.rows(rows)))
-            let loss = softmaxCrossEntropy(logits: logits, labels: labels)
+            let outcome = objective.loss(of: network, features: whole ? batch.features : batch.features.rows(rows), labels: labels)
+            let loss = outcome.loss
             let value = loss.value.scalar
             // A non-finite loss travels in the totals, so every rank stops at this step. Backward
             // runs even then: with synchronized BatchNorm it makes collectives of its own, and a
             // rank that skipped them would leave the others waiting in a different allreduce.
             loss.backward()
-            let correct = zip(logits.value.argmaxRows(), labels).reduce(0) { $0 + ($1.0 == Int($1.1) ? 1 : 0) }
-            parallel.storeShard(j, examples: rows.count, meanLoss: value, correct: correct)
+            parallel.storeShard(j, examples: rows.count, meanLoss: value, correct: outcome.correct)
         }
         do { return try parallel.finishStep() } catch { throw .distributed(error) }
     }
@@ -311,7 +434,9 @@ public final class Trainer {
         guard let parallel else {
             return try evaluateLocally(epoch: epoch, trainLoss: trainLoss, trainAccuracy: trainAccuracy, start: start)
         }
-        do { try parallel.beforeEvaluation(model: model) } catch { throw .distributed(error) }
+        if let network {
+            do { try parallel.beforeEvaluation(model: network) } catch { throw .distributed(error) }
+        }
         let stop = try evaluateLocally(epoch: epoch, trainLoss: trainLoss, trainAccuracy: trainAccuracy, start: start)
         do { return try parallel.agree(stop: stop, scheduler: &scheduler) } catch { throw .distributed(error) }
     }
@@ -360,10 +485,11 @@ public final class Trainer {
     // MARK: Files
 
     private func descriptionMetadata() -> [String: String] {
-        [Checkpoint.Key.format: Checkpoint.formatTag,
-         Checkpoint.Key.architecture: Checkpoint.json(architecture),
-         Checkpoint.Key.normalization: Checkpoint.json(normalization),
-         Checkpoint.Key.configuration: Checkpoint.json(configuration)]
+        var metadata = [Checkpoint.Key.format: Checkpoint.formatTag,
+                        Checkpoint.Key.normalization: Checkpoint.json(normalization),
+                        Checkpoint.Key.configuration: Checkpoint.json(configuration)]
+        if let description = modelDescription?.metadata { metadata[description.key] = description.value }
+        return metadata
     }
 
     /// Writes the current weights as the run's model file (atomically).
@@ -394,7 +520,7 @@ public final class Trainer {
         var metadata = descriptionMetadata()
         metadata[Checkpoint.Key.optimizer] = Checkpoint.json(optimizerState)
         metadata[Checkpoint.Key.training] = Checkpoint.json(state)
-        metadata[Checkpoint.Key.randomState] = Checkpoint.json(moduleGenerators())
+        metadata[Checkpoint.Key.randomState] = Checkpoint.json(randomState(of: model))
         do {
             try Safetensors(entries: entries, metadata: metadata).write(to: checkpointPath)
         } catch { throw .write(error) }
@@ -412,12 +538,11 @@ public final class Trainer {
     /// it in errors.
     public func resume(from file: Safetensors, path: String) throws(TrainingError) {
         do {
-            let stored = try Checkpoint.architecture(of: file, path: path)
-            guard stored == architecture else {
-                throw CheckpointError.invalidMetadata(path: path, key: Checkpoint.Key.architecture,
-                                                      reason: "the checkpoint's network \(stored.sizes) differs from \(architecture.sizes)")
+            guard let modelDescription else {
+                throw TrainingError.invalidConfiguration("resuming needs the model's description to check the checkpoint against")
             }
-            try Checkpoint.restoreModel(model, from: file, path: path)
+            try modelDescription.checkMatches(file, path: path)
+            try modelDescription.restore(model, from: file, path: path)
             var optimizerState = try Checkpoint.decode(OptimizerState.self, file, key: Checkpoint.Key.optimizer, path: path)
             for (name, var p) in optimizerState.parameters {
                 for buffer in optimizer.rule.stateNames {
@@ -434,7 +559,9 @@ public final class Trainer {
             scheduler = state.scheduler
             gradientNoise = state.gradientNoise
             let generators = try Checkpoint.decode([String: [UInt64]].self, file, key: Checkpoint.Key.randomState, path: path)
-            try restoreModuleGenerators(generators, path: path)
+            try restoreRandomState(generators, of: model, path: path)
+        } catch let error as TrainingError {
+            throw error
         } catch let error as DataError {
             throw .checkpoint(.data(error))
         } catch let error as CheckpointError {
@@ -444,25 +571,12 @@ public final class Trainer {
         }
     }
 
-    /// The random generators inside the model (dropout masks, input noise), by layer index.
-    private func moduleGenerators() -> [String: [UInt64]] {
-        var out: [String: [UInt64]] = [:]
-        for (i, layer) in model.layers.enumerated() {
-            if let d = layer as? Dropout { out["\(i)"] = [d.generator.state, d.generator.increment] }
-            if let n = layer as? GaussianNoise { out["\(i)"] = [n.generator.state, n.generator.increment] }
-        }
-        return out
-    }
-
-    private func restoreModuleGenerators(_ generators: [String: [UInt64]], path: String) throws(CheckpointError) {
-        for (i, layer) in model.layers.enumerated() {
-            guard layer is Dropout || layer is GaussianNoise else { continue }
-            guard let words = generators["\(i)"], words.count == 2 else {
-                throw .invalidMetadata(path: path, key: Checkpoint.Key.randomState, reason: "no generator state for layer \(i)")
-            }
-            let g = RandomGenerator(state: words[0], increment: words[1])
-            if let d = layer as? Dropout { d.generator = g }
-            if let n = layer as? GaussianNoise { n.generator = g }
-        }
+    /// Seconds left in the run at the current rate: the epochs' remaining batches, or the
+    /// steps left when a step limit ends the run first.
+    private func secondsLeft(epoch: Int, batch: Int, batches: Int, elapsed: Double) -> Double {
+        let perBatch = elapsed / Double(max(batch, 1))
+        var remaining = Double(batches - batch) + Double(configuration.epochs - epoch) * Double(batches)
+        if let maximum = configuration.maximumSteps { remaining = min(remaining, Double(max(maximum - state.step, 0))) }
+        return remaining * perBatch
     }
 }
