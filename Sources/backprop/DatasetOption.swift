@@ -7,14 +7,34 @@ struct LoadedDataset {
     var name: String
     var train: any ExampleSource
     var test: any ExampleSource
+    /// Regression: the targets' names, when the file's header gave them.
+    var targetNames: [String]? = nil
+    /// Whether the examples carry real-valued targets rather than classes.
+    var isRegression: Bool { train.targetCount > 0 }
 }
 
 enum DatasetLoader {
-    static let syntheticNames = ["moons", "circles", "spirals", "xor", "blobs"]
+    static let syntheticNames = ["moons", "circles", "spirals", "xor", "blobs", "sine"]
+    /// Generated data sets with real-valued targets.
+    static let regressionNames = ["sine"]
+
+    /// `--targets K` (the last K columns) or `--targets a,b` (columns named in the header).
+    static func targetColumns(_ text: String) throws -> CSV.TargetColumns {
+        if let k = Int(text) {
+            guard k >= 1 else { throw CommandFailure("--targets must be at least 1 column, got \(k)") }
+            return .last(k)
+        }
+        let names = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard !names.isEmpty, !names.contains(where: \.isEmpty) else {
+            throw CommandFailure("--targets takes a number of columns or column names separated by commas, got '\(text)'")
+        }
+        return .named(names)
+    }
 
     /// Loads `name`: mnist (shipped), fashion-mnist or another MNIST-format set from a data
     /// directory, or a generated 2-D set (its test set generated from the next seed).
-    static func load(_ name: String, dataDirectory: String?, examples: Int, seed: UInt64) throws -> LoadedDataset {
+    static func load(_ name: String, dataDirectory: String?, examples: Int, seed: UInt64,
+                     targets: CSV.TargetColumns? = nil) throws -> LoadedDataset {
         let key = name.lowercased()
         switch key {
         case "mnist":
@@ -29,6 +49,9 @@ enum DatasetLoader {
             // checksums are verified. `backprop data download fashion-mnist` fetches it.
             let (train, test) = try DatasetLocator(directory: dataDirectory).load(.fashionMNIST)
             return LoadedDataset(name: key, train: train, test: test)
+        case "sine":
+            return LoadedDataset(name: key, train: SyntheticData.sine(count: examples, noise: 0.1, seed: seed),
+                                 test: SyntheticData.sine(count: examples, noise: 0.1, seed: seed &+ 1))
         case _ where syntheticNames.contains(key):
             func make(_ s: UInt64) -> LabeledData {
                 switch key {
@@ -47,19 +70,28 @@ enum DatasetLoader {
             return LoadedDataset(name: "dir:\(directory)", train: train, test: test)
         case _ where key.hasPrefix("csv:"):
             // Features then a label column; one sixth, chosen by the seed, is held out as the test set.
+            // (With targets: features then real-valued target columns.)
             let path = String(name.dropFirst(4))
-            let all = try CSV.readLabeled(contentsOf: path)
-            var generator = RandomGenerator(seed: seed, stream: 0x7E57)
-            let order = generator.permutation(all.count)
-            let held = max(1, all.count / 6)
-            guard all.count > held else {
-                throw CommandFailure("\(path): \(all.count) rows are too few to hold out a test set")
+            if let targets {
+                let (all, names) = try CSV.readRegression(contentsOf: path, targets: targets)
+                let (train, test) = try holdOut(all, path: path, seed: seed)
+                return LoadedDataset(name: "csv:\(path)", train: train, test: test, targetNames: names)
             }
-            let test = SubsetSource(all, indices: Array(order[..<held]).sorted())
-            let train = SubsetSource(all, indices: Array(order[held...]).sorted())
+            let (train, test) = try holdOut(try CSV.readLabeled(contentsOf: path), path: path, seed: seed)
             return LoadedDataset(name: "csv:\(path)", train: train, test: test)
         default:
             throw CommandFailure("unknown --dataset '\(name)'; expected mnist, fashion-mnist, csv:PATH, dir:PATH, \(syntheticNames.joined(separator: ", "))")
         }
+    }
+
+    /// One sixth of a file's rows, chosen by the seed, held out as its test set.
+    static func holdOut<Source: ExampleSource>(_ all: Source, path: String, seed: UInt64) throws -> (train: any ExampleSource, test: any ExampleSource) {
+        var generator = RandomGenerator(seed: seed, stream: 0x7E57)
+        let order = generator.permutation(all.count)
+        let held = max(1, all.count / 6)
+        guard all.count > held else {
+            throw CommandFailure("\(path): \(all.count) rows are too few to hold out a test set")
+        }
+        return (SubsetSource(all, indices: Array(order[held...]).sorted()), SubsetSource(all, indices: Array(order[..<held]).sorted()))
     }
 }

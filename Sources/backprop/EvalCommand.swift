@@ -12,6 +12,9 @@ struct LoadedModel {
     var configuration: TrainingConfiguration?
     var file: Safetensors
     var mixture: MixtureOfExperts?
+    /// What the outputs are: classes (the default of files without a task entry), one
+    /// two-class logit, or standardized regression values.
+    var task: TrainingTask = .classification
 
     init(path: String) throws {
         guard FileManager.default.fileExists(atPath: path) else {
@@ -44,6 +47,14 @@ struct LoadedModel {
             self.file = file
             normalization = (try? Checkpoint.decode(Normalization.self, file, key: Checkpoint.Key.normalization, path: path)) ?? .none
             configuration = try? Checkpoint.decode(TrainingConfiguration.self, file, key: Checkpoint.Key.configuration, path: path)
+            if file.metadata[TrainingTask.metadataKey] != nil {
+                task = try Checkpoint.decode(TrainingTask.self, file, key: TrainingTask.metadataKey, path: path)
+                let expected = task.isRegression ? task.targetScaling?.mean.count : task.loss == .binaryCrossEntropy ? 1 : nil
+                if let expected, expected != outputSize {
+                    throw CheckpointError.invalidMetadata(path: path, key: TrainingTask.metadataKey,
+                                                          reason: "\(task.loss.rawValue) with \(expected) output(s), but the model has \(outputSize)")
+                }
+            }
         } catch let error as CommandFailure {
             throw error
         } catch {
@@ -76,14 +87,28 @@ struct EvalCommand: ParsableCommand {
         guard let name = dataset ?? loaded.configuration?.dataset else {
             throw CommandFailure("\(checkpoint) does not record its data set; give --dataset")
         }
+        let task = loaded.task
+        // A regression model re-reads its target columns: by name when the file had a header.
+        let targets: CSV.TargetColumns? = task.isRegression
+            ? task.targetNames.map { .named($0) } ?? .last(task.targetScaling?.mean.count ?? loaded.outputSize) : nil
         let data = try DatasetLoader.load(name, dataDirectory: dataDirectory, examples: examples,
-                                          seed: loaded.configuration?.seed ?? 1)
-        guard data.test.featureCount == loaded.inputSize, data.test.classCount == loaded.outputSize else {
-            throw CommandFailure("\(name) has \(data.test.featureCount) features and \(data.test.classCount) classes; the model expects \(loaded.inputSize) and \(loaded.outputSize)")
+                                          seed: loaded.configuration?.seed ?? 1, targets: name.lowercased().hasPrefix("csv:") ? targets : nil)
+        guard data.isRegression == task.isRegression else {
+            throw CommandFailure("\(name) has \(data.isRegression ? "real-valued targets" : "class labels"), but the model is \(task.isRegression ? "a regression" : "a classifier")")
         }
-        let result = Evaluation.measure(loaded.model, on: data.test, normalization: loaded.normalization)
+        guard data.test.featureCount == loaded.inputSize, task.outputCount(for: data.test) == loaded.outputSize else {
+            throw CommandFailure("\(name) has \(data.test.featureCount) features and \(task.outputCount(for: data.test)) outputs to predict; the model has \(loaded.inputSize) inputs and \(loaded.outputSize) outputs")
+        }
+        let result = task.objective().measure(loaded.model, on: data.test, normalization: loaded.normalization)
         print("\(name) test set: \(result.count) examples")
+        if task.isRegression {
+            for line in EvaluationReport.summary(result, task: task, set: "test") { print(line) }
+            return
+        }
         print(String(format: "loss %.4f  accuracy %.2f%%  error %.2f%%", result.loss, 100 * result.accuracy, 100 * (1 - result.accuracy)))
+        if let b = result.binary {
+            print(String(format: "precision %.4f  recall %.4f  F1 %.4f  ROC AUC %.4f (class 1 positive)", b.precision, b.recall, b.f1, b.rocAUC))
+        }
         print(result.confusion.table)
     }
 }
@@ -113,6 +138,7 @@ struct InfoCommand: ParsableCommand {
         }
         let loaded = try LoadedModel(path: checkpoint)
         print("network: \(loaded.description)")
+        print("task: \(TaskDescription.text(loaded.task))")
         print("parameters: \(loaded.model.parameterCount)")
         print(loaded.model.summary)
         print("tensors:")
@@ -157,5 +183,39 @@ enum SystemReport {
         lines.append("gemm tile: \(kernels.gemmTile.rows) x \(kernels.gemmTile.columns)")
         lines.append("threads: \(ThreadPool.shared.threadCount) (of \(ProcessInfo.processInfo.activeProcessorCount) active processors)")
         return lines.joined(separator: "\n")
+    }
+}
+
+/// The lines that report an evaluation, by task: accuracy for classifiers (with precision,
+/// recall, F1 and ROC AUC for two classes), MSE, MAE and R² for regression.
+enum EvaluationReport {
+    static func summary(_ e: Evaluation, task: TrainingTask, set: String) -> [String] {
+        if let r = e.regression {
+            var lines = [String(format: "%@ MSE %.6g  MAE %.6g  R² %.4f", set, r.meanSquaredError, r.meanAbsoluteError, r.rSquared)]
+            if r.rSquaredPerTarget.count > 1 {
+                let names = task.targetNames ?? (0..<r.rSquaredPerTarget.count).map { "target \($0)" }
+                lines.append("R² per target: " + zip(names, r.rSquaredPerTarget).map { String(format: "%@ %.4f", $0, $1) }.joined(separator: ", "))
+            }
+            return lines
+        }
+        var lines = [String(format: "%@ accuracy: %.2f%%", set, 100 * e.accuracy)]
+        if let b = e.binary {
+            lines.append(String(format: "precision %.4f  recall %.4f  F1 %.4f  ROC AUC %.4f (class 1 positive)", b.precision, b.recall, b.f1, b.rocAUC))
+        }
+        return lines
+    }
+}
+
+/// How `info` names a task.
+enum TaskDescription {
+    static func text(_ task: TrainingTask) -> String {
+        switch task.loss {
+        case .crossEntropy: return "classification (softmax outputs, cross-entropy)"
+        case .binaryCrossEntropy: return "two-class classification (one sigmoid output, binary cross-entropy)"
+        case .meanSquaredError, .sumSquaredError:
+            let names = task.targetNames.map { " " + $0.joined(separator: ", ") } ?? ""
+            let count = task.targetScaling?.mean.count ?? 0
+            return "regression of \(count) target(s)\(names) (linear outputs, \(task.loss == .meanSquaredError ? "mean" : "sum of") squared error; targets standardized: μ \(task.targetScaling?.mean ?? []), σ \(task.targetScaling?.standardDeviation ?? []))"
+        }
     }
 }

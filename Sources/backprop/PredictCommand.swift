@@ -30,10 +30,17 @@ struct PredictCommand: ParsableCommand {
     func run() throws {
         let loaded = try LoadedModel(path: checkpoint)
         let inputs = loaded.inputSize
-        let (rows, truth) = try readInputs(featureCount: inputs)
+        // A CSV row may carry the truth after its features: a regression's targets, or a class label.
+        let extra = loaded.task.isRegression ? loaded.outputSize : 1
+        let classes = loaded.task.loss == .binaryCrossEntropy ? 2 : loaded.outputSize
+        let (rows, truth) = try readInputs(featureCount: inputs, extraColumns: extra, labelled: !loaded.task.isRegression, classes: classes)
         guard !rows.isEmpty else { throw CommandFailure("\(input): no examples") }
         var features = Tensor(shape: [rows.count, inputs], scalars: rows.flatMap { $0 })
         loaded.normalization.apply(to: &features)
+        if loaded.task.isRegression || loaded.task.loss == .binaryCrossEntropy {
+            try printValues(loaded.task.predictions(loaded.model(features)), task: loaded.task, count: rows.count)
+            return
+        }
         let probabilities = loaded.model(features).softmaxRows()
         let predicted = probabilities.argmaxRows()
         for i in 0..<min(limit, rows.count) {
@@ -50,7 +57,47 @@ struct PredictCommand: ParsableCommand {
         }
     }
 
-    private func readInputs(featureCount: Int) throws -> ([[Float]], [Int]?) {
+    /// A regression's values (in the data's units), or a two-class model's P(class 1); a CSV
+    /// input's extra columns are the true targets (or label), scored as eval would.
+    private func printValues(_ values: Tensor, task: TrainingTask, count: Int) throws {
+        let width = values.shape[1]
+        let truth = try trueColumns(featureCount: LoadedModel(path: checkpoint).inputSize, width: width)
+        for i in 0..<min(limit, count) {
+            let shown = (0..<width).map { String(format: "%.6g", values[i, $0]) }.joined(separator: "  ")
+            if task.isRegression {
+                let known = truth.map { t in "  (target " + (0..<width).map { String(format: "%.6g", t[i * width + $0]) }.joined(separator: "  ") + ")" } ?? ""
+                let names = task.targetNames.map { "  [" + $0.joined(separator: ", ") + "]" } ?? ""
+                print("example \(i): \(shown)\(names)\(known)")
+            } else {
+                let known = truth.map { String(format: "  (label %.0f)", $0[i]) } ?? ""
+                print(String(format: "example %d: class %d   P(class 1) %.4f%@", i, values[i, 0] > 0.5 ? 1 : 0, values[i, 0], known))
+            }
+        }
+        if let truth {
+            if task.isRegression {
+                var metrics = RegressionMetrics.Accumulator(targets: width)
+                metrics.add(predictions: values, targets: Tensor(shape: [count, width], scalars: truth))
+                let m = metrics.metrics
+                print(String(format: "on %d examples with targets: MSE %.6g  MAE %.6g  R² %.4f", count, m.meanSquaredError, m.meanAbsoluteError, m.rSquared))
+            } else {
+                let correct = (0..<count).filter { (values[$0, 0] > 0.5 ? 1 : 0) == Int(truth[$0]) }.count
+                print(String(format: "accuracy on %d labelled examples: %.2f%%", count, 100 * Float(correct) / Float(count)))
+            }
+        } else if count > limit {
+            print("(\(count - limit) more examples not shown; --limit to see them)")
+        }
+    }
+
+    /// The columns of a CSV input past the features (the true targets, or a label), if any.
+    private func trueColumns(featureCount: Int, width: Int) throws -> [Float]? {
+        guard input.lowercased().hasSuffix(".csv") else { return nil }
+        let table = try CSV.read(contentsOf: input)
+        let extra = table.columnCount - featureCount
+        guard extra > 0 else { return nil }
+        return (0..<table.rowCount).flatMap { r in (featureCount..<table.columnCount).map { table.values[r * table.columnCount + $0] } }
+    }
+
+    private func readInputs(featureCount: Int, extraColumns: Int, labelled: Bool, classes: Int) throws -> ([[Float]], [Int]?) {
         let lower = input.lowercased()
         do {
             if lower.hasSuffix(".png") {
@@ -65,10 +112,21 @@ struct PredictCommand: ParsableCommand {
                 let table = try CSV.read(contentsOf: input)
                 let rows = (0..<table.rowCount).map { r in (0..<table.columnCount).map { table.column($0)[r] } }
                 if table.columnCount == featureCount { return (rows, nil) }
-                guard table.columnCount == featureCount + 1 else {
-                    throw CommandFailure("\(input): \(table.columnCount) columns; the model takes \(featureCount) features (plus an optional label column)")
+                guard table.columnCount == featureCount + extraColumns else {
+                    let what = labelled ? "an optional label column" : "\(extraColumns) optional target column(s)"
+                    throw CommandFailure("\(input): \(table.columnCount) columns; the model takes \(featureCount) features (plus \(what))")
                 }
-                return (rows.map { Array($0.dropLast()) }, rows.map { Int($0[featureCount]) })
+                let features = rows.map { Array($0.prefix(featureCount)) }
+                guard labelled else { return (features, nil) }
+                var labels: [Int] = []
+                for (r, row) in rows.enumerated() {
+                    let value = row[featureCount]
+                    guard value == value.rounded(), value >= 0, value < Float(classes) else {
+                        throw CommandFailure("\(input): the label (column \(featureCount + 1)) of data row \(r + 1) is \(value); expected a class of the model: a whole number in 0..<\(classes)")
+                    }
+                    labels.append(Int(value))
+                }
+                return (features, labels)
             }
             if lower.hasSuffix(".npy") {
                 let array = try NumPyArray(contentsOf: input)

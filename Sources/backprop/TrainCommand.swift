@@ -25,6 +25,12 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("data-dir"), help: "Directory holding data sets (default: BACKPROP_DATA, then system locations).")
     var dataDirectory: String?
 
+    @Option(help: "The cost: cross-entropy (softmax outputs, K classes; the default), bce (two classes, one sigmoid output), mse (regression: linear outputs, mean squared error; the default for --targets and sine), sse (regression, the course's sum of squared errors).")
+    var loss: LossFunction?
+
+    @Option(help: "With --dataset csv:PATH: regress real-valued targets, the last K columns (--targets K) or the columns named in the header (--targets a,b); the other columns are features. Targets are standardized with training-set statistics, which the model file keeps (predict and eval answer in the data's units).")
+    var targets: String?
+
     @Option(help: "Examples per generated 2-D data set (training and test each; default 1000).")
     var examples: Int?
 
@@ -218,6 +224,15 @@ struct TrainCommand: ParsableCommand {
         if dataDirectory != nil && !(key == "mnist" || key == "fashion-mnist") {
             throw CommandFailure("--data-dir locates mnist and fashion-mnist; --dataset \(dataset) does not read it")
         }
+        if targets != nil && !dataset.lowercased().hasPrefix("csv:") {
+            throw CommandFailure("--targets picks columns of a CSV file (--dataset csv:PATH), not --dataset \(dataset)")
+        }
+        if let loss, experts != nil, loss != .crossEntropy {
+            throw CommandFailure("--experts trains a classifier on the mixture likelihood; --loss \(loss.rawValue) is for a single network or an ensemble")
+        }
+        if targets != nil && experts != nil {
+            throw CommandFailure("--experts trains a classifier; --targets is for a regression network or ensemble")
+        }
         if experts == nil {
             for (flag, given) in [("--expert-layers", expertLayers != nil), ("--gate-layers", gateLayers != nil)] where given {
                 throw CommandFailure("\(flag) needs --experts E")
@@ -337,11 +352,27 @@ struct TrainCommand: ParsableCommand {
             try withUnsafeMutableBytes(of: &bits) { try collective.broadcast($0, root: 0) }
             seed = bits
         }
-        let data = try DatasetLoader.load(dataset, dataDirectory: dataDirectory, examples: examples ?? 1000, seed: seed)
-        let inputs = data.train.featureCount, classes = data.train.classCount
+        let lossFunction = loss ?? (targets != nil || DatasetLoader.regressionNames.contains(dataset.lowercased())
+                                    ? .meanSquaredError : .crossEntropy)
+        // A regression loss on a CSV file takes its last column as the target unless told otherwise.
+        let targetColumns = try targets.map(DatasetLoader.targetColumns)
+            ?? (lossFunction.isRegression && dataset.lowercased().hasPrefix("csv:") ? .last(1) : nil)
+        let data = try DatasetLoader.load(dataset, dataDirectory: dataDirectory, examples: examples ?? 1000, seed: seed,
+                                          targets: targetColumns)
+        if lossFunction.isRegression != data.isRegression {
+            throw CommandFailure(lossFunction.isRegression
+                ? "--loss \(lossFunction.rawValue) regresses real-valued targets; \(data.name) has class labels (use a regression set: csv:PATH with --targets, or sine)"
+                : "\(data.name) has real-valued targets; train on them with --loss mse or sse, not \(lossFunction.rawValue)")
+        }
+        if lossFunction == .binaryCrossEntropy && data.train.classCount != 2 {
+            throw CommandFailure("--loss bce trains two classes with one sigmoid output; \(data.name) has \(data.train.classCount) classes")
+        }
+        let inputs = data.train.featureCount
+        let task0 = TrainingTask(loss: lossFunction, targetNames: data.targetNames)
+        let outputs = task0.outputCount(for: data.train), classes = data.train.classCount
         let isImage = data.name.hasSuffix("mnist") || data.name.hasPrefix("dir:")
         let sizes = try layers.map { try MultilayerPerceptron.parseSizes($0) }
-            ?? (isImage ? [inputs, 256, 256, classes] : [inputs, 32, 32, classes])
+            ?? (isImage ? [inputs, 256, 256, outputs] : [inputs, 32, 32, outputs])
         let architecture = try MultilayerPerceptron(sizes: sizes, activation: MultilayerPerceptron.parseActivation(activation),
                                                     batchNorm: batchnorm, dropout: dropout ?? (isImage ? 0.2 : 0),
                                                     inputNoise: inputNoise)
@@ -384,13 +415,16 @@ struct TrainCommand: ParsableCommand {
         }
         // Features of a CSV file come in any scale: standardize them with training statistics.
         let normalization: Normalization = data.name.hasPrefix("csv:") ? .standardizing(trainSet) : .none
+        // Regression targets too (the model file keeps their statistics).
+        var task = task0
+        if lossFunction.isRegression { task.targetScaling = TargetScaling.measuring(trainSet) }
 
         let runDirectory = out ?? "runs/\(data.name.hasPrefix("csv:") ? "csv" : data.name.hasPrefix("dir:") ? "dir" : data.name)"
         let reporter = ProgressReporter(quiet: quiet || rank != 0)
         if let ensemble {
             try MixtureTraining.trainEnsemble(count: ensemble, bagging: bagging, member: architecture, configuration: configuration,
                                               train: trainSet, validation: validationSet, test: data.test,
-                                              normalization: normalization, transform: transform,
+                                              normalization: normalization, transform: transform, task: task,
                                               runDirectory: runDirectory, resume: resume, reporter: reporter)
             return
         }
@@ -418,7 +452,7 @@ struct TrainCommand: ParsableCommand {
         }
         // Rank 0 alone evaluates and writes the run folder.
         let isLead = rank == 0
-        let trainer = try Trainer(model: description, configuration: configuration,
+        let trainer = try Trainer(model: description, objective: experts == nil ? task.objective() : nil, configuration: configuration,
                                   train: trainSet, validation: isLead ? validationSet : nil, test: isLead ? data.test : nil,
                                   normalization: normalization, transform: transform,
                                   runDirectory: isLead ? runDirectory : nil, reporter: reporter, parallel: parallel)
@@ -482,9 +516,11 @@ struct TrainCommand: ParsableCommand {
                                  100 * parallel.communicationSeconds / max(summary.seconds, 1e-9)))
         }
         if let test = summary.test {
-            let kept = summary.bestEpoch.map { " (model of epoch \($0), chosen on validation accuracy \(String(format: "%.2f%%", 100 * (summary.bestValidationAccuracy ?? 0))))" } ?? ""
+            let criterion = task.isRegression ? String(format: "validation MSE %.4g", summary.bestValidationLoss ?? .nan)
+                : String(format: "validation accuracy %.2f%%", 100 * (summary.bestValidationAccuracy ?? 0))
+            let kept = summary.bestEpoch.map { " (model of epoch \($0), chosen on \(criterion))" } ?? ""
             print(String(format: "trained %d steps in %.1f s%@", summary.steps, summary.seconds, kept))
-            print(String(format: "test accuracy: %.2f%%", 100 * test.accuracy))
+            for line in EvaluationReport.summary(test, task: task, set: "test") { print(line) }
         }
         if let threading = trainer.threading, threading.pooledSteps + threading.serialSteps > 0 {
             reporter.line(String(format: "steps split over the thread pool: %.0f%% (the rest on one thread, where that timed faster)",
@@ -527,6 +563,10 @@ struct AnyExampleSource: ExampleSource {
     func gatherFeatures(_ indices: ArraySlice<Int>, into destination: UnsafeMutableBufferPointer<Float>) {
         base.gatherFeatures(indices, into: destination)
     }
+    var targetCount: Int { base.targetCount }
+    func gatherTargets(_ indices: ArraySlice<Int>, into destination: UnsafeMutableBufferPointer<Float>) {
+        base.gatherTargets(indices, into: destination)
+    }
 }
 
 /// A value handed to replica threads that only read it.
@@ -534,3 +574,5 @@ struct UncheckedSendable<Value>: @unchecked Sendable {
     let value: Value
     init(_ value: Value) { self.value = value }
 }
+
+extension LossFunction: ExpressibleByArgument {}

@@ -88,6 +88,11 @@ import Backprop
         Row(flags: ["--top-k", "1"], refusedBy: all(but: [.experts], "--top-k")),
         Row(flags: ["--expert-layers", "6"], refusedBy: all(but: [.experts], "--expert-layers")),
         Row(flags: ["--gate-layers", "4"], refusedBy: all(but: [.experts], "--gate-layers")),
+        // The objective.
+        Row(flags: ["--loss", "cross-entropy"], effect: sameBits),
+        Row(flags: ["--loss", "bce", "--layers", "2,8,1"], refusedBy: [.experts: "--loss"]),
+        Row(flags: ["--loss", "mse"], refusedBy: all(but: [.experts], "class labels").merging([.experts: "--loss"]) { $1 }),
+        Row(flags: ["--targets", "1"], refusedBy: all("--targets")),
         // The data.
         Row(flags: ["--examples", "150"]),
         Row(flags: ["--validation-fraction", "0.25"]),

@@ -170,6 +170,69 @@ public enum CSV {
                            labels: labels, classCount: classes)
     }
 
+    /// Which columns of a regression table hold the targets.
+    public enum TargetColumns: Sendable, Equatable {
+        /// The last k columns (features, then the targets).
+        case last(Int)
+        /// The columns with these names in the header, in this order.
+        case named([String])
+    }
+
+    /// Reads a regression set: features and real-valued targets (every other column is a feature).
+    ///
+    /// - Returns: the data and the targets' names (from the header; nil without one).
+    /// - Throws: ``DataError`` for any syntax error, a target column the file does not have, no
+    ///   feature column left, or no rows.
+    public static func readRegression(contentsOf path: String, targets: TargetColumns, header: HeaderRow = .automatic,
+                                      delimiter: UInt8 = UInt8(ascii: ",")) throws(DataError) -> (data: RegressionData, targetNames: [String]?) {
+        let table = try read(contentsOf: path, header: header, delimiter: delimiter)
+        return try regression(table, path: path, targets: targets)
+    }
+
+    /// Splits a table into features and targets (see ``readRegression(contentsOf:targets:header:delimiter:)``).
+    public static func regression(_ table: CSVTable, path: String, targets: TargetColumns) throws(DataError) -> (data: RegressionData, targetNames: [String]?) {
+        var targetIndices: [Int] = []
+        switch targets {
+        case .last(let k):
+            guard k >= 1, k < table.columnCount else {
+                throw .invalidField(path: path, field: "target columns", value: "the last \(k) of \(table.columnCount)",
+                                    expected: "at least 1 target and 1 feature column")
+            }
+            targetIndices = Array((table.columnCount - k)..<table.columnCount)
+        case .named(let names):
+            guard let header = table.columnNames else {
+                throw .invalidField(path: path, field: "header row", value: "none",
+                                    expected: "a header naming the target columns \(names.joined(separator: ", "))")
+            }
+            for name in names {
+                guard let index = header.firstIndex(of: name) else {
+                    throw .invalidField(path: path, field: "target column", value: "'\(name)'",
+                                        expected: "one of the header's columns: \(header.joined(separator: ", "))")
+                }
+                guard !targetIndices.contains(index) else {
+                    throw .invalidField(path: path, field: "target column", value: "'\(name)' twice", expected: "each target once")
+                }
+                targetIndices.append(index)
+            }
+            guard !names.isEmpty, targetIndices.count < table.columnCount else {
+                throw .invalidField(path: path, field: "target columns", value: "\(names.count) of \(table.columnCount)",
+                                    expected: "at least 1 target and 1 feature column")
+            }
+        }
+        let featureIndices = (0..<table.columnCount).filter { !targetIndices.contains($0) }
+        var x: [Float] = [], t: [Float] = []
+        x.reserveCapacity(table.rowCount * featureIndices.count)
+        t.reserveCapacity(table.rowCount * targetIndices.count)
+        for r in 0..<table.rowCount {
+            let base = r * table.columnCount
+            for c in featureIndices { x.append(table.values[base + c]) }
+            for c in targetIndices { t.append(table.values[base + c]) }
+        }
+        let data = RegressionData(features: Tensor(shape: [table.rowCount, featureIndices.count], scalars: x),
+                                  targets: Tensor(shape: [table.rowCount, targetIndices.count], scalars: t))
+        return (data, table.columnNames.map { names in targetIndices.map { names[$0] } })
+    }
+
     /// The streaming core: calls `onHeader` with the header's names (if any) and `onRow` with
     /// each data row's values, so a converter can write rows out as they are parsed.
     static func scan(_ bytes: UnsafeRawBufferPointer, path: String, header: HeaderRow, delimiter: UInt8,

@@ -4,6 +4,8 @@ import Foundation
 public struct Batch: Sendable {
     public var features: Tensor
     public var labels: [Int32]
+    /// Real-valued targets, [rows, targets] (regression sources); nil for class labels.
+    public var targets: Tensor? = nil
     /// The examples' indices in the source.
     public var indices: ArraySlice<Int>
     /// Examples in the whole mini-batch this one is a shard of (data-parallel training);
@@ -75,7 +77,8 @@ public final class DataLoader: @unchecked Sendable {
             var generator = RandomGenerator(seed: seed ^ 0xA5A5_5A5A, stream: UInt64(epoch) << 32 | UInt64(b))
             transform(&features, &generator)
         }
-        return Batch(features: features, labels: labels, indices: indices, globalCount: global.count)
+        return Batch(features: features, labels: labels, targets: source.targets(indices), indices: indices,
+                     globalCount: global.count)
     }
 
     /// The batches of `epoch`, starting at batch `first` (to resume mid-epoch).

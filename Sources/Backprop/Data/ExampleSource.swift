@@ -14,6 +14,11 @@ public protocol ExampleSource: Sendable {
     /// Writes the features of the examples at `indices`, one row each, into `destination`
     /// (`indices.count × featureCount` floats).
     func gatherFeatures(_ indices: ArraySlice<Int>, into destination: UnsafeMutableBufferPointer<Float>)
+    /// Real-valued targets per example (regression); 0 for a source of class labels.
+    var targetCount: Int { get }
+    /// Writes the targets of the examples at `indices`, one row each, into `destination`
+    /// (`indices.count × targetCount` floats).
+    func gatherTargets(_ indices: ArraySlice<Int>, into destination: UnsafeMutableBufferPointer<Float>)
 }
 
 extension ExampleSource {
@@ -40,23 +45,41 @@ extension ExampleSource {
 
     /// All labels, in order.
     public var allLabels: [Int32] { (0..<count).map { label($0) } }
+
+    /// No targets: a source of class labels.
+    public var targetCount: Int { 0 }
+    public func gatherTargets(_ indices: ArraySlice<Int>, into destination: UnsafeMutableBufferPointer<Float>) {}
+
+    /// The targets of the examples at `indices` ([indices.count, targetCount]), nil for a
+    /// source without targets.
+    public func targets(_ indices: ArraySlice<Int>) -> Tensor? {
+        guard targetCount > 0 else { return nil }
+        var targets = Tensor(uninitializedShape: [indices.count, targetCount])
+        targets.withUnsafeMutableBufferPointer { gatherTargets(indices, into: $0) }
+        return targets
+    }
 }
 
 extension LabeledData: ExampleSource {
     public var featureCount: Int { features.shape[1] }
     public func label(_ index: Int) -> Int32 { labels[index] }
     public func gatherFeatures(_ indices: ArraySlice<Int>, into destination: UnsafeMutableBufferPointer<Float>) {
-        let f = featureCount
-        precondition(destination.count >= indices.count * f, "gatherFeatures: destination too small")
-        guard let out = destination.baseAddress else { return }
-        features.withUnsafeBufferPointer { src in
-            guard let base = src.baseAddress else { return }
-            var d = out
-            for i in indices {
-                precondition(i >= 0 && i < count, "gatherFeatures: index \(i) out of range 0..<\(count)")
-                d.update(from: base + i * f, count: f)
-                d += f
-            }
+        gatherRows(of: features, indices, into: destination)
+    }
+}
+
+/// Copies rows `indices` of the [rows, width] `table` one after another into `destination`.
+func gatherRows(of table: Tensor, _ indices: ArraySlice<Int>, into destination: UnsafeMutableBufferPointer<Float>) {
+    let width = table.shape[1], rows = table.shape[0]
+    precondition(destination.count >= indices.count * width, "gatherRows: destination too small")
+    guard let out = destination.baseAddress else { return }
+    table.withUnsafeBufferPointer { source in
+        guard let base = source.baseAddress else { return }
+        var d = out
+        for i in indices {
+            precondition(i >= 0 && i < rows, "gatherRows: index \(i) out of range 0..<\(rows)")
+            d.update(from: base + i * width, count: width)
+            d += width
         }
     }
 }
@@ -108,6 +131,10 @@ public struct SubsetSource<Base: ExampleSource>: ExampleSource {
     public func label(_ index: Int) -> Int32 { base.label(indices[index]) }
     public func gatherFeatures(_ rows: ArraySlice<Int>, into destination: UnsafeMutableBufferPointer<Float>) {
         base.gatherFeatures(ArraySlice(rows.map { indices[$0] }), into: destination)
+    }
+    public var targetCount: Int { base.targetCount }
+    public func gatherTargets(_ rows: ArraySlice<Int>, into destination: UnsafeMutableBufferPointer<Float>) {
+        base.gatherTargets(ArraySlice(rows.map { indices[$0] }), into: destination)
     }
 }
 

@@ -242,6 +242,7 @@ extension Ensemble {
                       configuration: TrainingConfiguration, bagging: Bool, parallel: Bool = true,
                       normalization: Normalization = .none,
                       transform: (@Sendable (inout Tensor, inout RandomGenerator) -> Void)? = nil,
+                      objective: any TrainingObjective = SoftmaxCrossEntropyObjective(),
                       members descriptions: [MultilayerPerceptron]? = nil,
                       runDirectory: String? = nil, resume: Bool = false) throws(TrainingError) -> [MemberTrainingReport] {
         guard source.count > 0 else { throw .invalidConfiguration("the training set is empty") }
@@ -260,7 +261,7 @@ extension Ensemble {
                 return .success(try Self.trainMember(
                     member, index: k, description: descriptions?[k], source: source, all: all, validation: validation,
                     configuration: configuration, bagging: bagging, normalization: normalization, transform: transform,
-                    runDirectory: runDirectory, resume: resume, prefetches: concurrent ? false : nil))
+                    objective: objective, runDirectory: runDirectory, resume: resume, prefetches: concurrent ? false : nil))
             } catch {
                 return .failure(error)
             }
@@ -285,7 +286,7 @@ extension Ensemble {
                                     source: any ExampleSource, all: [Int], validation: (any ExampleSource)?,
                                     configuration: TrainingConfiguration, bagging: Bool, normalization: Normalization,
                                     transform: (@Sendable (inout Tensor, inout RandomGenerator) -> Void)?,
-                                    runDirectory: String?, resume: Bool, prefetches: Bool?) throws(TrainingError) -> MemberTrainingReport {
+                                    objective: any TrainingObjective, runDirectory: String?, resume: Bool, prefetches: Bool?) throws(TrainingError) -> MemberTrainingReport {
         let start = Date()
         var c = configuration
         c.seed = memberSeed(base: configuration.seed, index: index)
@@ -293,7 +294,7 @@ extension Ensemble {
         let data: any ExampleSource = bagging ? subset(of: source, indices: sample) : source
         let directory = runDirectory.map { memberDirectory($0, index: index) }
         let trainer = try Trainer(module: member, description: description.map { .network($0) },
-                                  objective: SoftmaxCrossEntropyObjective(), configuration: c,
+                                  objective: objective, configuration: c,
                                   train: data, validation: validation, test: nil, normalization: normalization,
                                   transform: transform, runDirectory: directory, reporter: ProgressReporter(quiet: true),
                                   prefetches: prefetches)
@@ -305,7 +306,7 @@ extension Ensemble {
         }
         let summary = try trainer.fit()
         let last = summary.history.last
-        let evaluation = validation.map { Evaluation.measure(member, on: $0, normalization: normalization) }
+        let evaluation = validation.map { objective.measure(member, on: $0, normalization: normalization) }
         member.eval()
         return MemberTrainingReport(member: index, seed: c.seed, sampleSize: sample.count,
                                     distinctExamples: Set(sample).count, steps: summary.steps,

@@ -4,6 +4,7 @@ extension MixtureOfExperts {
     /// loss and, with top-k routing, 0.01 × the load-balancing loss. `train --experts` and the
     /// mixtures experiment minimize it through ``Trainer``.
     public func trainingLoss(_ features: Tensor, labels: [Int32]) -> Variable {
-        MixtureOfExpertsObjective().loss(of: self, features: features, labels: labels).loss
+        let batch = Batch(features: features, labels: labels, indices: ArraySlice(0..<labels.count), globalCount: labels.count)
+        return MixtureOfExpertsObjective().loss(of: self, batch: batch).loss
     }
 }

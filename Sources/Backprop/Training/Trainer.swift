@@ -30,6 +30,8 @@ public struct TrainingSummary: Sendable {
     /// The epoch whose weights were kept (best validation accuracy), if there was validation.
     public var bestEpoch: Int?
     public var bestValidationAccuracy: Float?
+    /// The kept model's validation loss (regression selects on it).
+    public var bestValidationLoss: Float? = nil
     /// The kept model on the test set, if one was given.
     public var test: Evaluation?
     /// Wall-clock seconds spent in training steps and evaluations (this session).
@@ -91,6 +93,8 @@ public final class Trainer {
         var epochsCompleted = 0
         var step = 0
         var bestValidationAccuracy: Float?
+        /// Regression selects the lowest validation loss (absent in classification checkpoints).
+        var bestValidationLoss: Float?
         var bestEpoch: Int?
         var evaluationsWithoutImprovement = 0
         var history: [MetricsRecord] = []
@@ -131,8 +135,12 @@ public final class Trainer {
         guard train.featureCount == description.inputSize else {
             throw .invalidConfiguration("the data has \(train.featureCount) features but the model's input size is \(description.inputSize)")
         }
-        guard train.classCount == description.outputSize else {
-            throw .invalidConfiguration("the data has \(train.classCount) classes but the model has \(description.outputSize) outputs")
+        let task = (objective ?? description.defaultObjective).task
+        let needed = task.outputCount(for: train)
+        guard needed == description.outputSize else {
+            let what = task.isRegression ? "\(train.targetCount) targets" : task.loss == .binaryCrossEntropy
+                ? "2 classes for one sigmoid output" : "\(train.classCount) classes"
+            throw .invalidConfiguration("the data has \(what) but the model has \(description.outputSize) outputs")
         }
         try self.init(module: description.build(seed: configuration.seed), description: description,
                       objective: objective ?? description.defaultObjective, configuration: configuration,
@@ -161,11 +169,20 @@ public final class Trainer {
         guard c.batchSize >= 1 else { throw .invalidConfiguration("batch size must be at least 1, got \(c.batchSize)") }
         if let steps = c.maximumSteps, steps < 1 { throw .invalidConfiguration("the step limit must be at least 1, got \(steps)") }
         guard train.count > 0 else { throw .invalidConfiguration("the training set is empty") }
+        if objective.task.isRegression && train.targetCount == 0 {
+            throw .invalidConfiguration("\(objective.task.loss.rawValue) regresses real-valued targets; the data has class labels only")
+        }
+        if !objective.task.isRegression && train.targetCount > 0 {
+            throw .invalidConfiguration("the data has real-valued targets; train on them with a regression loss (mse or sse)")
+        }
+        if objective.task.loss == .binaryCrossEntropy && train.classCount != 2 {
+            throw .invalidConfiguration("bce trains two classes with one sigmoid output; the data has \(train.classCount) classes")
+        }
         guard objective.accepts(module) else {
             throw .invalidConfiguration("\(type(of: objective)) cannot train a \(type(of: module))")
         }
         if description == nil {
-            try Self.checkOutputs(of: module, on: train)
+            try Self.checkOutputs(of: module, on: train, task: objective.task)
         }
         if runDirectory != nil && description == nil {
             throw .invalidConfiguration("a run folder needs the model's description (its files describe their model)")
@@ -231,7 +248,7 @@ public final class Trainer {
 
     /// Checks that `module` maps the source's examples to one output per class (one example
     /// in evaluation mode, which draws no random numbers and updates no statistics).
-    static func checkOutputs(of module: any Module, on source: any ExampleSource) throws(TrainingError) {
+    static func checkOutputs(of module: any Module, on source: any ExampleSource, task: TrainingTask) throws(TrainingError) {
         let wasTraining = module.isTraining
         module.eval()
         defer { module.isTraining = wasTraining }
@@ -242,8 +259,9 @@ public final class Trainer {
         }
         let (features, _) = source.batch(ArraySlice([0]))
         let shape = module(features).shape
-        guard shape == [1, source.classCount] else {
-            throw .invalidConfiguration("the model gives outputs of shape \(Array(shape.dropFirst())) for \(source.classCount) classes")
+        let needed = task.outputCount(for: source)
+        guard shape == [1, needed] else {
+            throw .invalidConfiguration("the model gives outputs of shape \(Array(shape.dropFirst())) for \(needed) \(task.isRegression ? "targets" : "classes")")
         }
     }
 
@@ -352,9 +370,10 @@ public final class Trainer {
                 throw .invalidConfiguration("\(error)")
             }
         }
-        let testResult = test.map { Evaluation.measure(model, on: $0, normalization: normalization) }
+        let testResult = test.map { objective.measure(model, on: $0, normalization: normalization) }
         return TrainingSummary(history: state.history, bestEpoch: state.bestEpoch,
-                               bestValidationAccuracy: state.bestValidationAccuracy, test: testResult,
+                               bestValidationAccuracy: state.bestValidationAccuracy,
+                               bestValidationLoss: state.bestValidationLoss, test: testResult,
                                seconds: Date().timeIntervalSince(start), steps: state.step, stoppedEarly: stoppedEarly)
     }
 
@@ -379,7 +398,7 @@ public final class Trainer {
             (value, batchCorrect, batchCount) = (totals.meanLoss, totals.correct, totals.examples)
         } else {
             (value, batchCorrect, batchCount) = Backend.$current.withValue(backend) {
-                let outcome = objective.loss(of: model, features: batch.features, labels: batch.labels)
+                let outcome = objective.loss(of: model, batch: batch)
                 let value = outcome.loss.value.scalar
                 if value.isFinite { outcome.loss.backward() }
                 return (value, outcome.correct, batch.labels.count)
@@ -416,7 +435,9 @@ public final class Trainer {
             }
             let whole = rows.count == batch.labels.count
             let labels = whole ? batch.labels : Array(batch.labels[rows])
-            let outcome = objective.loss(of: network, features: whole ? batch.features : batch.features.rows(rows), labels: labels)
+            let shard = whole ? batch : Batch(features: batch.features.rows(rows), labels: labels,
+                                              targets: batch.targets?.rows(rows), indices: batch.indices, globalCount: batch.globalCount)
+            let outcome = objective.loss(of: network, batch: shard)
             let loss = outcome.loss
             let value = loss.value.scalar
             // A non-finite loss travels in the totals, so every rank stops at this step. Backward
@@ -443,19 +464,27 @@ public final class Trainer {
 
     /// Evaluates, logs, selects the best model; returns whether early stopping triggered.
     private func evaluateLocally(epoch: Int, trainLoss: Float, trainAccuracy: Float, start: Date) throws(TrainingError) -> Bool {
-        let v = validation.map { Evaluation.measure(model, on: $0, normalization: normalization) }
-        let t = test.map { Evaluation.measure(model, on: $0, normalization: normalization) }
+        let v = validation.map { objective.measure(model, on: $0, normalization: normalization) }
+        let t = test.map { objective.measure(model, on: $0, normalization: normalization) }
         model.train()
+        let regression = objective.task.isRegression
         let record = MetricsRecord(epoch: epoch, step: state.step, learningRate: optimizer.learningRate,
-                                   trainLoss: trainLoss, trainAccuracy: trainAccuracy,
-                                   validationLoss: v?.loss, validationAccuracy: v?.accuracy,
-                                   testLoss: t?.loss, testAccuracy: t?.accuracy,
+                                   trainLoss: trainLoss, trainAccuracy: regression ? .nan : trainAccuracy,
+                                   validationLoss: v?.loss, validationAccuracy: regression ? nil : v?.accuracy,
+                                   testLoss: t?.loss, testAccuracy: regression ? nil : t?.accuracy,
                                    seconds: Date().timeIntervalSince(start))
         state.history.append(record)
         do { try log?.append(record) } catch { throw .write(error) }
-        var parts = [String(format: "epoch %3d  step %6d  loss %.4f  train %.2f%%", epoch, state.step, trainLoss, 100 * trainAccuracy)]
-        if let v { parts.append(String(format: "val loss %.4f  val %.2f%%", v.loss, 100 * v.accuracy)) }
-        if let t { parts.append(String(format: "test %.2f%%", 100 * t.accuracy)) }
+        var parts: [String]
+        if regression {
+            parts = [String(format: "epoch %3d  step %6d  loss %.4f", epoch, state.step, trainLoss)]
+            if let r = v?.regression { parts.append(String(format: "val MSE %.4g  MAE %.4g  R² %.4f", r.meanSquaredError, r.meanAbsoluteError, r.rSquared)) }
+            if let r = t?.regression { parts.append(String(format: "test MSE %.4g  R² %.4f", r.meanSquaredError, r.rSquared)) }
+        } else {
+            parts = [String(format: "epoch %3d  step %6d  loss %.4f  train %.2f%%", epoch, state.step, trainLoss, 100 * trainAccuracy)]
+            if let v { parts.append(String(format: "val loss %.4f  val %.2f%%", v.loss, 100 * v.accuracy)) }
+            if let t { parts.append(String(format: "test %.2f%%", 100 * t.accuracy)) }
+        }
         parts.append(String(format: "lr %.3g  %.1fs", optimizer.learningRate, record.seconds))
         reporter.line(parts.joined(separator: "  "))
         var keepGoing = true
@@ -463,8 +492,12 @@ public final class Trainer {
 
         guard let v else { return !keepGoing }
         if case .reduceOnPlateau = scheduler.schedule { _ = scheduler.recordValidationLoss(v.loss) }
-        if state.bestValidationAccuracy.map({ v.accuracy > $0 }) ?? true {
-            state.bestValidationAccuracy = v.accuracy
+        // Classification keeps the most accurate model; regression the lowest validation error.
+        let improved = regression ? state.bestValidationLoss.map { v.loss < $0 } ?? !v.loss.isNaN
+            : state.bestValidationAccuracy.map { v.accuracy > $0 } ?? true
+        if improved {
+            state.bestValidationAccuracy = regression ? nil : v.accuracy
+            state.bestValidationLoss = v.loss
             state.bestEpoch = epoch
             state.evaluationsWithoutImprovement = 0
             try saveModel(metrics: record)
@@ -489,6 +522,8 @@ public final class Trainer {
                         Checkpoint.Key.normalization: Checkpoint.json(normalization),
                         Checkpoint.Key.configuration: Checkpoint.json(configuration)]
         if let description = modelDescription?.metadata { metadata[description.key] = description.value }
+        // A classifier's files are as they always were; other tasks say what their outputs are.
+        if objective.task != .classification { metadata[TrainingTask.metadataKey] = Checkpoint.json(objective.task) }
         return metadata
     }
 
