@@ -13,6 +13,8 @@
 #define GEMM_NR 16
 #define GEMM_VW 8
 #define GEMM_PACK_TRANSPOSED_A 1
+#define GEMM_COPY_B_IN_FIRST_SLIVER 1
+#define GEMM_PACK_LARGE_A 1
 #include "kernels/prelude.h"
 #pragma clang attribute push(__attribute__((target("avx2,fma,bmi,bmi2,f16c"))), apply_to = function)
 #include "kernels/all.h"

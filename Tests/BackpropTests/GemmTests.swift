@@ -110,6 +110,10 @@ struct GemmTests {
     fileprivate func largerShapes(kernel: CPULevel, layout: Layout) {
         check(layout, m: 200, n: 300, k: 517, alpha: 1, beta: 0, padding: 5, pool: twoThreads, kernel: kernel)
         check(layout, m: 131, n: 1100, k: 40, alpha: 0.5, beta: 1, padding: 0, pool: threeThreads, kernel: kernel)
+        // B rows 4 KiB apart (N = 1024, not read in place) under one row chunk: avx2 copies each
+        // panel during its first sliver; a ragged last panel is packed on its own.
+        check(layout, m: 100, n: 1024, k: 300, alpha: 1, beta: 1, padding: 0, pool: nil, kernel: kernel)
+        check(layout, m: 77, n: 1020, k: 257, alpha: -0.5, beta: 0.75, padding: 4, pool: twoThreads, kernel: kernel)
     }
 
     @Test("large C (rows-outer order, several column chunks), level in force", arguments: Layout.all)
