@@ -12,8 +12,11 @@ struct ExportCommand: ParsableCommand {
             --onnx writes an ONNX model (opset \(ONNXExport.opsetVersion)) with input '\(ONNXExport.inputName)' \
             [batch, features] — raw features: the model's input standardization is part of the graph — and \
             output '\(ONNXExport.outputName)' [batch, classes]: class probabilities (softmax rows), the \
-            numbers `backprop predict` prints. Networks, ensembles (averaged probabilities or outputs) and \
-            mixtures of experts (dense or top-k) are exported as their computation graphs.
+            numbers `backprop predict` prints; a two-class model with one sigmoid output (--loss bce) gives \
+            [batch, 1], P(class 1); a regression model (--loss mse/sse) has output '\(ONNXExport.valuesOutputName)' \
+            [batch, targets], its values in the data's units (the target standardization is part of the graph). \
+            Networks, ensembles (averaged probabilities or outputs) and mixtures of experts (dense or top-k) \
+            are exported as their computation graphs.
             --npz writes the model's tensors under their PyTorch state-dict names: PATH ending in .npz \
             gives one archive for numpy.load; any other PATH is a folder of NAME.npy files.
             """
@@ -37,11 +40,12 @@ struct ExportCommand: ParsableCommand {
         if let onnx {
             do {
                 try ONNXExport.write(loaded.model, inputSize: loaded.inputSize, normalization: loaded.normalization,
-                                     description: loaded.description, to: onnx)
+                                     task: loaded.task, description: loaded.description, to: onnx)
             } catch {
                 throw CommandFailure("\(error)")
             }
-            print("\(onnx): ONNX opset \(ONNXExport.opsetVersion), \(loaded.description); output '\(ONNXExport.outputName)' = class probabilities")
+            let meaning = loaded.task.isRegression ? "regression values" : loaded.task.loss == .binaryCrossEntropy ? "P(class 1)" : "class probabilities"
+            print("\(onnx): ONNX opset \(ONNXExport.opsetVersion), \(loaded.description); output '\(ONNXExport.outputName(for: loaded.task))' = \(meaning)")
         }
         if let npz {
             let tensors = loaded.file.entries.filter { !$0.name.hasPrefix("optimizer.") }

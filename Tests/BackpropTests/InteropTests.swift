@@ -156,6 +156,28 @@ enum Python {
         try NumPyArray(shape: expected.shape, floats: expected.scalars).write(to: directory.path("cli.npy"))
         manifest.append(["name": "cli-export", "model": "cli.onnx", "input": "mnist1000.npy", "expected": "cli.npy"])
 
+        // Regression (values in the data's units, through the target scaling) and two classes
+        // with one sigmoid output (P(class 1)), for a network and an output-averaging ensemble.
+        let scaling = TargetScaling(mean: [120, -3], standardDeviation: [40, 0.5])
+        let tasks: [(String, any Module, TrainingTask)] = [
+            ("regression-network", try MultilayerPerceptron(sizes: [784, 16, 2], activation: .tanh, batchNorm: true).build(seed: 14),
+             TrainingTask(loss: .meanSquaredError, targetScaling: scaling, targetNames: ["price", "rate"])),
+            ("regression-ensemble", try EnsembleArchitecture(member: MultilayerPerceptron(sizes: [784, 8, 2]), count: 2,
+                                                             combination: .averageOutputs).build(seed: 15),
+             TrainingTask(loss: .sumSquaredError, targetScaling: scaling)),
+            ("bce-network", try MultilayerPerceptron(sizes: [784, 12, 1], activation: .gelu).build(seed: 16),
+             TrainingTask(loss: .binaryCrossEntropy)),
+        ]
+        for (name, model, task) in tasks {
+            Self.randomizeBatchNorm(model, &g)
+            model.eval()
+            let expected = task.predictions(model(images))
+            try NumPyArray(shape: expected.shape, floats: expected.scalars).write(to: directory.path("\(name).npy"))
+            try ONNXExport.write(model, inputSize: 784, task: task, to: directory.path("\(name).onnx"))
+            manifest.append(["name": name, "model": "\(name).onnx", "input": "mnist1000.npy", "expected": "\(name).npy",
+                             "output": ONNXExport.outputName(for: task)])
+        }
+
         try Data(JSONSerialization.data(withJSONObject: manifest)).write(to: URL(fileURLWithPath: directory.path("cases.json")))
         let report = try Python.check(["onnx", directory.root])
         #expect(report.count == manifest.count)

@@ -48,9 +48,19 @@ public enum ONNXExport {
     public static let irVersion: Int64 = 7
     public static let inputName = "input"
     public static let outputName = "probabilities"
+    /// The output of a regression model: its values in the data's units, [batch, targets].
+    public static let valuesOutputName = "values"
 
-    /// The serialized ONNX model for `model`, which takes `inputSize` features.
+    /// The name of the graph's output for a model trained on `task`: ``outputName`` for
+    /// classifiers (a two-class model with one sigmoid output gives [batch, 1], P(class 1)),
+    /// ``valuesOutputName`` for regression.
+    public static func outputName(for task: TrainingTask) -> String { task.isRegression ? valuesOutputName : outputName }
+
+    /// The serialized ONNX model for `model`, which takes `inputSize` features; `task` says what
+    /// its outputs are (a regression's values are mapped back to the data's units in the graph,
+    /// a two-class logit through a `Sigmoid`).
     public static func encode(_ model: any Module, inputSize: Int, normalization: Normalization = .none,
+                              task: TrainingTask = .classification,
                               description: String = "") throws(ExportError) -> [UInt8] {
         var graph = GraphBuilder()
         var x = inputName
@@ -63,15 +73,38 @@ public enum ONNXExport {
             let centered = graph.node("Sub", [x, graph.constant("normalization.mean", Tensor(mean))])
             x = graph.node("Mul", [centered, graph.constant("normalization.inverse_std", Tensor(std.map { 1 / $0 }))])
         }
-        let probabilities = try classProbabilities(model, input: x, graph: &graph)
-        graph.node("Identity", [probabilities], output: outputName)
+        let name = outputName(for: task)
+        let result: String
+        let meaningText: String
         let classes = try outputWidth(model)
+        switch task.loss {
+        case .crossEntropy:
+            result = try classProbabilities(model, input: x, graph: &graph)
+            meaningText = "\(name): class probabilities, [batch, \(classes)], rows sum to 1"
+        case .binaryCrossEntropy:
+            result = graph.node("Sigmoid", [try rawOutputs(model, input: x, graph: &graph)])
+            meaningText = "\(name): P(class 1), [batch, 1] (one sigmoid output)"
+        case .meanSquaredError, .sumSquaredError:
+            var values = try rawOutputs(model, input: x, graph: &graph)
+            if let scaling = task.targetScaling {
+                guard scaling.mean.count == classes else {
+                    throw .unsupported(what: "the target scaling", reason: "it has \(scaling.mean.count) targets for \(classes) outputs")
+                }
+                // t = μ + σ·t', the model's standardized outputs in the data's units.
+                let scaled = graph.node("Mul", [values, graph.constant("targets.std", Tensor(scaling.standardDeviation))])
+                values = graph.node("Add", [scaled, graph.constant("targets.mean", Tensor(scaling.mean))])
+            }
+            result = values
+            meaningText = "\(name): regression values in the data's units, [batch, \(classes)]"
+                + (task.targetNames.map { " (\($0.joined(separator: ", ")))" } ?? "")
+        }
+        graph.node("Identity", [result], output: name)
 
         var proto = Onnx_ModelProto()
         proto.irVersion = irVersion
         proto.producerName = "backprop"
         proto.producerVersion = Checkpoint.formatTag
-        proto.docString = "Class probabilities (softmax rows) of a Backprop model\(description.isEmpty ? "" : ": \(description)")."
+        proto.docString = "\(task.isRegression ? "Regression values" : "Class probabilities") of a Backprop model\(description.isEmpty ? "" : ": \(description)")."
         var opset = Onnx_OperatorSetIdProto()
         opset.domain = ""
         opset.version = opsetVersion
@@ -81,11 +114,11 @@ public enum ONNXExport {
         g.node = graph.nodes
         g.initializer = graph.initializers
         g.input = [valueInfo(inputName, columns: inputSize)]
-        g.output = [valueInfo(outputName, columns: classes)]
+        g.output = [valueInfo(name, columns: classes)]
         proto.graph = g
         var meaning = Onnx_StringStringEntryProto()
         meaning.key = "output"
-        meaning.value = "\(outputName): class probabilities, [batch, \(classes)], rows sum to 1"
+        meaning.value = meaningText
         proto.metadataProps = [meaning]
         do {
             return Array(try proto.serializedBytes() as [UInt8])
@@ -97,8 +130,9 @@ public enum ONNXExport {
 
     /// Writes `encode(...)` to `path` atomically.
     public static func write(_ model: any Module, inputSize: Int, normalization: Normalization = .none,
+                             task: TrainingTask = .classification,
                              description: String = "", to path: String) throws(ExportError) {
-        let bytes = try encode(model, inputSize: inputSize, normalization: normalization, description: description)
+        let bytes = try encode(model, inputSize: inputSize, normalization: normalization, task: task, description: description)
         do { try AtomicFile.write(bytes, to: path) } catch { throw .write(error) }
     }
 
@@ -129,6 +163,26 @@ public enum ONNXExport {
             return try mixture(moe, input: input, graph: &graph)
         default:
             throw .unsupported(what: "\(type(of: model))", reason: "only networks, ensembles and mixtures of experts are exported")
+        }
+    }
+
+    /// The raw outputs (no softmax) of a network, or the mean of an ensemble's members' outputs
+    /// (``Ensemble/Combination/averageOutputs``): a regression's values, a two-class logit.
+    static func rawOutputs(_ model: any Module, input: String, graph: inout GraphBuilder) throws(ExportError) -> String {
+        switch model {
+        case let network as Sequential:
+            return try sequential(network, input: input, prefix: "", graph: &graph)
+        case let ensemble as Ensemble where ensemble.combination == .averageOutputs:
+            var outputs: [String] = []
+            for (k, member) in ensemble.members.enumerated() {
+                guard let network = member as? Sequential else {
+                    throw .unsupported(what: "ensemble member \(k)", reason: "only Sequential members are exported")
+                }
+                outputs.append(try sequential(network, input: input, prefix: "members.\(k).", graph: &graph))
+            }
+            return graph.node("Mean", outputs)
+        default:
+            throw .unsupported(what: "\(type(of: model))", reason: "regression and one-output models are exported as networks or output-averaging ensembles")
         }
     }
 
