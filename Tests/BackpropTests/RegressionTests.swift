@@ -246,6 +246,22 @@ extension RegressionTests {
         #expect(regressionOnLabels.status != 0 && regressionOnLabels.error.contains("class labels"), "\(regressionOnLabels.error)")
     }
 
+    /// The README's CSV example, as it is written there.
+    @Test func readmeRegressionExampleFitsBothTargets() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let file = root.appendingPathComponent("docs/data/regression.csv").path
+        let out = CommandLineTests.temporaryDirectory()
+        let train = try CommandLineTests.run(["train", "--dataset", "csv:\(file)", "--targets", "y,z", "--layers", "3,64,64,2",
+                                              "--epochs", "100", "--lr", "0.003", "--out", out, "--quiet"])
+        #expect(train.status == 0, "\(train.error)")
+        let line = try #require(train.output.split(separator: "\n").first { $0.hasPrefix("R² per target") }, "\(train.output)")
+        let values = line.split(separator: " ").compactMap { Float($0.trimmingCharacters(in: CharacterSet(charactersIn: ","))) }
+        #expect(values.count == 2 && values[0] > 0.98 && values[1] > 0.9, "\(line)")
+        let predict = try CommandLineTests.run(["predict", (out as NSString).appendingPathComponent("model.safetensors"), file, "--limit", "2"])
+        #expect(predict.status == 0 && predict.output.contains("[y, z]") && predict.output.contains("on 600 examples with targets"),
+                "\(predict.output)\(predict.error)")
+    }
+
     @Test func sineRegressionLearnsTheCurve() throws {
         let out = CommandLineTests.temporaryDirectory()
         let train = try CommandLineTests.run(["train", "--dataset", "sine", "--layers", "1,32,32,1", "--activation", "tanh",
