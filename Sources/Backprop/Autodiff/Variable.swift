@@ -52,7 +52,11 @@ public final class Variable {
     /// The shape of ``value``.
     public var shape: [Int] { value.shape }
 
-    /// Whether this variable was produced by an operation (and so has a graph behind it).
+    /// Whether no operation's backward step is recorded here: true for variables made with
+    /// ``init(_:requiresGrad:decays:)`` (inputs and parameters), for results of operations that
+    /// recorded nothing (no input ``requiresGrad``, or inside ``withoutGradient(_:)``), and for
+    /// results whose graph a ``backward(seed:)`` through them has already freed; false for a
+    /// result whose graph is still alive, that gradients flow back through.
     public var isLeaf: Bool { backwardFunction == nil }
 
     // MARK: Gradient accumulation, for operations' backward closures
