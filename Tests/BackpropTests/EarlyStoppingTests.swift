@@ -70,6 +70,110 @@ import Backprop
         #expect(model.namedParameters().map(\.parameter.value) == best)
     }
 
+    /// Without a patience it only selects: the best epoch is tracked, training never stops. A
+    /// patience of 0 stops at the first record.
+    @Test func patienceNoneAndZero() {
+        var selecting = EarlyStopping(mode: .maximize, patience: nil, keepsBestWeights: false)
+        for (epoch, accuracy) in [Float(0.5), 0.7, 0.6, 0.6, 0.6, 0.6].enumerated() {
+            let stops = selecting.record(accuracy, epoch: epoch, parameters: [])
+            #expect(!stops)
+        }
+        #expect(selecting.bestEpoch == 1)
+        #expect(selecting.epochsWithoutImprovement == 4)
+        var impatient = EarlyStopping(patience: 0, keepsBestWeights: false)
+        let stops = impatient.record(1, epoch: 0, parameters: [])
+        #expect(stops)
+    }
+
+    /// What ``Trainer`` relies on for regression: a NaN loss never becomes the best, not even
+    /// the first one; the next finite loss does.
+    @Test func aFirstNaNIsNoBest() {
+        var stopper = EarlyStopping(mode: .minimize, patience: 2, keepsBestWeights: false)
+        let stops = stopper.record(.nan, epoch: 1, parameters: [])
+        #expect(!stops)
+        #expect(stopper.bestEpoch == nil)
+        #expect(stopper.epochsWithoutImprovement == 1)
+        stopper.record(3, epoch: 2, parameters: [])
+        #expect(stopper.bestEpoch == 2)
+        #expect(stopper.epochsWithoutImprovement == 0)
+    }
+
+    /// A stopper rebuilt from what a checkpoint keeps (best value, its epoch, the records since)
+    /// decides every later record as the one that never stopped.
+    @Test func resumingDecidesAsTheUninterruptedOne() {
+        let accuracies: [Float] = [0.4, 0.6, 0.6, 0.65, 0.5, 0.64, 0.7, 0.69, 0.68, 0.7, 0.66]
+        for cut in 0...accuracies.count {
+            var straight = EarlyStopping(mode: .maximize, patience: 4, keepsBestWeights: false)
+            for (epoch, a) in accuracies.prefix(cut).enumerated() { straight.record(a, epoch: epoch, parameters: []) }
+            var resumed = EarlyStopping(mode: .maximize, patience: 4, bestValue: straight.bestValue,
+                                        bestEpoch: straight.bestEpoch,
+                                        epochsWithoutImprovement: straight.epochsWithoutImprovement)
+            for (epoch, a) in accuracies.enumerated().dropFirst(cut) {
+                let resumedStops = resumed.record(a, epoch: epoch, parameters: [])
+                let straightStops = straight.record(a, epoch: epoch, parameters: [])
+                #expect(resumedStops == straightStops)
+                #expect(resumed.bestEpoch == straight.bestEpoch && resumed.bestValue == straight.bestValue)
+                #expect(resumed.epochsWithoutImprovement == straight.epochsWithoutImprovement)
+            }
+        }
+    }
+
+    /// ``Trainer`` selects and stops with this type: replaying its validation accuracies through
+    /// an ``EarlyStopping`` of the same patience gives its best epoch and its last evaluation.
+    @Test func trainerSelectsAndStopsAsEarlyStoppingDoes() throws {
+        let summary = try Self.makeTrainer(epochs: 40, patience: 2, directory: TrainerTests.temporaryDirectory()).fit()
+        #expect(summary.stoppedEarly)
+        var replay = EarlyStopping(mode: .maximize, patience: 2, keepsBestWeights: false)
+        var stoppedAt: Int?
+        for record in summary.history {
+            if replay.record(try #require(record.validationAccuracy), epoch: record.epoch, parameters: []) {
+                stoppedAt = record.epoch
+                break
+            }
+        }
+        #expect(stoppedAt == summary.history.last?.epoch)
+        #expect(replay.bestEpoch == summary.bestEpoch)
+        #expect(replay.bestValue == summary.bestValidationAccuracy)
+    }
+
+    /// A run with early stopping stopped and resumed from its checkpoint keeps the same epoch and
+    /// stops at the same evaluation, with the same weights, as one that never stopped.
+    @Test func trainerResumesEarlyStoppingFromItsCheckpoint() throws {
+        let straight = try Self.makeTrainer(epochs: 40, patience: 2, directory: TrainerTests.temporaryDirectory())
+        let whole = try straight.fit()
+        #expect(whole.stoppedEarly)
+        let stop = try #require(whole.history.last?.epoch)
+        for cut in [stop - 2, stop - 1] where cut >= 1 {
+            let directory = TrainerTests.temporaryDirectory()
+            _ = try Self.makeTrainer(epochs: cut, patience: 2, directory: directory).fit()
+            let second = try Self.makeTrainer(epochs: 40, patience: 2, directory: directory)
+            try second.resume(from: try #require(second.checkpointPath))
+            let rest = try second.fit()
+            #expect(rest.stoppedEarly)
+            #expect(rest.bestEpoch == whole.bestEpoch)
+            #expect(rest.bestValidationAccuracy == whole.bestValidationAccuracy)
+            #expect(rest.history.map(\.epoch) == whole.history.map(\.epoch))
+            #expect(TrainerTests.parameters(second) == TrainerTests.parameters(straight))
+        }
+    }
+
+    /// A small classifier that stops improving within a few epochs.
+    static func makeTrainer(epochs: Int, patience: Int, directory: String) throws -> Trainer {
+        let data = SyntheticData.spirals(count: 120, classes: 3, noise: 0.05, seed: 3)
+        let split = trainValidationSplit(count: data.count, validationFraction: 0.25, seed: 4)
+        var configuration = TrainingConfiguration()
+        configuration.epochs = epochs
+        configuration.batchSize = 16
+        configuration.optimizer = "adam:lr=0.01"
+        configuration.earlyStoppingPatience = patience
+        configuration.seed = 11
+        return try Trainer(architecture: try MultilayerPerceptron(sizes: [2, 16, 3], activation: .tanh),
+                           configuration: configuration,
+                           train: SubsetSource(data, indices: split.train),
+                           validation: SubsetSource(data, indices: split.validation), test: nil,
+                           runDirectory: directory, reporter: ProgressReporter(interactive: false, quiet: true))
+    }
+
     @Test func restoreErrors() {
         let w = Variable(Tensor([1]), requiresGrad: true)
         let stopper = EarlyStopping(patience: 1)

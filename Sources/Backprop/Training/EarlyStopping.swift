@@ -9,8 +9,15 @@
 /// Semantics (Keras's `EarlyStopping`): a value improves on the best when it is lower by more
 /// than `minDelta` (``Mode/minimize``; higher, for ``Mode/maximize``). Each epoch without
 /// improvement adds one to ``epochsWithoutImprovement``; training should stop once it reaches
-/// `patience`. So with patience p and the best epoch b, ``record(_:epoch:parameters:)`` returns
-/// true at epoch b + p. NaN never improves.
+/// `patience`. So with patience p ≥ 1 and the best epoch b, ``record(_:epoch:parameters:)``
+/// returns true at epoch b + p. NaN never improves.
+///
+/// ``Trainer`` selects its model and stops with this type, one record per evaluation (so an
+/// "epoch" here is an evaluation when it evaluates every few steps): ``Mode/maximize`` on
+/// validation accuracy for classification, ``Mode/minimize`` on validation loss for
+/// regression, without snapshots (it writes the best model to its run folder instead), and
+/// continues a checkpointed run with
+/// ``init(mode:minDelta:patience:bestValue:bestEpoch:epochsWithoutImprovement:)``.
 public struct EarlyStopping: Sendable {
     /// Whether a smaller (loss) or larger (accuracy) metric is better.
     public enum Mode: String, Sendable, Codable {
@@ -20,8 +27,9 @@ public struct EarlyStopping: Sendable {
     public let mode: Mode
     /// How much better a value must be to count as an improvement (≥ 0).
     public let minDelta: Float
-    /// Epochs without improvement tolerated before stopping (≥ 1).
-    public let patience: Int
+    /// Epochs without improvement tolerated before stopping (≥ 0; 0 stops at the first
+    /// record), or nil to select the best epoch without ever stopping.
+    public let patience: Int?
     /// Whether to snapshot the parameters at the best epoch.
     public let keepsBestWeights: Bool
 
@@ -31,18 +39,33 @@ public struct EarlyStopping: Sendable {
     public private(set) var bestEpoch: Int?
     /// Epochs recorded since the last improvement.
     public private(set) var epochsWithoutImprovement: Int = 0
-    /// Whether patience ran out.
-    public private(set) var shouldStop: Bool = false
     /// The parameters at ``bestEpoch`` by name (empty unless `keepsBestWeights`).
     public private(set) var bestWeights: [String: Tensor] = [:]
 
-    public init(mode: Mode = .minimize, minDelta: Float = 0, patience: Int, keepsBestWeights: Bool = true) {
-        precondition(patience >= 1, "EarlyStopping: patience must be at least 1, got \(patience)")
+    public init(mode: Mode = .minimize, minDelta: Float = 0, patience: Int?, keepsBestWeights: Bool = true) {
+        precondition(patience.map { $0 >= 0 } ?? true, "EarlyStopping: patience must be non-negative, got \(patience ?? 0)")
         precondition(minDelta >= 0 && minDelta.isFinite, "EarlyStopping: minDelta must be non-negative, got \(minDelta)")
         self.mode = mode
         self.minDelta = minDelta
         self.patience = patience
         self.keepsBestWeights = keepsBestWeights
+    }
+
+    /// Early stopping that continues where a stopped run left off: its best value and that
+    /// value's epoch (nil before the first record) and its epochs since the last improvement,
+    /// e.g. from a training checkpoint. It has no snapshot of the best weights (the run saved
+    /// those itself), so it keeps none.
+    public init(mode: Mode = .minimize, minDelta: Float = 0, patience: Int?,
+                bestValue: Float?, bestEpoch: Int?, epochsWithoutImprovement: Int) {
+        self.init(mode: mode, minDelta: minDelta, patience: patience, keepsBestWeights: false)
+        self.bestValue = bestValue
+        self.bestEpoch = bestEpoch
+        self.epochsWithoutImprovement = epochsWithoutImprovement
+    }
+
+    /// Whether patience ran out: ``epochsWithoutImprovement`` has reached `patience`.
+    public var shouldStop: Bool {
+        patience.map { epochsWithoutImprovement >= $0 } ?? false
     }
 
     /// Whether `value` improves on the best so far.
@@ -74,7 +97,6 @@ public struct EarlyStopping: Sendable {
             }
         } else {
             epochsWithoutImprovement += 1
-            if epochsWithoutImprovement >= patience { shouldStop = true }
         }
         return shouldStop
     }

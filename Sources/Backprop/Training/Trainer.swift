@@ -42,8 +42,9 @@ public struct TrainingSummary: Sendable {
 
 /// Trains a model on an objective: mini-batch steps with an optimizer, a learning-rate
 /// schedule, optional clipping and gradient noise; evaluation on validation and test sets;
-/// model selection and early stopping on validation accuracy only (never the test set); the
-/// best model and a full training checkpoint written atomically to a run folder;
+/// model selection and early stopping (``EarlyStopping``) on validation only (accuracy, or the
+/// loss for regression; never the test set); the best model and a full training checkpoint
+/// written atomically to a run folder;
 /// `resume(from:)` continuing a run bit-identically to one that never stopped.
 ///
 /// Every kind of model trains through this one loop and its one ``step(_:)``: a network, a
@@ -492,27 +493,38 @@ public final class Trainer {
 
         guard let v else { return !keepGoing }
         if case .reduceOnPlateau = scheduler.schedule { _ = scheduler.recordValidationLoss(v.loss) }
-        // Classification keeps the most accurate model; regression the lowest validation error.
-        let improved = regression ? state.bestValidationLoss.map { v.loss < $0 } ?? !v.loss.isNaN
-            : state.bestValidationAccuracy.map { v.accuracy > $0 } ?? true
+        var stopping = earlyStopping
+        let selected = regression ? v.loss : v.accuracy
+        let improved = stopping.isImprovement(selected)
+        stopping.record(selected, epoch: epoch, parameters: [])
+        state.evaluationsWithoutImprovement = stopping.epochsWithoutImprovement
         if improved {
             state.bestValidationAccuracy = regression ? nil : v.accuracy
             state.bestValidationLoss = v.loss
             state.bestEpoch = epoch
-            state.evaluationsWithoutImprovement = 0
             try saveModel(metrics: record)
-        } else {
-            state.evaluationsWithoutImprovement += 1
         }
         if !keepGoing {
             reporter.line("stopped by a callback after epoch \(epoch)")
             return true
         }
-        if let patience = configuration.earlyStoppingPatience, state.evaluationsWithoutImprovement >= patience {
+        if stopping.shouldStop, let patience = configuration.earlyStoppingPatience {
             reporter.line("early stopping: no validation improvement in \(patience) evaluations; keeping epoch \(state.bestEpoch ?? epoch)")
             return true
         }
         return false
+    }
+
+    /// Model selection and early stopping as far as the run has come (``state``, which
+    /// checkpoints carry): classification keeps the most accurate model, regression the one of
+    /// lowest validation loss; an evaluation without improvement counts towards the patience.
+    private var earlyStopping: EarlyStopping {
+        let regression = objective.task.isRegression
+        // A patience below 0 stops at the first evaluation, as 0 does.
+        return EarlyStopping(mode: regression ? .minimize : .maximize,
+                             patience: configuration.earlyStoppingPatience.map { max($0, 0) },
+                             bestValue: regression ? state.bestValidationLoss : state.bestValidationAccuracy,
+                             bestEpoch: state.bestEpoch, epochsWithoutImprovement: state.evaluationsWithoutImprovement)
     }
 
     // MARK: Files
