@@ -154,9 +154,16 @@ struct InfoCommand: ParsableCommand {
             print(mixture.usage(on: data.test, normalization: loaded.normalization))
         }
         if let metrics = try? Checkpoint.decode(MetricsRecord.self, loaded.file, key: Checkpoint.Key.metrics, path: checkpoint) {
-            var line = "metrics at epoch \(metrics.epoch), step \(metrics.step): train \(String(format: "%.2f%%", 100 * metrics.trainAccuracy))"
-            if let v = metrics.validationAccuracy { line += String(format: ", validation %.2f%%", 100 * v) }
-            if let t = metrics.testAccuracy { line += String(format: ", test %.2f%%", 100 * t) }
+            var line = "metrics at epoch \(metrics.epoch), step \(metrics.step): "
+            if loaded.task.isRegression {
+                line += String(format: "train loss %.4g", metrics.trainLoss)
+                if let v = metrics.validationLoss { line += String(format: ", validation MSE %.4g", v) }
+                if let t = metrics.testLoss { line += String(format: ", test MSE %.4g", t) }
+            } else {
+                line += "train \(String(format: "%.2f%%", 100 * metrics.trainAccuracy))"
+                if let v = metrics.validationAccuracy { line += String(format: ", validation %.2f%%", 100 * v) }
+                if let t = metrics.testAccuracy { line += String(format: ", test %.2f%%", 100 * t) }
+            }
             print(line)
         }
         if loaded.file.entries.contains(where: { $0.name.hasPrefix("optimizer.") }),

@@ -216,6 +216,7 @@ extension RegressionTests {
         #expect(eval.output.contains("MAE"))
         let info = try CommandLineTests.run(["info", model])
         #expect(info.output.contains("task: regression of 1 target(s) y"), "\(info.output)")
+        #expect(info.output.contains("validation MSE") && !info.output.contains("nan"), "\(info.output)")
         // predict, in the data's units: the first row's target is known.
         let rows = csv.split(separator: "\n").prefix(3).joined(separator: "\n") + "\n"
         let input = CommandLineTests.temporaryDirectory() + ".csv"
