@@ -122,6 +122,9 @@ struct TrainCommand: ParsableCommand {
         if runOptions.threads != nil, let count = Int(parallelism.replicas), count > 1 {
             throw CommandFailure("--threads cannot be combined with --replicas \(count): each replica runs one kernel thread")
         }
+        if let patience = regularization.earlyStopping, patience < 1 {
+            throw CommandFailure("--early-stopping must be at least 1 evaluation without improvement, got \(patience)")
+        }
         if regularization.earlyStopping != nil && dataOptions.validationFraction == 0 {
             throw CommandFailure("--early-stopping watches the validation set; --validation-fraction 0 holds none out")
         }

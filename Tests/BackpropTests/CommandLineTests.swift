@@ -76,6 +76,7 @@ import Backprop
         (["train", "--dataset", "moons", "--layers", "2,8,2", "--micro-batches", "100000000"], "exceeds the batch size"),
         (["train", "--dataset", "moons", "--layers", "2,3037000500,3037000500,2"], "a layer of more than"),
         (["train", "--dataset", "moons", "--replicas", "zero"], "--replicas must be"),
+        (["train", "--dataset", "moons", "--early-stopping", "0"], "--early-stopping must be at least 1"),
         (["train", "--dataset", "moons", "--replicas", "2", "--ensemble", "2"], "--replicas trains one network"),
         (["train", "--dataset", "moons", "--layers", "2,8,2", "--replicas", "300"], "exceeds the batch size"),
     ])
