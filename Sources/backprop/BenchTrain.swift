@@ -153,7 +153,7 @@ struct BenchTrain: ParsableCommand {
     /// The replicas to run `configuration` with on this process's threads.
     private func replicaCount(for configuration: TrainingBenchmark.Configuration) throws -> Int {
         if replicas == "auto" {
-            let network = try MultilayerPerceptron(sizes: configuration.sizes, batchNorm: configuration.batchNorm)
+            let network = try MultilayerPerceptronArchitecture(sizes: configuration.sizes, batchNorm: configuration.batchNorm)
             return ThreadReplicas.recommendedCount(threads: ThreadPool.shared.threadCount, parameterCount: network.parameterCount,
                                                    batchNorm: configuration.batchNorm, batchSize: configuration.batchSize,
                                                    roundTripNanoseconds: TrainingBenchmark.coreRoundTripNanoseconds())

@@ -37,8 +37,8 @@ struct ImportWeightsCommand: ParsableCommand {
 
     func run() throws {
         do {
-            let architecture = try MultilayerPerceptron(
-                sizes: MultilayerPerceptron.parseSizes(layers), activation: MultilayerPerceptron.parseActivation(activation),
+            let architecture = try MultilayerPerceptronArchitecture(
+                sizes: MultilayerPerceptronArchitecture.parseSizes(layers), activation: MultilayerPerceptronArchitecture.parseActivation(activation),
                 batchNorm: batchnorm, dropout: dropout)
             let model = try WeightImport.network(architecture, contentsOf: file)
             try WeightImport.save(model, architecture: architecture, to: out)

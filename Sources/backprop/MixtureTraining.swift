@@ -10,7 +10,7 @@ enum MixtureTraining {
     /// member's and the combination's test accuracy and saves the ensemble as one model file.
     /// Member k's own run (model, checkpoint, metrics) is in `member-<k+1>/` of the run folder,
     /// which `--resume` continues.
-    static func trainEnsemble(count: Int, bagging: Bool, member: MultilayerPerceptron, configuration: TrainingConfiguration,
+    static func trainEnsemble(count: Int, bagging: Bool, member: MultilayerPerceptronArchitecture, configuration: TrainingConfiguration,
                               train: any ExampleSource, validation: (any ExampleSource)?, test: any ExampleSource,
                               normalization: Normalization,
                               transform: (@Sendable (inout Tensor, inout RandomGenerator) -> Void)?, task: TrainingTask,

@@ -165,9 +165,9 @@ struct TrainCommand: ParsableCommand {
         let threadCount = runOptions.threads ?? ThreadPool.shared.threadCount
         guard threadCount > 1 else { return 1 }
         // The network's size without loading the data: explicit modelOptions.layers, or MNIST's default.
-        let sizes = (try? modelOptions.layers.map { try MultilayerPerceptron.parseSizes($0) }) ?? nil
+        let sizes = (try? modelOptions.layers.map { try MultilayerPerceptronArchitecture.parseSizes($0) }) ?? nil
         guard let sizes = sizes ?? (dataOptions.dataset == "mnist" || dataOptions.dataset == "fashion-mnist" ? [784] + TrainDefaults.imageHidden + [10] : nil),
-              let network = try? MultilayerPerceptron(sizes: sizes, batchNorm: modelOptions.batchnorm) else { return 1 }
+              let network = try? MultilayerPerceptronArchitecture(sizes: sizes, batchNorm: modelOptions.batchnorm) else { return 1 }
         let batch = Int(optimization.batchSize) ?? 0
         return ThreadReplicas.recommendedCount(threads: threadCount, parameterCount: network.parameterCount, batchNorm: modelOptions.batchnorm,
                                                batchSize: batch, roundTripNanoseconds: TrainingBenchmark.coreRoundTripNanoseconds())
@@ -245,9 +245,9 @@ struct TrainCommand: ParsableCommand {
         let task0 = TrainingTask(loss: lossFunction, targetNames: data.targetNames)
         let outputs = task0.outputCount(for: data.train), classes = data.train.classCount
         let isImage = data.name.hasSuffix("mnist") || data.name.hasPrefix("dir:")
-        let sizes = try modelOptions.layers.map { try MultilayerPerceptron.parseSizes($0) }
+        let sizes = try modelOptions.layers.map { try MultilayerPerceptronArchitecture.parseSizes($0) }
             ?? [inputs] + (isImage ? TrainDefaults.imageHidden : TrainDefaults.otherHidden) + [outputs]
-        let architecture = try MultilayerPerceptron(sizes: sizes, activation: MultilayerPerceptron.parseActivation(modelOptions.activation),
+        let architecture = try MultilayerPerceptronArchitecture(sizes: sizes, activation: MultilayerPerceptronArchitecture.parseActivation(modelOptions.activation),
                                                     batchNorm: modelOptions.batchnorm, dropout: regularization.dropout ?? (isImage ? TrainDefaults.imageDropout : 0),
                                                     inputNoise: regularization.inputNoise)
 
@@ -304,8 +304,8 @@ struct TrainCommand: ParsableCommand {
         }
         let description: TrainableModel
         if let experts = modelOptions.experts {
-            let expertHidden = try modelOptions.expertLayers.map(MultilayerPerceptron.parseSizes) ?? TrainDefaults.expertHidden
-            let gateHidden = (modelOptions.gateLayers ?? "").isEmpty ? [] : try MultilayerPerceptron.parseSizes(modelOptions.gateLayers ?? "")
+            let expertHidden = try modelOptions.expertLayers.map(MultilayerPerceptronArchitecture.parseSizes) ?? TrainDefaults.expertHidden
+            let gateHidden = (modelOptions.gateLayers ?? "").isEmpty ? [] : try MultilayerPerceptronArchitecture.parseSizes(modelOptions.gateLayers ?? "")
             var mixture = try MixtureOfExpertsArchitecture(
                 inputSize: inputs, outputSize: classes, expertCount: experts, expertHidden: expertHidden,
                 gateHidden: gateHidden, topK: modelOptions.topK, activation: architecture.activation, combination: .mixtureOfProbabilities)

@@ -21,7 +21,7 @@ import Backprop
         }
         let data = LabeledData(features: Tensor(shape: [count, features], scalars: scalars), labels: labels, classCount: 4)
         return try Backend.$current.withValue(backend) {
-            let architecture = try MultilayerPerceptron(sizes: [features, 256, 256, 4], activation: .relu,
+            let architecture = try MultilayerPerceptronArchitecture(sizes: [features, 256, 256, 4], activation: .relu,
                                                         batchNorm: batchNorm, dropout: 0.1)
             var configuration = TrainingConfiguration()
             configuration.epochs = 2

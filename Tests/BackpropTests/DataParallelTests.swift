@@ -40,7 +40,7 @@ import Backprop
         // 64 examples in batches of 10: the last batch has 4 examples, cut 1/1/2 into three
         // micro-batches, so a combination that ignored shard sizes would be visibly off.
         let data = SyntheticData.spirals(count: 64, classes: 2, noise: 0.05, seed: 5)
-        let architecture = try MultilayerPerceptron(sizes: [2, 12, 12, 2], activation: .tanh, batchNorm: batchNorm)
+        let architecture = try MultilayerPerceptronArchitecture(sizes: [2, 12, 12, 2], activation: .tanh, batchNorm: batchNorm)
         var configuration = TrainingConfiguration()
         configuration.epochs = 6
         configuration.batchSize = 10

@@ -167,7 +167,7 @@ import Backprop
         configuration.optimizer = "adam:lr=0.01"
         configuration.earlyStoppingPatience = patience
         configuration.seed = 11
-        return try Trainer(architecture: try MultilayerPerceptron(sizes: [2, 16, 3], activation: .tanh),
+        return try Trainer(architecture: try MultilayerPerceptronArchitecture(sizes: [2, 16, 3], activation: .tanh),
                            configuration: configuration,
                            train: SubsetSource(data, indices: split.train),
                            validation: SubsetSource(data, indices: split.validation), test: nil,

@@ -71,7 +71,7 @@ import Backprop
     @Test func parallelTrainingGivesTheSameMembersAsSerial() throws {
         let data = SyntheticData.twoMoons(count: 300, noise: 0.1, seed: 5)
         var configuration = EnsembleTrainingConfiguration(epochs: 3, batchSize: 32, optimizer: "adam:lr=0.01", seed: 7, bagging: true)
-        let architecture = try EnsembleArchitecture(member: MultilayerPerceptron(sizes: [2, 16, 2], activation: .tanh), count: 3,
+        let architecture = try EnsembleArchitecture(member: MultilayerPerceptronArchitecture(sizes: [2, 16, 2], activation: .tanh), count: 3,
                                                     bagging: true)
         let parallel = architecture.build(seed: 1)
         let reports = try parallel.train(on: data, validation: data, configuration: configuration)
@@ -90,7 +90,7 @@ import Backprop
     }
 
     @Test func savesAndLoadsAsOneCheckpoint() throws {
-        let architecture = try EnsembleArchitecture(member: MultilayerPerceptron(sizes: [4, 6, 3], batchNorm: true), count: 2,
+        let architecture = try EnsembleArchitecture(member: MultilayerPerceptronArchitecture(sizes: [4, 6, 3], batchNorm: true), count: 2,
                                                     combination: .majorityVote)
         let ensemble = architecture.build(seed: 3)
         var g = RandomGenerator(seed: 4)
@@ -117,7 +117,7 @@ import Backprop
         let (train, test) = try MNIST.loadBundled()
         let trainSubset = SubsetSource(train, indices: Array(0..<5000))
         let testSubset = SubsetSource(test, indices: Array(0..<2000))
-        let architecture = try EnsembleArchitecture(member: MultilayerPerceptron(sizes: [784, 32, 10]), count: 5, bagging: true)
+        let architecture = try EnsembleArchitecture(member: MultilayerPerceptronArchitecture(sizes: [784, 32, 10]), count: 5, bagging: true)
         let ensemble = architecture.build(seed: 11)
         let configuration = EnsembleTrainingConfiguration(epochs: 3, batchSize: 64, optimizer: "adam:lr=0.002", seed: 12, bagging: true)
         let reports = try ensemble.train(on: trainSubset, validation: testSubset, configuration: configuration)

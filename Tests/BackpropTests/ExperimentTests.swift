@@ -94,7 +94,7 @@ extension ExperimentTests {
         let data = SyntheticData.twoMoons(count: 8, noise: 0.3, seed: 5)
         let lambda: Float = 40
         func gradients(_ objective: (Sequential) -> Variable) throws -> [Float] {
-            let model = try MultilayerPerceptron(sizes: [2, 3, 2], activation: .tanh).build(seed: 9)
+            let model = try MultilayerPerceptronArchitecture(sizes: [2, 3, 2], activation: .tanh).build(seed: 9)
             objective(model).backward()
             return model.parameters.flatMap { $0.grad?.scalars ?? [] }
         }

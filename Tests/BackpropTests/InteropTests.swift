@@ -85,13 +85,13 @@ enum Python {
         var g = RandomGenerator(seed: 11)
         var list: [Case] = []
         for activation in Activation.allCases {
-            let spec = try MultilayerPerceptron(sizes: [784, 24, 16, 10], activation: activation,
+            let spec = try MultilayerPerceptronArchitecture(sizes: [784, 24, 16, 10], activation: activation,
                                                 batchNorm: activation == .relu || activation == .gelu,
                                                 dropout: activation == .relu ? 0.3 : 0,
                                                 inputNoise: activation == .relu ? 0.1 : 0)
             list.append(Case(name: "mlp-\(activation.rawValue)", model: spec.build(seed: 3)))
         }
-        let member = try MultilayerPerceptron(sizes: [784, 16, 10], activation: .tanh, batchNorm: true)
+        let member = try MultilayerPerceptronArchitecture(sizes: [784, 16, 10], activation: .tanh, batchNorm: true)
         list.append(Case(name: "ensemble-probabilities",
                          model: try EnsembleArchitecture(member: member, count: 3).build(seed: 5)))
         list.append(Case(name: "ensemble-outputs",
@@ -109,7 +109,7 @@ enum Python {
                                                                  combination: .mixtureOfProbabilities).build(seed: 9)))
         let mean = (0..<784).map { _ in g.nextUniform(in: 0...0.5) }, std = (0..<784).map { _ in g.nextUniform(in: 0.2...1) }
         list.append(Case(name: "mlp-standardized-input",
-                         model: try MultilayerPerceptron(sizes: [784, 16, 10], activation: .softplus).build(seed: 10),
+                         model: try MultilayerPerceptronArchitecture(sizes: [784, 16, 10], activation: .softplus).build(seed: 10),
                          normalization: .standardize(mean: mean, standardDeviation: std)))
         for c in list {
             randomizeBatchNorm(c.model, &g)
@@ -141,7 +141,7 @@ enum Python {
             manifest.append(["name": c.name, "model": "\(c.name).onnx", "input": "mnist1000.npy", "expected": "\(c.name).npy"])
         }
         // The command-line path too: a model file with its normalization, exported by `backprop export`.
-        let spec = try MultilayerPerceptron(sizes: [784, 20, 10], activation: .leakyReLU, batchNorm: true, dropout: 0.2)
+        let spec = try MultilayerPerceptronArchitecture(sizes: [784, 20, 10], activation: .leakyReLU, batchNorm: true, dropout: 0.2)
         let model = spec.build(seed: 12)
         var g = RandomGenerator(seed: 13)
         Self.randomizeBatchNorm(model, &g)
@@ -160,12 +160,12 @@ enum Python {
         // with one sigmoid output (P(class 1)), for a network and an output-averaging ensemble.
         let scaling = TargetScaling(mean: [120, -3], standardDeviation: [40, 0.5])
         let tasks: [(String, any Module, TrainingTask)] = [
-            ("regression-network", try MultilayerPerceptron(sizes: [784, 16, 2], activation: .tanh, batchNorm: true).build(seed: 14),
+            ("regression-network", try MultilayerPerceptronArchitecture(sizes: [784, 16, 2], activation: .tanh, batchNorm: true).build(seed: 14),
              TrainingTask(loss: .meanSquaredError, targetScaling: scaling, targetNames: ["price", "rate"])),
-            ("regression-ensemble", try EnsembleArchitecture(member: MultilayerPerceptron(sizes: [784, 8, 2]), count: 2,
+            ("regression-ensemble", try EnsembleArchitecture(member: MultilayerPerceptronArchitecture(sizes: [784, 8, 2]), count: 2,
                                                              combination: .averageOutputs).build(seed: 15),
              TrainingTask(loss: .sumSquaredError, targetScaling: scaling)),
-            ("bce-network", try MultilayerPerceptron(sizes: [784, 12, 1], activation: .gelu).build(seed: 16),
+            ("bce-network", try MultilayerPerceptronArchitecture(sizes: [784, 12, 1], activation: .gelu).build(seed: 16),
              TrainingTask(loss: .binaryCrossEntropy)),
         ]
         for (name, model, task) in tasks {
@@ -188,7 +188,7 @@ enum Python {
     }
 
     @Test func exportRefusesWhatHasNoONNXForm() throws {
-        let member = try MultilayerPerceptron(sizes: [4, 3, 2])
+        let member = try MultilayerPerceptronArchitecture(sizes: [4, 3, 2])
         let voting = try EnsembleArchitecture(member: member, count: 2, combination: .majorityVote).build(seed: 1)
         #expect(throws: ExportError.self) { try ONNXExport.encode(voting, inputSize: 4) }
         #expect(throws: ExportError.self) {
@@ -201,7 +201,7 @@ enum Python {
     @Test(.enabled(if: Python.hasTorch, "needs python3 with numpy, torch and safetensors"))
     func pytorchLoadsTheStateDictIntoItsOwnSequential() throws {
         let directory = try DataTestDirectory()
-        let spec = try MultilayerPerceptron(sizes: [784, 24, 16, 10], activation: .tanh, batchNorm: true, dropout: 0.25)
+        let spec = try MultilayerPerceptronArchitecture(sizes: [784, 24, 16, 10], activation: .tanh, batchNorm: true, dropout: 0.25)
         let model = spec.build(seed: 31)
         var g = RandomGenerator(seed: 32)
         ONNXInteropTests.randomizeBatchNorm(model, &g)
@@ -222,7 +222,7 @@ enum Python {
     @Test(.enabled(if: Python.hasSafetensors, "needs python3 with numpy and safetensors"))
     func pythonReadsEveryTensorOfAModelFile() throws {
         let directory = try DataTestDirectory()
-        let spec = try MultilayerPerceptron(sizes: [6, 5, 4, 3], activation: .tanh, batchNorm: true, dropout: 0.1)
+        let spec = try MultilayerPerceptronArchitecture(sizes: [6, 5, 4, 3], activation: .tanh, batchNorm: true, dropout: 0.1)
         let model = spec.build(seed: 21)
         var g = RandomGenerator(seed: 22)
         ONNXInteropTests.randomizeBatchNorm(model, &g)
@@ -264,7 +264,7 @@ enum Python {
         let directory = try DataTestDirectory()
         let file = directory.path("torch.safetensors"), x = directory.path("x.npy"), y = directory.path("y.npy")
         _ = try Python.check(["safetensors-write", file, x, y])
-        let spec = try MultilayerPerceptron(sizes: [4, 5, 3], activation: .tanh, batchNorm: true)
+        let spec = try MultilayerPerceptronArchitecture(sizes: [4, 5, 3], activation: .tanh, batchNorm: true)
         let model = try WeightImport.network(spec, contentsOf: file)
         let inputs = try NumPyArray(contentsOf: x), outputs = try NumPyArray(contentsOf: y)
         let got = model(Tensor(shape: inputs.shape, scalars: inputs.floats()))
@@ -304,14 +304,14 @@ enum Python {
     }
 
     @Test func importsAHandWrittenStateDict() throws {
-        let spec = try MultilayerPerceptron(sizes: [2, 2, 1], activation: .relu)
+        let spec = try MultilayerPerceptronArchitecture(sizes: [2, 2, 1], activation: .relu)
         let model = try WeightImport.network(spec, from: Self.handFile(), path: "hand.safetensors")
         #expect(model(Tensor(shape: [1, 2], scalars: [1, 2])).scalars == [6.5])
     }
 
     @Test func mismatchesAreErrorsNamingTheTensor() throws {
-        let spec = try MultilayerPerceptron(sizes: [2, 2, 1], activation: .relu)
-        func message(_ file: Safetensors, _ spec: MultilayerPerceptron) -> String {
+        let spec = try MultilayerPerceptronArchitecture(sizes: [2, 2, 1], activation: .relu)
+        func message(_ file: Safetensors, _ spec: MultilayerPerceptronArchitecture) -> String {
             do {
                 _ = try WeightImport.network(spec, from: file, path: "f.safetensors")
                 return "no error"
@@ -320,8 +320,8 @@ enum Python {
             }
         }
         #expect(message(Self.handFile(extra: true), spec).contains("4.weight"))
-        #expect(message(Self.handFile(), try MultilayerPerceptron(sizes: [2, 3, 1])).contains("0.weight"))
-        #expect(message(Self.handFile(), try MultilayerPerceptron(sizes: [2, 2, 1], dropout: 0.5)).contains("3.weight"))
+        #expect(message(Self.handFile(), try MultilayerPerceptronArchitecture(sizes: [2, 3, 1])).contains("0.weight"))
+        #expect(message(Self.handFile(), try MultilayerPerceptronArchitecture(sizes: [2, 2, 1], dropout: 0.5)).contains("3.weight"))
         var nonFinite = Self.handFile()
         nonFinite.entries[1].entry = .init(Tensor([0, .nan]))
         #expect(message(nonFinite, spec).contains("0.bias"))
@@ -329,7 +329,7 @@ enum Python {
         integer.entries[3].entry = Safetensors.Entry(int64: 1)
         #expect(message(integer, spec).contains("2.bias"))
         // A float counter too large for Int64 (converting it used to trap).
-        let bnSpec = try MultilayerPerceptron(sizes: [2, 2, 1], batchNorm: true)
+        let bnSpec = try MultilayerPerceptronArchitecture(sizes: [2, 2, 1], batchNorm: true)
         var counter = Safetensors(entries: Checkpoint.modelEntries(bnSpec.build(seed: 1)))
         let index = try #require(counter.entries.firstIndex { $0.name == "1.num_batches_tracked" })
         counter.entries[index].entry = .init(Tensor(scalar: 1e30))
@@ -341,7 +341,7 @@ enum Python {
     /// traps or hangs, and the reader never allocates more than the file's size (it checks
     /// every shape against the bytes present before allocating).
     @Test func mutatedStateDictsImportOrThrow() throws {
-        let spec = try MultilayerPerceptron(sizes: [3, 4, 2], activation: .elu, batchNorm: true)
+        let spec = try MultilayerPerceptronArchitecture(sizes: [3, 4, 2], activation: .elu, batchNorm: true)
         let model = spec.build(seed: 1)
         let valid = Safetensors(entries: Checkpoint.modelEntries(model), metadata: ["format": "x"]).encoded()
         var g = RandomGenerator(seed: 31)

@@ -5,7 +5,7 @@ import Backprop
     /// A description counts its parameters as the network it builds has them.
     @Test(arguments: [([784, 256, 256, 10], false), ([784, 100, 100, 100, 10], true), ([2, 3], false), ([5, 7, 3], true)])
     func descriptionCountsTheParametersOfItsNetwork(sizes: [Int], batchNorm: Bool) throws {
-        let description = try MultilayerPerceptron(sizes: sizes, activation: .sigmoid, batchNorm: batchNorm, dropout: 0.1)
+        let description = try MultilayerPerceptronArchitecture(sizes: sizes, activation: .sigmoid, batchNorm: batchNorm, dropout: 0.1)
         #expect(description.parameterCount == description.build(seed: 1).parameterCount)
     }
 

@@ -289,7 +289,7 @@ import Backprop
         let architecture = try MixtureOfExpertsArchitecture(inputSize: 1, outputSize: 1, expertCount: 2, expertHidden: [4],
                                                             gateHidden: [], activation: .tanh)
         let moe = architecture.build(seed: 1)
-        let single = try MultilayerPerceptron(sizes: [1, 10, 1], activation: .tanh).build(seed: 1)
+        let single = try MultilayerPerceptronArchitecture(sizes: [1, 10, 1], activation: .tanh).build(seed: 1)
         #expect(single.parameterCount >= moe.parameterCount)
 
         let rule = try OptimizerName.adam.makeRule()

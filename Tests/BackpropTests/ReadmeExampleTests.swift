@@ -5,7 +5,7 @@ import Backprop
 @Suite struct ReadmeExampleTests {
     @Test func readmeExampleTrainsTwoMoons() throws {
         let data = SyntheticData.twoMoons(count: 400, noise: 0.1, seed: 1)
-        let spec = try MultilayerPerceptron(sizes: [2, 32, 2], activation: .tanh)
+        let spec = try MultilayerPerceptronArchitecture(sizes: [2, 32, 2], activation: .tanh)
         let model = spec.build(seed: 1)                     // Linear(2→32), tanh, Linear(32→2)
         let optimizer = try Optimizer.make(named: "momentum", parameters: model.namedParameters(), learningRate: 0.1)
 

@@ -45,7 +45,7 @@ import Backprop
         c.batchSize = 400
         c.optimizer = "adam:lr=0.05"
         c.seed = 2
-        let trainer = try Trainer(model: .network(MultilayerPerceptron(sizes: [3, 1])), objective: SquaredErrorObjective(),
+        let trainer = try Trainer(model: .network(MultilayerPerceptronArchitecture(sizes: [3, 1])), objective: SquaredErrorObjective(),
                                   configuration: c, train: data, validation: nil, test: nil, runDirectory: nil,
                                   reporter: ProgressReporter(quiet: true))
         _ = try trainer.fit()
@@ -77,7 +77,7 @@ import Backprop
         c.batchSize = 400
         c.optimizer = "adam:lr=0.05"
         let objective = SquaredErrorObjective(targetScaling: scaling)
-        let trainer = try Trainer(model: .network(MultilayerPerceptron(sizes: [3, 1])), objective: objective, configuration: c,
+        let trainer = try Trainer(model: .network(MultilayerPerceptronArchitecture(sizes: [3, 1])), objective: objective, configuration: c,
                                   train: scaled, validation: nil, test: nil, runDirectory: nil, reporter: ProgressReporter(quiet: true))
         _ = try trainer.fit()
         let probe = Tensor(shape: [1, 3], scalars: [0.5, -1, 2])
@@ -117,7 +117,7 @@ import Backprop
         c.epochs = 800
         c.batchSize = n
         c.optimizer = "adam:lr=0.05"
-        let trainer = try Trainer(model: .network(MultilayerPerceptron(sizes: [1, 1])), objective: BinaryCrossEntropyObjective(),
+        let trainer = try Trainer(model: .network(MultilayerPerceptronArchitecture(sizes: [1, 1])), objective: BinaryCrossEntropyObjective(),
                                   configuration: c, train: data, validation: nil, test: nil, runDirectory: nil,
                                   reporter: ProgressReporter(quiet: true))
         _ = try trainer.fit()
@@ -179,15 +179,15 @@ import Backprop
         let moons = SyntheticData.twoMoons(count: 20, seed: 1)
         let spirals = SyntheticData.spirals(count: 30, classes: 3, seed: 1)
         #expect(throws: TrainingError.self) {   // class labels only
-            try Trainer(model: .network(MultilayerPerceptron(sizes: [2, 1])), objective: SquaredErrorObjective(), configuration: TrainingConfiguration(),
+            try Trainer(model: .network(MultilayerPerceptronArchitecture(sizes: [2, 1])), objective: SquaredErrorObjective(), configuration: TrainingConfiguration(),
                         train: moons, validation: nil, test: nil, runDirectory: nil)
         }
         #expect(throws: TrainingError.self) {   // targets, but a classification loss
-            try Trainer(model: .network(MultilayerPerceptron(sizes: [3, 1])), configuration: TrainingConfiguration(),
+            try Trainer(model: .network(MultilayerPerceptronArchitecture(sizes: [3, 1])), configuration: TrainingConfiguration(),
                         train: data, validation: nil, test: nil, runDirectory: nil)
         }
         #expect(throws: TrainingError.self) {   // bce needs two classes
-            try Trainer(model: .network(MultilayerPerceptron(sizes: [2, 1])), objective: BinaryCrossEntropyObjective(),
+            try Trainer(model: .network(MultilayerPerceptronArchitecture(sizes: [2, 1])), objective: BinaryCrossEntropyObjective(),
                         configuration: TrainingConfiguration(), train: spirals, validation: nil, test: nil, runDirectory: nil)
         }
     }

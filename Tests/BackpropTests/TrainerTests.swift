@@ -13,7 +13,7 @@ import Backprop
                             noise: Float? = 0.01) throws -> Trainer {
         let data = SyntheticData.spirals(count: 240, classes: 3, noise: 0.05, seed: 3)
         let split = trainValidationSplit(count: data.count, validationFraction: 0.25, seed: 4)
-        let architecture = try MultilayerPerceptron(sizes: [2, 24, 24, 3], activation: .tanh, batchNorm: true,
+        let architecture = try MultilayerPerceptronArchitecture(sizes: [2, 24, 24, 3], activation: .tanh, batchNorm: true,
                                                     dropout: 0.1, inputNoise: 0.05)
         var configuration = TrainingConfiguration()
         configuration.epochs = epochs
@@ -97,7 +97,7 @@ import Backprop
 
     @Test func invalidConfigurationsAreRejectedWithReasons() throws {
         let data = SyntheticData.xor()
-        let architecture = try MultilayerPerceptron(sizes: [3, 4, 2])
+        let architecture = try MultilayerPerceptronArchitecture(sizes: [3, 4, 2])
         #expect(throws: TrainingError.self) {
             _ = try Trainer(architecture: architecture, configuration: TrainingConfiguration(),
                             train: data, validation: nil, test: nil, runDirectory: nil)
@@ -105,7 +105,7 @@ import Backprop
         var configuration = TrainingConfiguration()
         configuration.optimizer = "adamm"
         #expect(throws: TrainingError.self) {
-            _ = try Trainer(architecture: try MultilayerPerceptron(sizes: [2, 4, 2]), configuration: configuration,
+            _ = try Trainer(architecture: try MultilayerPerceptronArchitecture(sizes: [2, 4, 2]), configuration: configuration,
                             train: data, validation: nil, test: nil, runDirectory: nil)
         }
     }
@@ -114,7 +114,7 @@ import Backprop
     /// refuses the configuration up front (not a trap mid-epoch), and `dropLast` makes it valid.
     @Test func batchNormRefusesABatchOfOneAndDropLastAllowsIt() throws {
         let data = SyntheticData.twoMoons(count: 65, noise: 0.05, seed: 5)   // 65 = 4 × 16 + 1
-        let architecture = try MultilayerPerceptron(sizes: [2, 8, 2], activation: .tanh, batchNorm: true)
+        let architecture = try MultilayerPerceptronArchitecture(sizes: [2, 8, 2], activation: .tanh, batchNorm: true)
         var configuration = TrainingConfiguration()
         configuration.epochs = 2
         configuration.batchSize = 16
@@ -136,7 +136,7 @@ import Backprop
         #expect(summary.steps == 2 * 4)
         // Without BatchNorm the same last batch of 1 is fine.
         configuration.dropLast = false
-        let plain = try Trainer(architecture: try MultilayerPerceptron(sizes: [2, 8, 2], activation: .tanh),
+        let plain = try Trainer(architecture: try MultilayerPerceptronArchitecture(sizes: [2, 8, 2], activation: .tanh),
                                 configuration: configuration, train: data, validation: nil, test: nil, runDirectory: nil,
                                 reporter: ProgressReporter(interactive: false, quiet: true))
         #expect(try plain.fit().steps == 2 * 5)
@@ -145,18 +145,18 @@ import Backprop
     /// Sizes from a flag or a file are bounded before they multiply: no overflow trap, no
     /// out-of-memory abort; a checkpoint's metadata goes through the same validation.
     @Test func networkDescriptionsAreBoundedAndDecodedThroughValidation() throws {
-        #expect(throws: ModelError.self) { try MultilayerPerceptron(sizes: [3_037_000_500, 3_037_000_500, 2]) }
-        #expect(throws: ModelError.self) { try MultilayerPerceptron(sizes: [100_000, 100_000, 2]) }   // 10¹⁰ weights
-        #expect(throws: ModelError.self) { try MultilayerPerceptron(sizes: [Int.max, 2]) }
-        _ = try MultilayerPerceptron(sizes: [784, 1024, 1024, 10])
-        let good = try MultilayerPerceptron(sizes: [4, 8, 3], activation: .tanh, batchNorm: true, dropout: 0.1)
+        #expect(throws: ModelError.self) { try MultilayerPerceptronArchitecture(sizes: [3_037_000_500, 3_037_000_500, 2]) }
+        #expect(throws: ModelError.self) { try MultilayerPerceptronArchitecture(sizes: [100_000, 100_000, 2]) }   // 10¹⁰ weights
+        #expect(throws: ModelError.self) { try MultilayerPerceptronArchitecture(sizes: [Int.max, 2]) }
+        _ = try MultilayerPerceptronArchitecture(sizes: [784, 1024, 1024, 10])
+        let good = try MultilayerPerceptronArchitecture(sizes: [4, 8, 3], activation: .tanh, batchNorm: true, dropout: 0.1)
         let json = try JSONEncoder().encode(good)
-        #expect(try JSONDecoder().decode(MultilayerPerceptron.self, from: json) == good)
+        #expect(try JSONDecoder().decode(MultilayerPerceptronArchitecture.self, from: json) == good)
         let text = String(decoding: json, as: UTF8.self)
         for bad in ["[4,0,3]", "[4]", "[200000,200000,3]"] {
             let forged = text.replacingOccurrences(of: "[4,8,3]", with: bad)
             #expect(forged != text)
-            #expect(throws: DecodingError.self) { try JSONDecoder().decode(MultilayerPerceptron.self, from: Data(forged.utf8)) }
+            #expect(throws: DecodingError.self) { try JSONDecoder().decode(MultilayerPerceptronArchitecture.self, from: Data(forged.utf8)) }
         }
     }
 
@@ -167,7 +167,7 @@ import Backprop
             configuration.epochs = batchSize == 64 ? 300 : 20
             configuration.batchSize = batchSize
             configuration.optimizer = batchSize == 64 ? "sgd:lr=0.5" : "sgd:lr=0.05"
-            let trainer = try Trainer(architecture: try MultilayerPerceptron(sizes: [2, 16, 2], activation: .tanh),
+            let trainer = try Trainer(architecture: try MultilayerPerceptronArchitecture(sizes: [2, 16, 2], activation: .tanh),
                                       configuration: configuration, train: data, validation: nil, test: data,
                                       runDirectory: nil, reporter: ProgressReporter(interactive: false, quiet: true))
             let summary = try trainer.fit()

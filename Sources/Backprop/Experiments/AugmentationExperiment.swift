@@ -16,7 +16,7 @@ public enum AugmentationExperiment {
         configuration.batchSize = 64
         configuration.optimizer = "adam:lr=0.001"
         configuration.seed = seed
-        let architecture = try MultilayerPerceptron(sizes: [784] + hidden + [10], activation: .relu)
+        let architecture = try MultilayerPerceptronArchitecture(sizes: [784] + hidden + [10], activation: .relu)
         let plain = try data.curves("without augmentation", architecture: architecture, configuration: configuration)
         configuration.augmentation = specification
         let augmented = try data.curves("with augmentation", architecture: architecture, configuration: configuration) { batch, generator in

@@ -140,7 +140,7 @@ extension BatchNormExperiment {
         let (features, labels) = MNISTExperimentRun.everything(probe)
         var traces: [Trace] = []
         for batchNorm in [false, true] {
-            let architecture = try MultilayerPerceptron(
+            let architecture = try MultilayerPerceptronArchitecture(
                 sizes: [784, 100, 100, 100, 10], activation: .sigmoid, batchNorm: batchNorm,
                 initializer: .normal(standardDeviation: settings.initialStandardDeviation))
             let trainer = try MNISTExperimentRun.trainer(

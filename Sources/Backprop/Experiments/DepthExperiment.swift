@@ -47,7 +47,7 @@ public enum DepthExperiment {
             for depth in s.depths {
                 for seed in s.seeds {
                     let sizes = [784] + Array(repeating: s.width, count: depth) + [10]
-                    let architecture = try MultilayerPerceptron(sizes: sizes, activation: .relu, batchNorm: batchNorm)
+                    let architecture = try MultilayerPerceptronArchitecture(sizes: sizes, activation: .relu, batchNorm: batchNorm)
                     let (trainer, summary) = try MNISTExperimentRun.train(
                         architecture, optimizer: "adam:lr=\(s.learningRate)", train: train, test: test,
                         epochs: s.epochs, batchSize: s.batchSize, seed: seed)

@@ -7,7 +7,7 @@ public enum LinearProbe {
     public static func accuracy(train: LabeledData, test: LabeledData, epochs: Int = 10, batchSize: Int = 128,
                                 learningRate: Float = 0.003, seed: UInt64 = 1) throws -> (train: Float, test: Float) {
         precondition(train.featureCount == test.featureCount, "LinearProbe: \(train.featureCount) training features but \(test.featureCount) test features")
-        let architecture = try MultilayerPerceptron(sizes: [train.featureCount, train.classCount])
+        let architecture = try MultilayerPerceptronArchitecture(sizes: [train.featureCount, train.classCount])
         let normalization = Normalization.standardizing(train)
         let (trainer, summary) = try MNISTExperimentRun.train(
             architecture, optimizer: "adam:lr=\(learningRate)", train: train, test: test, epochs: epochs,

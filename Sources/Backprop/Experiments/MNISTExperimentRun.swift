@@ -14,7 +14,7 @@ public enum MNISTExperimentRun {
     /// for `epochs` epochs or `steps` steps, whichever ends first, evaluating on `test` every
     /// `evaluationInterval` steps (nil: after each epoch). Returns the trainer (its model is the
     /// final one: no validation set, so no best-epoch restore) and the summary.
-    public static func train(_ architecture: MultilayerPerceptron, optimizer: String, train: any ExampleSource,
+    public static func train(_ architecture: MultilayerPerceptronArchitecture, optimizer: String, train: any ExampleSource,
                              test: (any ExampleSource)?, epochs: Int, steps: Int? = nil, batchSize: Int,
                              evaluationInterval: Int? = nil, normalization: Normalization = .none, seed: UInt64 = 1,
                              callbacks: [any TrainingCallback] = []) throws -> (trainer: Trainer, summary: TrainingSummary) {
@@ -27,7 +27,7 @@ public enum MNISTExperimentRun {
 
     /// The trainer ``train(_:optimizer:train:test:epochs:steps:batchSize:evaluationInterval:normalization:seed:callbacks:)``
     /// uses, before it trains (to look at the untrained network first).
-    public static func trainer(_ architecture: MultilayerPerceptron, optimizer: String, train: any ExampleSource,
+    public static func trainer(_ architecture: MultilayerPerceptronArchitecture, optimizer: String, train: any ExampleSource,
                                test: (any ExampleSource)?, epochs: Int, steps: Int? = nil, batchSize: Int,
                                evaluationInterval: Int? = nil, normalization: Normalization = .none,
                                seed: UInt64 = 1) throws -> Trainer {

@@ -41,7 +41,7 @@ public enum MixturesExperiment {
         let data = try SmallMNIST(trainCount: s.trainCount, testCount: s.testCount)
 
         // Mixture of models: members differ only in their initialization and data order.
-        let member = try MultilayerPerceptron(sizes: [784, s.memberHidden, 10])
+        let member = try MultilayerPerceptronArchitecture(sizes: [784, s.memberHidden, 10])
         let ensemble = try EnsembleArchitecture(member: member, count: s.members).build(seed: seed)
         let settings = EnsembleTrainingConfiguration(epochs: s.epochs, batchSize: batchSize, optimizer: optimizer, seed: seed,
                                                      bagging: false, parallel: true)
@@ -85,10 +85,10 @@ public enum MixturesExperiment {
         configuration.batchSize = batchSize
         configuration.optimizer = optimizer
         configuration.seed = seed
-        let small = try MultilayerPerceptron(sizes: [784, s.expertHidden, 10])
+        let small = try MultilayerPerceptronArchitecture(sizes: [784, s.expertHidden, 10])
         // A single hidden layer with about the mixture's parameter count.
         let matchedWidth = max(1, (mixture.parameterCount - 10) / (784 + 1 + 10))
-        let matched = try MultilayerPerceptron(sizes: [784, matchedWidth, 10])
+        let matched = try MultilayerPerceptronArchitecture(sizes: [784, matchedWidth, 10])
         let singles = [try data.curves("single 784-\(s.expertHidden)-10", architecture: small, configuration: configuration),
                        try data.curves("single 784-\(matchedWidth)-10", architecture: matched, configuration: configuration)]
         let usageNote = "test images per expert (largest gate): " + usage.argmaxFractions.map { String(format: "%.0f%%", 100 * $0) }.joined(separator: " ")

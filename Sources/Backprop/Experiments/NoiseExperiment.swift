@@ -18,7 +18,7 @@ public enum NoiseExperiment {
         configuration.optimizer = "adam:lr=0.001"
         configuration.seed = seed
         return try variants.map { v in
-            let architecture = try MultilayerPerceptron(sizes: [784] + hidden + [10], activation: .relu,
+            let architecture = try MultilayerPerceptronArchitecture(sizes: [784] + hidden + [10], activation: .relu,
                                                         dropout: v.dropout, inputNoise: v.inputNoise)
             return try data.curves(v.label, architecture: architecture, configuration: configuration)
         }

@@ -13,7 +13,7 @@ public enum NonlinearitiesExperiment {
         let testSet = SyntheticData.twoMoons(count: 1000, noise: 0.2, seed: seed &+ 1)
         var results: [(activation: Activation, model: Sequential, train: Float, test: Float)] = []
         for f in functions {
-            let model = try MultilayerPerceptron(sizes: [2, hidden, 2], activation: f).build(seed: seed)
+            let model = try MultilayerPerceptronArchitecture(sizes: [2, hidden, 2], activation: f).build(seed: seed)
             let optimizer = try Optimizer.make(named: "adam", parameters: model.namedParameters(), learningRate: 0.01)
             for _ in 0..<epochs {
                 optimizer.zeroGrad()

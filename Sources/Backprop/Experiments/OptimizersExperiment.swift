@@ -104,7 +104,7 @@ public enum OptimizersExperiment {
         let train = SubsetSource(all.base, indices: Array(0..<min(s.trainCount, all.count - s.validationCount)))
         let validation = SubsetSource(all.base, indices: Array((all.count - s.validationCount)..<all.count))
         let test = SubsetSource(fullTest, indices: Array(0..<min(s.testCount ?? fullTest.count, fullTest.count)))
-        let architecture = try MultilayerPerceptron(sizes: [784] + s.hidden + [10], activation: .relu)
+        let architecture = try MultilayerPerceptronArchitecture(sizes: [784] + s.hidden + [10], activation: .relu)
         var runs: [Run] = []
         for name in s.optimizers {
             var tuning: [(learningRate: Float, validationLoss: Float)] = []

@@ -67,7 +67,7 @@ public enum RepresentationsExperiment {
 
     public static func result(_ s: Settings, progress: (String) -> Void = { _ in }) throws -> Result {
         let (train, test) = try MNISTExperimentRun.data(trainCount: s.trainCount)
-        let architecture = try MultilayerPerceptron(sizes: [784] + s.hidden + [10], activation: .relu)
+        let architecture = try MultilayerPerceptronArchitecture(sizes: [784] + s.hidden + [10], activation: .relu)
         let (trainer, summary) = try MNISTExperimentRun.train(architecture, optimizer: s.optimizer, train: train, test: test,
                                                               epochs: s.epochs, batchSize: 128, seed: s.seed)
         guard let model = trainer.network else { throw TrainingError.invalidConfiguration("the representations experiment trains a network") }

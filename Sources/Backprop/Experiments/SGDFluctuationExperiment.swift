@@ -16,7 +16,7 @@ public enum SGDFluctuationExperiment {
     /// Trains a 2-16-2 tanh network on two moons with plain SGD for `updates` steps per batch size.
     public static func curves(updates: Int, batchSizes: [Int] = [0, 32, 1], seed: UInt64 = 1) throws -> [Curve] {
         let data = SyntheticData.twoMoons(count: 256, noise: 0.15, seed: seed)
-        let architecture = try MultilayerPerceptron(sizes: [2, 16, 2], activation: .tanh)
+        let architecture = try MultilayerPerceptronArchitecture(sizes: [2, 16, 2], activation: .tanh)
         var curves: [Curve] = []
         for requested in batchSizes {
             let batchSize = requested == 0 ? data.count : requested

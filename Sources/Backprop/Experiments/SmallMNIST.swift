@@ -52,7 +52,7 @@ public struct SmallMNIST: Sendable {
 
     /// Trains `architecture` on the training images with the trainer (no validation split: the
     /// curves are the point, not model selection), evaluating on the test images every epoch.
-    public func curves(_ label: String, architecture: MultilayerPerceptron, configuration: TrainingConfiguration,
+    public func curves(_ label: String, architecture: MultilayerPerceptronArchitecture, configuration: TrainingConfiguration,
                        transform: (@Sendable (inout Tensor, inout RandomGenerator) -> Void)? = nil) throws(TrainingError) -> Curves {
         let trainer = try Trainer(architecture: architecture, configuration: configuration, train: train, validation: nil,
                                   test: test, transform: transform, runDirectory: nil, reporter: ProgressReporter(quiet: true))

@@ -55,7 +55,7 @@ public enum WeightDecayExperiment {
     /// every λ ends near its minimizer) on mean cross-entropy plus λ'/2·Σ‖W‖², λ' = λ/N.
     public static func train(_ problem: Problem, lambda: Float, hidden: Int = 50, steps: Int = 3000,
                              seed: UInt64 = 1) throws -> Result {
-        let model = try MultilayerPerceptron(sizes: [2, hidden, 2], activation: .tanh).build(seed: seed)
+        let model = try MultilayerPerceptronArchitecture(sizes: [2, hidden, 2], activation: .tanh).build(seed: seed)
         let optimizer = try Optimizer.make(named: "adam", parameters: model.namedParameters(), learningRate: 0.02)
         let decay = perExampleLambda(lambda, examples: problem.train.count)
         let inputs = Variable(problem.train.features)

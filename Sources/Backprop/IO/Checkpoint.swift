@@ -80,19 +80,19 @@ public enum Checkpoint {
     }
 
     /// The architecture stored in a file's metadata.
-    public static func architecture(of file: Safetensors, path: String) throws(CheckpointError) -> MultilayerPerceptron {
+    public static func architecture(of file: Safetensors, path: String) throws(CheckpointError) -> MultilayerPerceptronArchitecture {
         guard let json = file.metadata[Key.architecture] else {
             throw .invalidMetadata(path: path, key: Key.architecture, reason: "missing: the file does not describe its network")
         }
         do {
-            return try JSONDecoder().decode(MultilayerPerceptron.self, from: Data(json.utf8))
+            return try JSONDecoder().decode(MultilayerPerceptronArchitecture.self, from: Data(json.utf8))
         } catch {
             throw .invalidMetadata(path: path, key: Key.architecture, reason: "not a valid network description (\(error))")
         }
     }
 
     /// Loads a model file (or a training checkpoint): the network it describes, with its weights.
-    public static func loadModel(_ path: String) throws(CheckpointError) -> (model: Sequential, architecture: MultilayerPerceptron, file: Safetensors) {
+    public static func loadModel(_ path: String) throws(CheckpointError) -> (model: Sequential, architecture: MultilayerPerceptronArchitecture, file: Safetensors) {
         let file: Safetensors
         do { file = try Safetensors(contentsOf: path) } catch { throw .data(error) }
         let architecture = try architecture(of: file, path: path)

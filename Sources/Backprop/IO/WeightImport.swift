@@ -4,14 +4,14 @@ import Foundation
 /// safetensors file (`safetensors.torch.save_file(model.state_dict(), path)`, or the numpy API
 /// with the same names) becomes a Backprop network.
 ///
-/// The network's shape comes from the caller (``MultilayerPerceptron``: sizes, activation, batch
+/// The network's shape comes from the caller (``MultilayerPerceptronArchitecture``: sizes, activation, batch
 /// normalization, dropout — dropout matters because it shifts PyTorch's layer indices). The
 /// match is strict, like `load_state_dict(strict=True)`: every tensor the network needs must be
 /// in the file with the right shape and a floating-point type, every value finite, and the file
 /// must hold nothing else; anything off is a ``CheckpointError`` naming the file and the tensor.
 public enum WeightImport {
     /// Builds `architecture` and loads the state dict in `file` (read from `path`) into it.
-    public static func network(_ architecture: MultilayerPerceptron, from file: Safetensors,
+    public static func network(_ architecture: MultilayerPerceptronArchitecture, from file: Safetensors,
                                path: String) throws(CheckpointError) -> Sequential {
         let model = architecture.build(seed: 0)
         var expected: Set<String> = []
@@ -45,14 +45,14 @@ public enum WeightImport {
     }
 
     /// Reads `path` and imports it (see ``network(_:from:path:)``).
-    public static func network(_ architecture: MultilayerPerceptron, contentsOf path: String) throws(CheckpointError) -> Sequential {
+    public static func network(_ architecture: MultilayerPerceptronArchitecture, contentsOf path: String) throws(CheckpointError) -> Sequential {
         let file: Safetensors
         do { file = try Safetensors(contentsOf: path) } catch { throw .data(error) }
         return try network(architecture, from: file, path: path)
     }
 
     private static func check(_ file: Safetensors, name: String, shape: [Int], path: String,
-                              architecture: MultilayerPerceptron) throws(CheckpointError) {
+                              architecture: MultilayerPerceptronArchitecture) throws(CheckpointError) {
         guard let entry = file[name] else {
             let present = file.entries.map(\.name).sorted().joined(separator: ", ")
             throw .invalidMetadata(path: path, key: name,
@@ -69,13 +69,13 @@ public enum WeightImport {
         }
     }
 
-    private static func describe(_ a: MultilayerPerceptron) -> String {
+    private static func describe(_ a: MultilayerPerceptronArchitecture) -> String {
         "\(a.sizes.map(String.init).joined(separator: "-")) \(a.activation.rawValue)\(a.batchNorm ? " +BN" : "")\(a.dropout > 0 ? " dropout" : "")\(a.inputNoise > 0 ? " noise" : "")"
     }
 
     /// Writes `model` (built from `architecture`) as a Backprop model file, as training does, so
     /// `backprop eval`, `predict`, `info` and `export` accept it.
-    public static func save(_ model: Sequential, architecture: MultilayerPerceptron,
+    public static func save(_ model: Sequential, architecture: MultilayerPerceptronArchitecture,
                             normalization: Normalization = .none, metadata: [String: String] = [:],
                             to path: String) throws(WriteError) {
         var all = metadata

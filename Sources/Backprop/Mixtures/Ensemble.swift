@@ -243,7 +243,7 @@ extension Ensemble {
                       normalization: Normalization = .none,
                       transform: (@Sendable (inout Tensor, inout RandomGenerator) -> Void)? = nil,
                       objective: any TrainingObjective = SoftmaxCrossEntropyObjective(),
-                      members descriptions: [MultilayerPerceptron]? = nil,
+                      members descriptions: [MultilayerPerceptronArchitecture]? = nil,
                       runDirectory: String? = nil, resume: Bool = false) throws(TrainingError) -> [MemberTrainingReport] {
         guard source.count > 0 else { throw .invalidConfiguration("the training set is empty") }
         if let descriptions, descriptions.count != members.count {
@@ -282,7 +282,7 @@ extension Ensemble {
         (runDirectory as NSString).appendingPathComponent("member-\(index + 1)")
     }
 
-    private static func trainMember(_ member: any Module, index: Int, description: MultilayerPerceptron?,
+    private static func trainMember(_ member: any Module, index: Int, description: MultilayerPerceptronArchitecture?,
                                     source: any ExampleSource, all: [Int], validation: (any ExampleSource)?,
                                     configuration: TrainingConfiguration, bagging: Bool, normalization: Normalization,
                                     transform: (@Sendable (inout Tensor, inout RandomGenerator) -> Void)?,
@@ -318,9 +318,9 @@ extension Ensemble {
 // MARK: - Description and checkpoints
 
 /// An ensemble described by sizes, for the command line and checkpoints: K members, each a
-/// ``MultilayerPerceptron`` (usually the same shape), and how they combine.
+/// ``MultilayerPerceptronArchitecture`` (usually the same shape), and how they combine.
 public struct EnsembleArchitecture: Sendable, Hashable, Codable {
-    public var members: [MultilayerPerceptron]
+    public var members: [MultilayerPerceptronArchitecture]
     public var combination: Ensemble.Combination
     /// Whether the members were trained on bootstrap samples (recorded for `info`).
     public var bagging: Bool
@@ -328,7 +328,7 @@ public struct EnsembleArchitecture: Sendable, Hashable, Codable {
     /// The metadata key under which a checkpoint stores this description as JSON.
     public static let metadataKey = "ensemble"
 
-    public init(members: [MultilayerPerceptron], combination: Ensemble.Combination = .averageProbabilities,
+    public init(members: [MultilayerPerceptronArchitecture], combination: Ensemble.Combination = .averageProbabilities,
                 bagging: Bool = false) throws(ModelError) {
         guard !members.isEmpty else { throw .invalidOption("ensemble", reason: "an ensemble needs at least 1 member") }
         self.members = members
@@ -337,7 +337,7 @@ public struct EnsembleArchitecture: Sendable, Hashable, Codable {
     }
 
     /// K copies of one network shape.
-    public init(member: MultilayerPerceptron, count: Int, combination: Ensemble.Combination = .averageProbabilities,
+    public init(member: MultilayerPerceptronArchitecture, count: Int, combination: Ensemble.Combination = .averageProbabilities,
                 bagging: Bool = false) throws(ModelError) {
         guard count >= 1 else { throw .invalidOption("ensemble", reason: "the number of members must be at least 1, got \(count)") }
         try self.init(members: Array(repeating: member, count: count), combination: combination, bagging: bagging)

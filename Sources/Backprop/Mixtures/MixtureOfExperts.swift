@@ -260,12 +260,12 @@ public final class MixtureOfExperts: Module {
 }
 
 /// A mixture of experts described by sizes, for the command line and checkpoints: E experts of
-/// one ``MultilayerPerceptron`` shape and a gate MLP from the same inputs to E logits.
+/// one ``MultilayerPerceptronArchitecture`` shape and a gate MLP from the same inputs to E logits.
 public struct MixtureOfExpertsArchitecture: Sendable, Hashable, Codable {
     /// Each expert's network (input size … output size).
-    public var expert: MultilayerPerceptron
+    public var expert: MultilayerPerceptronArchitecture
     /// The gate's network (input size … E).
-    public var gate: MultilayerPerceptron
+    public var gate: MultilayerPerceptronArchitecture
     public var expertCount: Int
     public var topK: Int?
     public var combination: MixtureOfExperts.Combination
@@ -289,8 +289,8 @@ public struct MixtureOfExpertsArchitecture: Sendable, Hashable, Codable {
         if let topK, !(1...expertCount).contains(topK) {
             throw .invalidOption("top-k", reason: "k = \(topK) must be between 1 and the number of experts (\(expertCount))")
         }
-        self.expert = try MultilayerPerceptron(sizes: [inputSize] + expertHidden + [outputSize], activation: activation)
-        self.gate = try MultilayerPerceptron(sizes: [inputSize] + gateHidden + [expertCount], activation: activation)
+        self.expert = try MultilayerPerceptronArchitecture(sizes: [inputSize] + expertHidden + [outputSize], activation: activation)
+        self.gate = try MultilayerPerceptronArchitecture(sizes: [inputSize] + gateHidden + [expertCount], activation: activation)
         self.expertCount = expertCount
         self.topK = topK
         self.combination = combination

@@ -8,7 +8,7 @@ import Foundation
 /// for a network (as it always has), ``MixtureOfExpertsArchitecture/metadataKey`` for a mixture — so
 /// `eval`, `predict`, `info` and `export` open what the trainer wrote.
 public enum TrainableModel: Sendable, Hashable, Codable {
-    case network(MultilayerPerceptron)
+    case network(MultilayerPerceptronArchitecture)
     case mixtureOfExperts(MixtureOfExpertsArchitecture)
 
     /// The module, with initial weights drawn from `seed`.

@@ -84,7 +84,7 @@ public final class Trainer {
     /// The model as a network, when it is one.
     public var network: Sequential? { model as? Sequential }
     /// The network's description, when the model is a network.
-    public var architecture: MultilayerPerceptron? {
+    public var architecture: MultilayerPerceptronArchitecture? {
         if case .network(let network) = modelDescription { return network }
         return nil
     }
@@ -113,7 +113,7 @@ public final class Trainer {
 
     /// A trainer for a network on softmax cross-entropy, its weights drawn from the
     /// configuration's seed.
-    public convenience init(architecture: MultilayerPerceptron, configuration: TrainingConfiguration,
+    public convenience init(architecture: MultilayerPerceptronArchitecture, configuration: TrainingConfiguration,
                             train: any ExampleSource, validation: (any ExampleSource)?, test: (any ExampleSource)?,
                             normalization: Normalization = .none,
                             transform: (@Sendable (inout Tensor, inout RandomGenerator) -> Void)? = nil,

@@ -88,8 +88,8 @@ public enum TrainingBenchmark {
     public static func makeTrainer(_ configuration: Configuration, train: ImageDataset, epochs: Int,
                                    maximumSteps: Int? = nil, seed: UInt64 = 1,
                                    parallel: DataParallel? = nil) throws -> Trainer {
-        let activation = try MultilayerPerceptron.parseActivation(configuration.activation)
-        let architecture = try MultilayerPerceptron(sizes: configuration.sizes, activation: activation,
+        let activation = try MultilayerPerceptronArchitecture.parseActivation(configuration.activation)
+        let architecture = try MultilayerPerceptronArchitecture(sizes: configuration.sizes, activation: activation,
                                                     batchNorm: configuration.batchNorm)
         var c = TrainingConfiguration()
         c.epochs = epochs

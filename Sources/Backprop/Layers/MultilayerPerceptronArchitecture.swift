@@ -18,7 +18,7 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
 
 /// A fully connected network of any depth, described by its layer sizes — the course's
 /// 1-hidden-layer network (`[2, 32, 2]`) or a deep one (`[784, 100, 100, 100, 10]`).
-public struct MultilayerPerceptron: Sendable, Hashable, Codable {
+public struct MultilayerPerceptronArchitecture: Sendable, Hashable, Codable {
     /// Input size, hidden sizes…, output size.
     public var sizes: [Int]
     /// The hidden non-linearity (the output layer is linear: its non-linearity lives in the loss).
@@ -150,3 +150,9 @@ public struct MultilayerPerceptron: Sendable, Hashable, Codable {
         return Sequential(layers)
     }
 }
+
+/// The earlier name of ``MultilayerPerceptronArchitecture``: a description, not the network
+/// itself (that is the ``Sequential`` that `build(seed:)` returns), now named like its siblings
+/// ``EnsembleArchitecture`` and ``MixtureOfExpertsArchitecture``.
+@available(*, deprecated, renamed: "MultilayerPerceptronArchitecture")
+public typealias MultilayerPerceptron = MultilayerPerceptronArchitecture
