@@ -271,3 +271,37 @@ final class RecordingCallback: TrainingCallback {
         #expect(trainer.epochsCompleted == 3)
     }
 }
+
+/// Records every parameter and buffer after each evaluation.
+private final class ParameterRecorder: TrainingCallback {
+    var byEpoch: [Int: [[UInt32]]] = [:]
+    func trainer(_ trainer: Trainer, didEvaluate record: MetricsRecord) -> Bool {
+        byEpoch[record.epoch] = TrainerTests.parameters(trainer)
+        return true
+    }
+}
+
+extension TrainerTests {
+    /// Without a run folder, model selection still keeps the best validation epoch's weights
+    /// (from memory), not the last epoch's.
+    @Test func modelSelectionWithoutARunFolderKeepsTheBestEpoch() throws {
+        let data = SyntheticData.spirals(count: 240, classes: 3, noise: 0.05, seed: 3)
+        let split = trainValidationSplit(count: data.count, validationFraction: 0.25, seed: 4)
+        var configuration = TrainingConfiguration()
+        configuration.epochs = 12
+        configuration.batchSize = 16
+        configuration.optimizer = "sgd:lr=2"   // large steps: validation accuracy goes up and down
+        configuration.seed = 5
+        let trainer = try Trainer(architecture: MultilayerPerceptronArchitecture(sizes: [2, 16, 3], activation: .tanh, batchNorm: true),
+                                  configuration: configuration, train: SubsetSource(data, indices: split.train),
+                                  validation: SubsetSource(data, indices: split.validation), test: nil, runDirectory: nil,
+                                  reporter: ProgressReporter(interactive: false, quiet: true))
+        let recorder = ParameterRecorder()
+        trainer.callbacks = [recorder]
+        let summary = try trainer.fit()
+        let best = try #require(summary.bestEpoch)
+        try #require(best < 12, "this run must have its best epoch before the last for the test to mean anything")
+        #expect(Self.parameters(trainer) == recorder.byEpoch[best])
+        #expect(Self.parameters(trainer) != recorder.byEpoch[12])
+    }
+}

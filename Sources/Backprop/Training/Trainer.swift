@@ -105,6 +105,8 @@ public final class Trainer {
 
     private var state: State
     private var log: MetricsLog?
+    /// Without a run folder: the tensors of the best model so far, restored at the end of fit().
+    private var bestInMemory: Safetensors?
 
     /// Path of the best model (PyTorch-compatible tensors + description) in the run folder.
     public var modelPath: String? { runDirectory.map { ($0 as NSString).appendingPathComponent("model.safetensors") } }
@@ -358,8 +360,10 @@ public final class Trainer {
             if stoppedEarly { break }
             if let maximum = c.maximumSteps, state.step >= maximum { break }
         }
-        // Keep the model that did best on validation.
-        if state.bestEpoch != nil, let modelPath, FileManager.default.fileExists(atPath: modelPath) {
+        // Keep the model that did best on validation (from memory when there is no run folder).
+        if state.bestEpoch != nil, modelPath == nil, let best = bestInMemory {
+            do { try restoreInMemory(best) } catch { throw .checkpoint(error) }
+        } else if state.bestEpoch != nil, let modelPath, FileManager.default.fileExists(atPath: modelPath) {
             do {
                 let best = try Safetensors(contentsOf: modelPath)
                 try modelDescription?.restore(model, from: best, path: modelPath)
@@ -503,6 +507,7 @@ public final class Trainer {
             state.bestValidationLoss = v.loss
             state.bestEpoch = epoch
             try saveModel(metrics: record)
+            if modelPath == nil { bestInMemory = Safetensors(entries: Checkpoint.modelEntries(model)) }
         }
         if !keepGoing {
             reporter.line("stopped by a callback after epoch \(epoch)")
@@ -615,6 +620,15 @@ public final class Trainer {
             throw .checkpoint(error)
         } catch {
             throw .invalidConfiguration("\(error)")
+        }
+    }
+
+    /// Copies the tensors kept by model selection back into the model.
+    private func restoreInMemory(_ best: Safetensors) throws(CheckpointError) {
+        if let modelDescription {
+            try modelDescription.restore(model, from: best, path: "(the best model, in memory)")
+        } else {
+            try restoreModule(model, prefix: "", from: best, path: "(the best model, in memory)")
         }
     }
 
