@@ -92,9 +92,12 @@ struct EvalCommand: ParsableCommand {
         let targets: CSV.TargetColumns? = task.isRegression
             ? task.targetNames.map { .named($0) } ?? .last(task.targetScaling?.mean.count ?? loaded.outputSize) : nil
         let data = try DatasetLoader.load(name, dataDirectory: dataDirectory, examples: examples,
-                                          seed: loaded.configuration?.seed ?? 1, targets: name.lowercased().hasPrefix("csv:") ? targets : nil)
+                                          seed: loaded.configuration.map { $0.dataSeed ?? $0.seed } ?? 1, targets: name.lowercased().hasPrefix("csv:") ? targets : nil)
         guard data.isRegression == task.isRegression else {
             throw CommandFailure("\(name) has \(data.isRegression ? "real-valued targets" : "class labels"), but the model is \(task.isRegression ? "a regression" : "a classifier")")
+        }
+        if task.loss == .binaryCrossEntropy && data.test.classCount != 2 {
+            throw CommandFailure("the model has one sigmoid output for two classes; \(name) has \(data.test.classCount) classes")
         }
         guard data.test.featureCount == loaded.inputSize, task.outputCount(for: data.test) == loaded.outputSize else {
             throw CommandFailure("\(name) has \(data.test.featureCount) features and \(task.outputCount(for: data.test)) outputs to predict; the model has \(loaded.inputSize) inputs and \(loaded.outputSize) outputs")

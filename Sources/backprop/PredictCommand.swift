@@ -33,12 +33,14 @@ struct PredictCommand: ParsableCommand {
         // A CSV row may carry the truth after its features: a regression's targets, or a class label.
         let extra = loaded.task.isRegression ? loaded.outputSize : 1
         let classes = loaded.task.loss == .binaryCrossEntropy ? 2 : loaded.outputSize
-        let (rows, truth) = try readInputs(featureCount: inputs, extraColumns: extra, labelled: !loaded.task.isRegression, classes: classes)
+        let (rows, truth, targets) = try readInputs(featureCount: inputs, extraColumns: extra, labelled: !loaded.task.isRegression,
+                                                    classes: classes, targetNames: loaded.task.targetNames)
         guard !rows.isEmpty else { throw CommandFailure("\(input): no examples") }
         var features = Tensor(shape: [rows.count, inputs], scalars: rows.flatMap { $0 })
         loaded.normalization.apply(to: &features)
         if loaded.task.isRegression || loaded.task.loss == .binaryCrossEntropy {
-            try printValues(loaded.task.predictions(loaded.model(features)), task: loaded.task, count: rows.count)
+            try printValues(loaded.task.predictions(loaded.model(features)), task: loaded.task, count: rows.count,
+                            truth: loaded.task.isRegression ? targets : truth.map { $0.map(Float.init) })
             return
         }
         let probabilities = loaded.model(features).softmaxRows()
@@ -59,9 +61,8 @@ struct PredictCommand: ParsableCommand {
 
     /// A regression's values (in the data's units), or a two-class model's P(class 1); a CSV
     /// input's extra columns are the true targets (or label), scored as eval would.
-    private func printValues(_ values: Tensor, task: TrainingTask, count: Int) throws {
+    private func printValues(_ values: Tensor, task: TrainingTask, count: Int, truth: [Float]?) throws {
         let width = values.shape[1]
-        let truth = try trueColumns(featureCount: LoadedModel(path: checkpoint).inputSize, width: width)
         for i in 0..<min(limit, count) {
             let shown = (0..<width).map { String(format: "%.6g", values[i, $0]) }.joined(separator: "  ")
             if task.isRegression {
@@ -88,16 +89,8 @@ struct PredictCommand: ParsableCommand {
         }
     }
 
-    /// The columns of a CSV input past the features (the true targets, or a label), if any.
-    private func trueColumns(featureCount: Int, width: Int) throws -> [Float]? {
-        guard input.lowercased().hasSuffix(".csv") else { return nil }
-        let table = try CSV.read(contentsOf: input)
-        let extra = table.columnCount - featureCount
-        guard extra > 0 else { return nil }
-        return (0..<table.rowCount).flatMap { r in (featureCount..<table.columnCount).map { table.values[r * table.columnCount + $0] } }
-    }
-
-    private func readInputs(featureCount: Int, extraColumns: Int, labelled: Bool, classes: Int) throws -> ([[Float]], [Int]?) {
+    private func readInputs(featureCount: Int, extraColumns: Int, labelled: Bool, classes: Int,
+                            targetNames: [String]? = nil) throws -> ([[Float]], [Int]?, [Float]?) {
         let lower = input.lowercased()
         do {
             if lower.hasSuffix(".png") {
@@ -106,18 +99,27 @@ struct PredictCommand: ParsableCommand {
                 guard side * side == featureCount else {
                     throw CommandFailure("the model takes \(featureCount) inputs, not a square image")
                 }
-                return ([image.digitFeatures(size: side)], nil)
+                return ([image.digitFeatures(size: side)], nil, nil)
             }
             if lower.hasSuffix(".csv") {
                 let table = try CSV.read(contentsOf: input)
+                // A regression file with a header: its target columns by the names the model was
+                // trained with (features are the other columns, in order), as train and eval read it.
+                if !labelled, let names = targetNames, table.columnNames != nil, table.columnCount == featureCount + names.count {
+                    let (data, _) = try CSV.regression(table, path: input, targets: .named(names))
+                    let rows = (0..<data.count).map { r in (0..<featureCount).map { data.features[r, $0] } }
+                    return (rows, nil, data.targets.scalars)
+                }
                 let rows = (0..<table.rowCount).map { r in (0..<table.columnCount).map { table.column($0)[r] } }
-                if table.columnCount == featureCount { return (rows, nil) }
+                if table.columnCount == featureCount { return (rows, nil, nil) }
                 guard table.columnCount == featureCount + extraColumns else {
                     let what = labelled ? "an optional label column" : "\(extraColumns) optional target column(s)"
                     throw CommandFailure("\(input): \(table.columnCount) columns; the model takes \(featureCount) features (plus \(what))")
                 }
                 let features = rows.map { Array($0.prefix(featureCount)) }
-                guard labelled else { return (features, nil) }
+                guard labelled else {
+                    return (features, nil, rows.flatMap { $0.dropFirst(featureCount) })
+                }
                 var labels: [Int] = []
                 for (r, row) in rows.enumerated() {
                     let value = row[featureCount]
@@ -126,16 +128,16 @@ struct PredictCommand: ParsableCommand {
                     }
                     labels.append(Int(value))
                 }
-                return (features, labels)
+                return (features, labels, nil)
             }
             if lower.hasSuffix(".npy") {
                 let array = try NumPyArray(contentsOf: input)
                 let scale: Float = array.encoding.kind == .uint8 ? 1 / 255 : 1
-                return (try split(array.floats().map { $0 * scale }, shape: array.shape, featureCount: featureCount), nil)
+                return (try split(array.floats().map { $0 * scale }, shape: array.shape, featureCount: featureCount), nil, nil)
             }
             let array = try IDXArray(contentsOf: input)
             let scale: Float = array.elementType == .uint8 ? 1 / 255 : 1
-            return (try split(array.floats().map { $0 * scale }, shape: array.shape, featureCount: featureCount), nil)
+            return (try split(array.floats().map { $0 * scale }, shape: array.shape, featureCount: featureCount), nil, nil)
         } catch let error as CommandFailure {
             throw error
         } catch {

@@ -241,6 +241,9 @@ struct TrainCommand: ParsableCommand {
         if lossFunction == .binaryCrossEntropy && data.train.classCount != 2 {
             throw CommandFailure("--loss bce trains two classes with one sigmoid output; \(data.name) has \(data.train.classCount) classes")
         }
+        if modelOptions.experts != nil && data.isRegression {
+            throw CommandFailure("--experts trains a classifier on the mixture likelihood; \(data.name) has real-valued targets")
+        }
         let inputs = data.train.featureCount
         let task0 = TrainingTask(loss: lossFunction, targetNames: data.targetNames)
         let outputs = task0.outputCount(for: data.train), classes = data.train.classCount

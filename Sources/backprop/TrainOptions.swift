@@ -24,7 +24,7 @@ enum TrainDefaults {
 
 /// `backprop train` options: data.
 struct TrainDataOptions: ParsableArguments {
-    @Option(help: "Data set: mnist, fashion-mnist, csv:PATH (features then a label column; a sixth held out for testing), dir:PATH (MNIST's four files uncompressed, memory-mapped: trains from disk), moons, circles, spirals, xor, blobs.")
+    @Option(help: "Data set: mnist, fashion-mnist, csv:PATH (features then a label column, or target columns with --targets; a sixth held out for testing), dir:PATH (MNIST's four files uncompressed, memory-mapped: trains from disk), moons, circles, spirals, xor, blobs, sine (1-D regression: sin x plus noise).")
     var dataset: String = "mnist"
 
     @Option(name: .customLong("data-dir"), help: "Directory holding data sets (default: BACKPROP_DATA, then system locations).")
@@ -57,7 +57,7 @@ struct TrainModelOptions: ParsableArguments {
     @Option(help: "The cost: cross-entropy (softmax outputs, K classes; the default), bce (two classes, one sigmoid output), mse (regression: linear outputs, mean squared error; the default for --targets and sine), sse (regression, the course's sum of squared errors).")
     var loss: LossFunction?
 
-    @Option(help: "Train an ensemble of this many networks (the given architecture, different seeds) and average their class probabilities.")
+    @Option(help: "Train an ensemble of this many networks (the given architecture, different seeds; each its own run in member-K/ of the run folder) and average their class probabilities (regression values, or a two-class logit, are averaged as outputs).")
     var ensemble: Int?
 
     @Flag(help: "With --ensemble: train each member on a bootstrap sample (bagging).")

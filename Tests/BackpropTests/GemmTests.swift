@@ -119,6 +119,10 @@ struct GemmTests {
     @Test("large C (rows-outer order, several column chunks), level in force", arguments: Layout.all)
     fileprivate func largeC(layout: Layout) {
         check(layout, m: 520, n: 1030, k: 300, alpha: 1, beta: 1, padding: 3, pool: nil, kernel: KernelTable.current.level)
+        // avx2 packs A for large C (GEMM_PACK_LARGE_A): run that path wherever avx2 exists.
+        if CPULevel.supported.contains(.avx2) {
+            check(layout, m: 520, n: 1030, k: 300, alpha: 1, beta: 1, padding: 3, pool: nil, kernel: .avx2)
+        }
     }
 
     @Test("default entry point uses the level in force and the shared pool")

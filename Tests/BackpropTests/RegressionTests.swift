@@ -263,6 +263,66 @@ extension RegressionTests {
                 "\(predict.output)\(predict.error)")
     }
 
+    /// What a review found: each is refused with a message, or answers right, not a trap or a
+    /// silent wrong number.
+    @Test func mismatchesAreRefusedAndNamedTargetsPredictRight() throws {
+        func run(_ arguments: [String]) throws -> CommandLineTests.Run { try CommandLineTests.run(arguments) }
+        // An ensemble whose members do not fit the data: refused before training, as for one network.
+        for (data, layers) in [("moons", "2,8,3"), ("moons", "3,8,2"), ("sine", "1,8,2")] {
+            let r = try run(["train", "--dataset", data, "--ensemble", "2", "--layers", layers, "--epochs", "1",
+                             "--out", CommandLineTests.temporaryDirectory()])
+            #expect(r.status != 0 && (r.error.contains("outputs") || r.error.contains("input size")), "\(data) \(layers): \(r.error)")
+        }
+        // sse sums over the batch; shards combine means: refused rather than trained at 1/shards.
+        let sse = try run(["train", "--dataset", "sine", "--loss", "sse", "--micro-batches", "2", "--epochs", "1",
+                           "--out", CommandLineTests.temporaryDirectory()])
+        #expect(sse.status != 0 && sse.error.contains("sse"), "\(sse.error)")
+        // A mixture of experts on regression data: one line, not an invalid layer list.
+        let experts = try run(["train", "--dataset", "sine", "--experts", "2", "--epochs", "1", "--out", CommandLineTests.temporaryDirectory()])
+        #expect(experts.status != 0 && experts.error.contains("--experts"), "\(experts.error)")
+        // A one-output two-class model evaluated on three classes.
+        let bce = CommandLineTests.temporaryDirectory()
+        #expect(try run(["train", "--dataset", "moons", "--loss", "bce", "--layers", "2,8,1", "--epochs", "2", "--out", bce, "--quiet"]).status == 0)
+        let wrong = try run(["eval", (bce as NSString).appendingPathComponent("model.safetensors"), "--dataset", "spirals"])
+        #expect(wrong.status != 0 && wrong.error.contains("two classes"), "\(wrong.error)")
+        // Resuming a regression with another loss continues a different objective: refused.
+        let sine = CommandLineTests.temporaryDirectory()
+        #expect(try run(["train", "--dataset", "sine", "--epochs", "2", "--out", sine, "--quiet"]).status == 0)
+        let other = try run(["train", "--dataset", "sine", "--loss", "sse", "--epochs", "3", "--out", sine, "--resume"])
+        #expect(other.status != 0 && other.error.contains("task"), "\(other.error)")
+        // The target first in the file, named: predict splits the columns as train and eval did.
+        let (_, x, t) = Self.linearProblem(count: 300, seed: 51)
+        var csv = "y,a,b,c\n"
+        for (row, target) in zip(x, t) { csv += "\(target)," + row.map { String($0) }.joined(separator: ",") + "\n" }
+        let path = CommandLineTests.temporaryDirectory() + ".csv"
+        try csv.write(toFile: path, atomically: true, encoding: .utf8)
+        let out = CommandLineTests.temporaryDirectory()
+        let train = try run(["train", "--dataset", "csv:\(path)", "--targets", "y", "--layers", "3,1", "--epochs", "150", "--lr", "0.02",
+                             "--out", out, "--quiet"])
+        #expect(train.status == 0, "\(train.error)")
+        let predict = try run(["predict", (out as NSString).appendingPathComponent("model.safetensors"), path])
+        let line = try #require(predict.output.split(separator: "\n").last { $0.hasPrefix("on 300 examples") }, "\(predict.output)\(predict.error)")
+        let r2 = try #require(line.split(separator: " ").last.flatMap { Float($0) })
+        #expect(r2 > 0.95, "\(line)")
+    }
+
+    /// An ensemble member's files record the data's seed, so `eval` of a member rebuilds the test
+    /// split the run used (the member's own seed orders its data only).
+    @Test func ensembleMemberFilesKeepTheDataSeed() throws {
+        let out = CommandLineTests.temporaryDirectory()
+        let train = try CommandLineTests.run(["train", "--dataset", "csv:\(Self.repositoryFile("docs/data/regression.csv"))", "--targets", "y,z",
+                                              "--ensemble", "2", "--layers", "3,16,2", "--epochs", "3", "--seed", "9", "--out", out, "--quiet"])
+        #expect(train.status == 0, "\(train.error)")
+        let member = try Safetensors(contentsOf: (out as NSString).appendingPathComponent("member-1/model.safetensors"))
+        let configuration = try Checkpoint.decode(TrainingConfiguration.self, member, key: Checkpoint.Key.configuration, path: "member")
+        #expect(configuration.dataSeed == 9 && configuration.seed != 9)
+    }
+
+    static func repositoryFile(_ relative: String) -> String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent(relative).path
+    }
+
     @Test func sineRegressionLearnsTheCurve() throws {
         let out = CommandLineTests.temporaryDirectory()
         let train = try CommandLineTests.run(["train", "--dataset", "sine", "--layers", "1,32,32,1", "--activation", "tanh",

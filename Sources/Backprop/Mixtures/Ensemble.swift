@@ -290,6 +290,7 @@ extension Ensemble {
         let start = Date()
         var c = configuration
         c.seed = memberSeed(base: configuration.seed, index: index)
+        c.dataSeed = configuration.dataSeed ?? configuration.seed
         let sample = bagging ? bootstrapSample(of: all, seed: c.seed) : all
         let data: any ExampleSource = bagging ? subset(of: source, indices: sample) : source
         let directory = runDirectory.map { memberDirectory($0, index: index) }

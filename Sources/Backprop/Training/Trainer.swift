@@ -135,16 +135,6 @@ public final class Trainer {
                             transform: (@Sendable (inout Tensor, inout RandomGenerator) -> Void)? = nil,
                             runDirectory: String?, reporter: ProgressReporter = ProgressReporter(),
                             parallel: DataParallel? = nil, prefetches: Bool? = nil) throws(TrainingError) {
-        guard train.featureCount == description.inputSize else {
-            throw .invalidConfiguration("the data has \(train.featureCount) features but the model's input size is \(description.inputSize)")
-        }
-        let task = (objective ?? description.defaultObjective).task
-        let needed = task.outputCount(for: train)
-        guard needed == description.outputSize else {
-            let what = task.isRegression ? "\(train.targetCount) targets" : task.loss == .binaryCrossEntropy
-                ? "2 classes for one sigmoid output" : "\(train.classCount) classes"
-            throw .invalidConfiguration("the data has \(what) but the model has \(description.outputSize) outputs")
-        }
         try self.init(module: description.build(seed: configuration.seed), description: description,
                       objective: objective ?? description.defaultObjective, configuration: configuration,
                       train: train, validation: validation, test: test, normalization: normalization, transform: transform,
@@ -184,8 +174,23 @@ public final class Trainer {
         guard objective.accepts(module) else {
             throw .invalidConfiguration("\(type(of: objective)) cannot train a \(type(of: module))")
         }
-        if description == nil {
+        if let description {
+            guard train.featureCount == description.inputSize else {
+                throw .invalidConfiguration("the data has \(train.featureCount) features but the model's input size is \(description.inputSize)")
+            }
+            let needed = objective.task.outputCount(for: train)
+            guard needed == description.outputSize else {
+                let what = objective.task.isRegression ? "\(train.targetCount) targets"
+                    : objective.task.loss == .binaryCrossEntropy ? "2 classes for one sigmoid output" : "\(train.classCount) classes"
+                throw .invalidConfiguration("the data has \(what) but the model has \(description.outputSize) outputs")
+            }
+        } else {
             try Self.checkOutputs(of: module, on: train, task: objective.task)
+        }
+        if parallel != nil && objective.task.loss == .sumSquaredError {
+            // Shards' gradients are averaged weighted by their examples, which is right for a
+            // mean over the batch only: a summed loss would train on 1/shards of its gradient.
+            throw .invalidConfiguration("sse sums over the batch; data-parallel shards (replicas, ranks, micro-batches) combine mean losses: use mse")
         }
         if runDirectory != nil && description == nil {
             throw .invalidConfiguration("a run folder needs the model's description (its files describe their model)")
@@ -594,6 +599,15 @@ public final class Trainer {
                 throw TrainingError.invalidConfiguration("resuming needs the model's description to check the checkpoint against")
             }
             try modelDescription.checkMatches(file, path: path)
+            // The task too: a regression resumed on another loss or other target statistics
+            // would continue a different objective.
+            let storedTask = file.metadata[TrainingTask.metadataKey] == nil ? TrainingTask.classification
+                : try Checkpoint.decode(TrainingTask.self, file, key: TrainingTask.metadataKey, path: path)
+            guard storedTask.loss == objective.task.loss,
+                  Self.sameScaling(storedTask.targetScaling, objective.task.targetScaling) else {
+                throw CheckpointError.invalidMetadata(path: path, key: TrainingTask.metadataKey,
+                                                      reason: "the checkpoint trained \(storedTask.loss.rawValue)\(storedTask.targetScaling.map { " with target means \($0.mean)" } ?? ""); this run asks for \(objective.task.loss.rawValue)\(objective.task.targetScaling.map { " with target means \($0.mean)" } ?? "")")
+            }
             try modelDescription.restore(model, from: file, path: path)
             var optimizerState = try Checkpoint.decode(OptimizerState.self, file, key: Checkpoint.Key.optimizer, path: path)
             for (name, var p) in optimizerState.parameters {
@@ -621,6 +635,15 @@ public final class Trainer {
         } catch {
             throw .invalidConfiguration("\(error)")
         }
+    }
+
+    /// Whether two target scalings agree to float rounding (or are both absent).
+    static func sameScaling(_ a: TargetScaling?, _ b: TargetScaling?) -> Bool {
+        guard let a, let b else { return a == nil && b == nil }
+        func close(_ x: [Float], _ y: [Float]) -> Bool {
+            x.count == y.count && zip(x, y).allSatisfy { abs($0 - $1) <= 1e-5 * max(abs($0), abs($1), 1) }
+        }
+        return close(a.mean, b.mean) && close(a.standardDeviation, b.standardDeviation)
     }
 
     /// Copies the tensors kept by model selection back into the model.

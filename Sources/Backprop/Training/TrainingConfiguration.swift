@@ -33,6 +33,10 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
     public var seed: UInt64 = 1
     /// Image augmentation applied to training batches (as `--augment` spells it), if any.
     public var augmentation: String? = nil
+    /// The seed the data set was generated and split with (held-out test rows of a CSV file,
+    /// generated sets), when it differs from ``seed`` — as for an ensemble member, whose own seed
+    /// orders its data — so `eval` rebuilds the same test set. Nil: ``seed``.
+    public var dataSeed: UInt64? = nil
     /// The data set's name (as `backprop train --dataset` takes it), so `eval` can find it.
     public var dataset: String? = nil
 
