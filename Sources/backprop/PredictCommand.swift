@@ -150,6 +150,10 @@ struct PredictCommand: ParsableCommand {
         guard perExample == featureCount else {
             throw CommandFailure("\(input): examples of shape \(Array(shape.dropFirst())) (\(perExample) values); the model takes \(featureCount)")
         }
+        // NaN or ±inf would come out as NaN probabilities reported as class 0 (CSV refuses them).
+        if let bad = values.firstIndex(where: { !$0.isFinite }) {
+            throw CommandFailure("\(input): value \(values[bad]) at example \(bad / featureCount), feature \(bad % featureCount) is not a finite number")
+        }
         return stride(from: 0, to: values.count, by: featureCount).map { Array(values[$0..<($0 + featureCount)]) }
     }
 }

@@ -22,6 +22,15 @@ import Backprop
         #expect(try CSV.parse(Array("1;2\n".utf8), path: "t.csv", delimiter: UInt8(ascii: ";")).values == [1, 2])
     }
 
+    /// A UTF-8 byte-order mark at the start is skipped: it neither turns the first data row into
+    /// a header (dropping an example) nor garbles the first column's name.
+    @Test func byteOrderMarkIsSkipped() throws {
+        let bare = try CSV.parse([0xEF, 0xBB, 0xBF] + Array("1,2,0\n3,4,1\n".utf8), path: "t.csv")
+        #expect(bare.columnNames == nil && bare.rowCount == 2 && bare.values == [1, 2, 0, 3, 4, 1])
+        let named = try CSV.parse([0xEF, 0xBB, 0xBF] + Array("a,b,label\n1,2,0\n".utf8), path: "t.csv")
+        #expect(named.columnNames == ["a", "b", "label"] && named.rowCount == 1)
+    }
+
     @Test func loadsFeaturesThenLabelOrNamedColumns() throws {
         let directory = try DataTestDirectory()
         let path = directory.write("iris.csv", Array("a,b,c,species\n1,2,3,0\n4,5,6,2\n7,8,9,1\n".utf8))

@@ -154,6 +154,16 @@ extension CommandLineTests {
         #expect(predicted.output.hasPrefix("example 0: class 7"), "\(predicted.output)")
         let idx = try Self.run(["predict", model, try #require(MNIST.bundledDirectory) + "/t10k-images-idx3-ubyte.gz", "--limit", "2"])
         #expect(idx.output.contains("example 1: class 2"), "\(idx.output)")
+        // A non-finite value in a .npy input is refused, naming the example and feature (it gave
+        // NaN probabilities reported as class 0).
+        for bad in [Float.nan, .infinity, -.infinity] {
+            var values = [Float](repeating: 0.5, count: 2 * 784)
+            values[784 + 5] = bad
+            let npy = (out as NSString).appendingPathComponent("bad.npy")
+            try NumPyArray(shape: [2, 784], floats: values).write(to: npy)
+            let refused = try Self.run(["predict", model, npy])
+            #expect(refused.status != 0 && refused.error.contains("example 1, feature 5"), "\(bad): \(refused.output)\(refused.error)")
+        }
     }
 }
 

@@ -238,7 +238,9 @@ public enum CSV {
     static func scan(_ bytes: UnsafeRawBufferPointer, path: String, header: HeaderRow, delimiter: UInt8,
                      onHeader: ([String]) -> Void,
                      onRow: ([Float]) throws(DataError) -> Void) throws(DataError) {
-        var position = 0
+        // A UTF-8 byte-order mark (as spreadsheet programs write) is not part of the first field:
+        // read with it, a header's first name or a first data row's first number is garbled.
+        var position = bytes.count >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF ? 3 : 0
         var line = 0
         var width: Int?
         var fields: [(start: Int, end: Int, quoted: Bool)] = []
