@@ -70,6 +70,15 @@ public struct TargetScaling: Sendable, Equatable, Codable {
         return TargetScaling(mean: mean.map { Float($0) }, standardDeviation: deviation)
     }
 
+    /// Whether two target scalings agree to float rounding (or are both absent).
+    public static func agree(_ a: TargetScaling?, _ b: TargetScaling?) -> Bool {
+        guard let a, let b else { return a == nil && b == nil }
+        func close(_ x: [Float], _ y: [Float]) -> Bool {
+            x.count == y.count && zip(x, y).allSatisfy { abs($0 - $1) <= 1e-5 * max(abs($0), abs($1), 1) }
+        }
+        return close(a.mean, b.mean) && close(a.standardDeviation, b.standardDeviation)
+    }
+
     /// (t − μ)/σ row by row, for [rows, targets].
     public func standardized(_ targets: Tensor) -> Tensor {
         map(targets) { value, k in (value - mean[k]) / standardDeviation[k] }

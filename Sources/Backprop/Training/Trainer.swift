@@ -243,36 +243,6 @@ public final class Trainer {
         self.state = State(scheduler: scheduler, gradientNoise: gradientNoise)
     }
 
-    /// Whether any layer of `module` is a ``BatchNorm1d`` (inside sequences, mixtures, ensembles).
-    static func containsBatchNorm(_ module: any Module) -> Bool {
-        switch module {
-        case is BatchNorm1d: return true
-        case let sequential as Sequential: return sequential.layers.contains { containsBatchNorm($0) }
-        case let mixture as MixtureOfExperts: return containsBatchNorm(mixture.gate) || mixture.experts.contains { containsBatchNorm($0) }
-        case let ensemble as Ensemble: return ensemble.members.contains { containsBatchNorm($0) }
-        default: return false
-        }
-    }
-
-    /// Checks that `module` maps the source's examples to one output per class (one example
-    /// in evaluation mode, which draws no random numbers and updates no statistics).
-    static func checkOutputs(of module: any Module, on source: any ExampleSource, task: TrainingTask) throws(TrainingError) {
-        let wasTraining = module.isTraining
-        module.eval()
-        defer { module.isTraining = wasTraining }
-        // A first linear layer of the wrong width would stop in its matrix product: ask it first.
-        if let sequential = module as? Sequential, let first = sequential.layers.lazy.compactMap({ $0 as? Linear }).first,
-           first.weight.shape.count == 2, first.weight.shape[1] != source.featureCount {
-            throw .invalidConfiguration("the data has \(source.featureCount) features but the model's input size is \(first.weight.shape[1])")
-        }
-        let (features, _) = source.batch(ArraySlice([0]))
-        let shape = module(features).shape
-        let needed = task.outputCount(for: source)
-        guard shape == [1, needed] else {
-            throw .invalidConfiguration("the model gives outputs of shape \(Array(shape.dropFirst())) for \(needed) \(task.isRegression ? "targets" : "classes")")
-        }
-    }
-
     /// Whether batches should be prepared on a background thread while the step runs.
     ///
     /// Gathering a plain batch (bytes to floats) takes a few microseconds; a prefetch thread
@@ -286,18 +256,6 @@ public final class Trainer {
     public static func prefetchPays(threads: Int, cores: Int, transforms: Bool, replicasInThreads: Bool) -> Bool {
         if replicasInThreads { return false }
         return transforms || threads < cores
-    }
-
-    /// Throws unless every training batch of `count` examples in batches of `batchSize` has at
-    /// least 2 examples: training-mode BatchNorm divides by the batch's own standard deviation,
-    /// which one example does not have (PyTorch refuses such a batch too).
-    public static func checkBatchNormBatches(count: Int, batchSize: Int, dropLast: Bool) throws(TrainingError) {
-        if batchSize < 2 || count < 2 {
-            throw .invalidConfiguration("BatchNorm normalizes each batch by its own statistics, so training batches need at least 2 examples; got batches of \(min(batchSize, count))")
-        }
-        if !dropLast && count % batchSize == 1 {
-            throw .invalidConfiguration("BatchNorm needs at least 2 examples per training batch, but \(count) examples in batches of \(batchSize) leave a last batch of 1 each epoch; drop it (dropLast, `--drop-last`) or choose another batch size")
-        }
     }
 
     /// Epochs completed so far (after ``resume(from:)``, those of the earlier session).
@@ -604,7 +562,7 @@ public final class Trainer {
             let storedTask = file.metadata[TrainingTask.metadataKey] == nil ? TrainingTask.classification
                 : try Checkpoint.decode(TrainingTask.self, file, key: TrainingTask.metadataKey, path: path)
             guard storedTask.loss == objective.task.loss,
-                  Self.sameScaling(storedTask.targetScaling, objective.task.targetScaling) else {
+                  TargetScaling.agree(storedTask.targetScaling, objective.task.targetScaling) else {
                 throw CheckpointError.invalidMetadata(path: path, key: TrainingTask.metadataKey,
                                                       reason: "the checkpoint trained \(storedTask.loss.rawValue)\(storedTask.targetScaling.map { " with target means \($0.mean)" } ?? ""); this run asks for \(objective.task.loss.rawValue)\(objective.task.targetScaling.map { " with target means \($0.mean)" } ?? "")")
             }
@@ -635,15 +593,6 @@ public final class Trainer {
         } catch {
             throw .invalidConfiguration("\(error)")
         }
-    }
-
-    /// Whether two target scalings agree to float rounding (or are both absent).
-    static func sameScaling(_ a: TargetScaling?, _ b: TargetScaling?) -> Bool {
-        guard let a, let b else { return a == nil && b == nil }
-        func close(_ x: [Float], _ y: [Float]) -> Bool {
-            x.count == y.count && zip(x, y).allSatisfy { abs($0 - $1) <= 1e-5 * max(abs($0), abs($1), 1) }
-        }
-        return close(a.mean, b.mean) && close(a.standardDeviation, b.standardDeviation)
     }
 
     /// Copies the tensors kept by model selection back into the model.
