@@ -149,7 +149,7 @@ struct InfoCommand: ParsableCommand {
             print("  \(name)  \(entry.dtype.rawValue) \(entry.shape)")
         }
         if let c = loaded.configuration {
-            print("training: data set \(c.dataset ?? "?"), optimizer \(c.optimizer), schedule \(c.schedule), batch \(c.batchSize), epochs \(c.epochs), weight decay \(c.weightDecay), seed \(c.seed)")
+            print("training: data set \(c.dataset ?? "?"), optimizer \(c.optimizer), schedule \(c.schedule), batch \(c.batchSize), epochs \(c.epochs), weight decay \(c.weightDecay)\(c.gradientTransformations.isEmpty ? "" : ", gradients: " + c.gradientTransformations.map(\.description).joined(separator: " → ")), seed \(c.seed)")
         }
         if let mixture = loaded.mixture, let name = loaded.configuration?.dataset,
            let data = try? DatasetLoader.load(name, dataDirectory: nil, examples: 1000, seed: loaded.configuration?.seed ?? 1) {

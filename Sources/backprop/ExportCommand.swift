@@ -32,7 +32,7 @@ struct ExportCommand: ParsableCommand {
     var npz: String?
 
     func validate() throws {
-        guard onnx != nil || npz != nil else { throw CommandFailure("nothing to export: give --onnx FILE and/or --npz PATH") }
+        guard onnx != nil || npz != nil else { throw ValidationError("nothing to export: give --onnx FILE and/or --npz PATH") }
     }
 
     func run() throws {

@@ -31,54 +31,54 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup(title: "Parallel and distributed training") var parallelism: TrainParallelOptions
 
     func validate() throws {
-        if let threads = runOptions.threads, threads < 1 { throw CommandFailure("--threads must be at least 1, got \(threads)") }
-        if let epochs = optimization.epochs, epochs < 1 { throw CommandFailure("--epochs must be at least 1, got \(epochs)") }
-        if let steps = optimization.steps, steps < 1 { throw CommandFailure("--steps must be at least 1, got \(steps)") }
-        if let lr = optimization.lr, !(lr > 0 && lr.isFinite) { throw CommandFailure("--lr must be a positive number, got \(lr)") }
-        if let examples = dataOptions.examples, examples <= 0 { throw CommandFailure("--examples must be positive, got \(examples)") }
+        if let threads = runOptions.threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        if let epochs = optimization.epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
+        if let steps = optimization.steps, steps < 1 { throw ValidationError("--steps must be at least 1, got \(steps)") }
+        if let lr = optimization.lr, !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number, got \(lr)") }
+        if optimization.lr != nil, let given = optimization.optimizer.learningRate {
+            throw ValidationError("--lr and --optimizer \(optimization.optimizer) both set the learning rate (\(given)); give it once")
+        }
+        if let examples = dataOptions.examples, examples <= 0 { throw ValidationError("--examples must be positive, got \(examples)") }
         guard dataOptions.validationFraction >= 0 && dataOptions.validationFraction < 1 else {
-            throw CommandFailure("--validation-fraction must be in [0, 1), got \(dataOptions.validationFraction)")
+            throw ValidationError("--validation-fraction must be in [0, 1), got \(dataOptions.validationFraction)")
         }
-        if let ensemble = modelOptions.ensemble, ensemble < 2 { throw CommandFailure("--ensemble needs at least 2 members, got \(ensemble)") }
-        if let experts = modelOptions.experts, experts < 2 { throw CommandFailure("--experts needs at least 2 experts, got \(experts)") }
-        if modelOptions.ensemble != nil && modelOptions.experts != nil { throw CommandFailure("--ensemble and --experts cannot be combined") }
+        if let ensemble = modelOptions.ensemble, ensemble < 2 { throw ValidationError("--ensemble needs at least 2 members, got \(ensemble)") }
+        if let experts = modelOptions.experts, experts < 2 { throw ValidationError("--experts needs at least 2 experts, got \(experts)") }
+        if modelOptions.ensemble != nil && modelOptions.experts != nil { throw ValidationError("--ensemble and --experts cannot be combined") }
         if let topK = modelOptions.topK, modelOptions.experts.map({ topK < 1 || topK > $0 }) ?? true {
-            throw CommandFailure("--top-k \(topK) needs --experts E with 1 ≤ k ≤ E")
+            throw ValidationError("--top-k \(topK) needs --experts E with 1 ≤ k ≤ E")
         }
-        if modelOptions.bagging && modelOptions.ensemble == nil { throw CommandFailure("--bagging needs --ensemble K") }
+        if modelOptions.bagging && modelOptions.ensemble == nil { throw ValidationError("--bagging needs --ensemble K") }
         if runOptions.tensorboard && modelOptions.ensemble != nil {
-            throw CommandFailure("--tensorboard logs one training run; it cannot be combined with --ensemble (its members train side by side)")
+            throw ValidationError("--tensorboard logs one training run; it cannot be combined with --ensemble (its members train side by side)")
         }
         if modelOptions.batchnorm && modelOptions.experts != nil {
-            throw CommandFailure("--batchnorm cannot be combined with --experts: an expert sees only the rows routed to it, too few for batch statistics")
+            throw ValidationError("--batchnorm cannot be combined with --experts: an expert sees only the rows routed to it, too few for batch statistics")
         }
-        if let reduction = parallelism.reduction, GradientReduction(rawValue: reduction) == nil {
-            throw CommandFailure("--reduction must be one of \(GradientReduction.allCases.map(\.rawValue).joined(separator: ", ")), got '\(reduction)'")
-        }
-        if let localSGD = parallelism.localSGD, localSGD < 1 { throw CommandFailure("--local-sgd must be at least 1 step, got \(localSGD)") }
-        if parallelism.localSGD != nil && !parallelism.distributed { throw CommandFailure("--local-sgd needs --distributed") }
-        if let elasticAveraging = parallelism.elasticAveraging, elasticAveraging < 1 { throw CommandFailure("--elastic-averaging must be at least 1 step, got \(elasticAveraging)") }
-        if parallelism.elasticAveraging != nil && !parallelism.distributed { throw CommandFailure("--elastic-averaging needs --distributed") }
-        if parallelism.elasticAveraging != nil && parallelism.localSGD != nil { throw CommandFailure("--local-sgd and --elastic-averaging cannot be combined") }
-        if let elasticAlpha = parallelism.elasticAlpha, !(elasticAlpha > 0 && elasticAlpha <= 1) { throw CommandFailure("--elastic-alpha must be in (0, 1], got \(elasticAlpha)") }
-        if parallelism.elasticAlpha != nil && parallelism.elasticAveraging == nil { throw CommandFailure("--elastic-alpha needs --elastic-averaging") }
-        if parallelism.syncBatchNorm && !(parallelism.distributed && modelOptions.batchnorm) { throw CommandFailure("--sync-batchnorm needs --distributed and --batchnorm") }
-        guard parallelism.microBatches >= 1 else { throw CommandFailure("--micro-batches must be at least 1, got \(parallelism.microBatches)") }
-        if let collectiveTimeout = parallelism.collectiveTimeout, !(collectiveTimeout > 0) { throw CommandFailure("--collective-timeout must be positive, got \(collectiveTimeout)") }
+        if let localSGD = parallelism.localSGD, localSGD < 1 { throw ValidationError("--local-sgd must be at least 1 step, got \(localSGD)") }
+        if parallelism.localSGD != nil && !parallelism.distributed { throw ValidationError("--local-sgd needs --distributed") }
+        if let elasticAveraging = parallelism.elasticAveraging, elasticAveraging < 1 { throw ValidationError("--elastic-averaging must be at least 1 step, got \(elasticAveraging)") }
+        if parallelism.elasticAveraging != nil && !parallelism.distributed { throw ValidationError("--elastic-averaging needs --distributed") }
+        if parallelism.elasticAveraging != nil && parallelism.localSGD != nil { throw ValidationError("--local-sgd and --elastic-averaging cannot be combined") }
+        if let elasticAlpha = parallelism.elasticAlpha, !(elasticAlpha > 0 && elasticAlpha <= 1) { throw ValidationError("--elastic-alpha must be in (0, 1], got \(elasticAlpha)") }
+        if parallelism.elasticAlpha != nil && parallelism.elasticAveraging == nil { throw ValidationError("--elastic-alpha needs --elastic-averaging") }
+        if parallelism.syncBatchNorm && !(parallelism.distributed && modelOptions.batchnorm) { throw ValidationError("--sync-batchnorm needs --distributed and --batchnorm") }
+        guard parallelism.microBatches >= 1 else { throw ValidationError("--micro-batches must be at least 1, got \(parallelism.microBatches)") }
+        if let collectiveTimeout = parallelism.collectiveTimeout, !(collectiveTimeout > 0) { throw ValidationError("--collective-timeout must be positive, got \(collectiveTimeout)") }
         if parallelism.replicas != "auto" {
-            guard let count = Int(parallelism.replicas), count >= 1 else { throw CommandFailure("--replicas must be 'auto' or a positive number, got '\(parallelism.replicas)'") }
+            guard let count = Int(parallelism.replicas), count >= 1 else { throw ValidationError("--replicas must be 'auto' or a positive number, got '\(parallelism.replicas)'") }
             if let batch = Int(optimization.batchSize), batch > 0, count > batch {
-                throw CommandFailure("--replicas \(count) exceeds the batch size \(batch): every replica needs examples of every mini-batch")
+                throw ValidationError("--replicas \(count) exceeds the batch size \(batch): every replica needs examples of every mini-batch")
             }
-            if count > 1024 { throw CommandFailure("--replicas \(count) is more threads than this tool starts (at most 1024)") }
-            if count > 1 && parallelism.distributed { throw CommandFailure("--replicas N runs ranks as threads of one process; it cannot be combined with --distributed") }
-            if count > 1 && (modelOptions.ensemble != nil || modelOptions.experts != nil) { throw CommandFailure("--replicas trains one network, not --ensemble or --experts") }
+            if count > 1024 { throw ValidationError("--replicas \(count) is more threads than this tool starts (at most 1024)") }
+            if count > 1 && parallelism.distributed { throw ValidationError("--replicas N runs ranks as threads of one process; it cannot be combined with --distributed") }
+            if count > 1 && (modelOptions.ensemble != nil || modelOptions.experts != nil) { throw ValidationError("--replicas trains one network, not --ensemble or --experts") }
         }
         if (parallelism.distributed || parallelism.microBatches > 1) && (modelOptions.ensemble != nil || modelOptions.experts != nil) {
-            throw CommandFailure("--distributed and --micro-batches train one network, not --ensemble or --experts")
+            throw ValidationError("--distributed and --micro-batches train one network, not --ensemble or --experts")
         }
         if optimization.batchSize != "all", Int(optimization.batchSize).map({ $0 < 0 }) ?? true {
-            throw CommandFailure("--batch-size must be a whole number ≥ 0 or 'all', got '\(optimization.batchSize)'")
+            throw ValidationError("--batch-size must be a whole number ≥ 0 or 'all', got '\(optimization.batchSize)'")
         }
         try validateApplicability()
     }
@@ -90,43 +90,43 @@ struct TrainCommand: ParsableCommand {
         let key = dataOptions.dataset.lowercased()
         let synthetic = DatasetLoader.syntheticNames.contains(key)
         if dataOptions.examples != nil && !synthetic {
-            throw CommandFailure("--examples sizes a generated data set (\(DatasetLoader.syntheticNames.joined(separator: ", "))), not --dataset \(dataOptions.dataset)")
+            throw ValidationError("--examples sizes a generated data set (\(DatasetLoader.syntheticNames.joined(separator: ", "))), not --dataset \(dataOptions.dataset)")
         }
         if dataOptions.dataDirectory != nil && !(key == "mnist" || key == "fashion-mnist") {
-            throw CommandFailure("--data-dir locates mnist and fashion-mnist; --dataset \(dataOptions.dataset) does not read it")
+            throw ValidationError("--data-dir locates mnist and fashion-mnist; --dataset \(dataOptions.dataset) does not read it")
         }
         if dataOptions.targets != nil && !dataOptions.dataset.lowercased().hasPrefix("csv:") {
-            throw CommandFailure("--targets picks columns of a CSV file (--dataset csv:PATH), not --dataset \(dataOptions.dataset)")
+            throw ValidationError("--targets picks columns of a CSV file (--dataset csv:PATH), not --dataset \(dataOptions.dataset)")
         }
         if let loss = modelOptions.loss, modelOptions.experts != nil, loss != .crossEntropy {
-            throw CommandFailure("--experts trains a classifier on the mixture likelihood; --loss \(loss.rawValue) is for a single network or an ensemble")
+            throw ValidationError("--experts trains a classifier on the mixture likelihood; --loss \(loss.rawValue) is for a single network or an ensemble")
         }
         if dataOptions.targets != nil && modelOptions.experts != nil {
-            throw CommandFailure("--experts trains a classifier; --targets is for a regression network or ensemble")
+            throw ValidationError("--experts trains a classifier; --targets is for a regression network or ensemble")
         }
         if modelOptions.experts == nil {
             for (flag, given) in [("--expert-layers", modelOptions.expertLayers != nil), ("--gate-layers", modelOptions.gateLayers != nil)] where given {
-                throw CommandFailure("\(flag) needs --experts E")
+                throw ValidationError("\(flag) needs --experts E")
             }
         } else if modelOptions.layers != nil {
-            throw CommandFailure("--layers sizes a single network or an ensemble's members; a mixture of experts takes --expert-layers and --gate-layers")
+            throw ValidationError("--layers sizes a single network or an ensemble's members; a mixture of experts takes --expert-layers and --gate-layers")
         }
         let replicaCount = Int(parallelism.replicas) ?? 2
         let dataParallel = parallelism.distributed || parallelism.microBatches > 1 || replicaCount > 1
         if parallelism.reduction != nil && !dataParallel {
-            throw CommandFailure("--reduction combines the gradients of shards: it needs --distributed, --micro-batches N or --replicas N")
+            throw ValidationError("--reduction combines the gradients of shards: it needs --distributed, --micro-batches N or --replicas N")
         }
         if parallelism.collectiveTimeout != nil && !(parallelism.distributed || replicaCount > 1) {
-            throw CommandFailure("--collective-timeout limits waits between ranks: it needs --distributed or --replicas N")
+            throw ValidationError("--collective-timeout limits waits between ranks: it needs --distributed or --replicas N")
         }
         if runOptions.threads != nil, let count = Int(parallelism.replicas), count > 1 {
-            throw CommandFailure("--threads cannot be combined with --replicas \(count): each replica runs one kernel thread")
+            throw ValidationError("--threads cannot be combined with --replicas \(count): each replica runs one kernel thread")
         }
         if let patience = regularization.earlyStopping, patience < 1 {
-            throw CommandFailure("--early-stopping must be at least 1 evaluation without improvement, got \(patience)")
+            throw ValidationError("--early-stopping must be at least 1 evaluation without improvement, got \(patience)")
         }
         if regularization.earlyStopping != nil && dataOptions.validationFraction == 0 {
-            throw CommandFailure("--early-stopping watches the validation set; --validation-fraction 0 holds none out")
+            throw ValidationError("--early-stopping watches the validation set; --validation-fraction 0 holds none out")
         }
     }
 
@@ -250,7 +250,7 @@ struct TrainCommand: ParsableCommand {
         let isImage = data.name.hasSuffix("mnist") || data.name.hasPrefix("dir:")
         let sizes = try modelOptions.layers.map { try MultilayerPerceptronArchitecture.parseSizes($0) }
             ?? [inputs] + (isImage ? TrainDefaults.imageHidden : TrainDefaults.otherHidden) + [outputs]
-        let architecture = try MultilayerPerceptronArchitecture(sizes: sizes, activation: MultilayerPerceptronArchitecture.parseActivation(modelOptions.activation),
+        let architecture = try MultilayerPerceptronArchitecture(sizes: sizes, activation: modelOptions.activation,
                                                     batchNorm: modelOptions.batchnorm, dropout: regularization.dropout ?? (isImage ? TrainDefaults.imageDropout : 0),
                                                     inputNoise: regularization.inputNoise)
 
@@ -269,12 +269,12 @@ struct TrainCommand: ParsableCommand {
         // --steps alone runs as many optimization.epochs as those optimization.steps need (the last one cut short).
         configuration.epochs = optimization.epochs ?? optimization.steps.map { ($0 + stepsPerEpoch - 1) / stepsPerEpoch } ?? (isImage ? TrainDefaults.imageEpochs : TrainDefaults.otherEpochs)
         configuration.maximumSteps = optimization.steps
-        configuration.optimizer = optimization.lr.map { optimization.optimizer.contains(":") ? "\(optimization.optimizer),lr=\($0)" : "\(optimization.optimizer):lr=\($0)" } ?? optimization.optimizer
+        configuration.optimizer = optimization.lr.map { optimization.optimizer.withLearningRate($0) } ?? optimization.optimizer
         guard parallelism.microBatches <= configuration.batchSize else {
             throw CommandFailure("--micro-batches \(parallelism.microBatches) exceeds the batch size \(configuration.batchSize): every micro-batch needs at least one example")
         }
         let totalSteps = optimization.steps.map { min($0, configuration.epochs * stepsPerEpoch) } ?? configuration.epochs * stepsPerEpoch
-        configuration.schedule = optimization.schedule ?? (isImage ? "cosine:warmup=0,total=\(totalSteps)" : "constant")
+        configuration.schedule = optimization.schedule ?? (isImage ? .cosine(warmupSteps: 0, totalSteps: totalSteps, minimumLearningRate: 0) : .constant)
         configuration.weightDecay = regularization.weightDecay
         configuration.clipNorm = regularization.clipNorm
         configuration.gradientNoise = regularization.gradientNoise
@@ -323,7 +323,7 @@ struct TrainCommand: ParsableCommand {
         var parallel: DataParallel? = nil
         if collective != nil || parallelism.microBatches > 1 {
             parallel = try DataParallel(collective: collective ?? SingleProcessCollective(),
-                                        reduction: parallelism.reduction.flatMap(GradientReduction.init(rawValue:)) ?? .allReduce,
+                                        reduction: parallelism.reduction ?? .allReduce,
                                         synchronization: synchronization(ranks: collective?.size ?? 1),
                                         shardsPerRank: parallelism.microBatches)
         }
@@ -452,4 +452,3 @@ struct UncheckedSendable<Value>: @unchecked Sendable {
     init(_ value: Value) { self.value = value }
 }
 
-extension LossFunction: ExpressibleByArgument {}

@@ -18,6 +18,8 @@ enum TrainDefaults {
     static let validationFraction: Float = 1.0 / 12
     static let expertHidden = [64]
     static let collectiveTimeout = 300.0
+    static let optimizer = OptimizerSpecification(name: .adam)
+    static let activation = Activation.relu
 
     static func sizes(_ hidden: [Int]) -> String { hidden.map(String.init).joined(separator: "-") }
 }
@@ -48,8 +50,8 @@ struct TrainModelOptions: ParsableArguments {
     @Option(help: "Layer sizes from input to output, e.g. 784,100,100,100,10 (default: hidden layers \(TrainDefaults.sizes(TrainDefaults.imageHidden)) for image data sets, \(TrainDefaults.sizes(TrainDefaults.otherHidden)) otherwise).")
     var layers: String?
 
-    @Option(help: "Hidden non-linearity: \(Activation.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var activation: String = "relu"
+    @Option(help: "Hidden non-linearity.")
+    var activation: Activation = TrainDefaults.activation
 
     @Flag(help: "Batch normalization after every hidden affine layer.")
     var batchnorm = false
@@ -78,14 +80,16 @@ struct TrainModelOptions: ParsableArguments {
 
 /// `backprop train` options: optimization.
 struct TrainOptimizationOptions: ParsableArguments {
-    @Option(help: "Optimizer NAME[:key=value,…]: \(OptimizerName.allCases.map(\.rawValue).joined(separator: ", ")); e.g. momentum:momentum=0.95.")
-    var optimizer: String = "adam"
+    @Option(help: "Optimizer NAME[:key=value,…]: \(OptimizerName.allCases.map(\.rawValue).joined(separator: ", ")); e.g. momentum:momentum=0.95 or adam:lr=0.003,beta2=0.99 (default: \(TrainDefaults.optimizer)).",
+            transform: { try OptimizerSpecification(parsing: $0) })
+    var optimizer: OptimizerSpecification = TrainDefaults.optimizer
 
     @Option(help: "Learning rate η (default: the optimizer's).")
     var lr: Float?
 
-    @Option(help: "Learning-rate schedule: constant, step:every=N,gamma=G, exponential:gamma=G, inverse-time:k=K, cosine:warmup=W,total=T, plateau:factor=F,patience=P (default: cosine decay over the run for image data sets, constant otherwise).")
-    var schedule: String?
+    @Option(help: "Learning-rate schedule: constant, step:every=N,gamma=G, exponential:gamma=G, inverse-time:k=K, cosine:warmup=W,total=T, plateau:factor=F,patience=P (default: cosine decay over the run for image data sets, constant otherwise).",
+            transform: { try LearningRateSchedule(parsing: $0) })
+    var schedule: LearningRateSchedule?
 
     @Option(name: .customLong("batch-size"), help: "Examples per step: 1 = stochastic GD, 0 or 'all' = batch GD.")
     var batchSize: String = "\(TrainDefaults.batchSize)"
@@ -155,7 +159,7 @@ struct TrainParallelOptions: ParsableArguments {
     var distributed = false
 
     @Option(help: "With --distributed or --micro-batches: how shard gradients are combined: allreduce (fastest) or deterministic (fixed order: the same bits for any number of ranks).")
-    var reduction: String?
+    var reduction: GradientReduction?
 
     @Flag(name: .customLong("sync-batchnorm"), help: "With --distributed and --batchnorm: normalize with the statistics of the whole global mini-batch (SyncBN) instead of each rank's shard.")
     var syncBatchNorm = false
@@ -177,4 +181,17 @@ struct TrainParallelOptions: ParsableArguments {
 
     @Option(help: "Data-parallel replicas in this process (default 1: one model, each operation split over the threads). N: N replicas, one kernel thread each (overrides --threads), each with its shard of every mini-batch, gradients summed once per step. 'auto' runs one per thread (each with one kernel thread and its shard of every mini-batch, gradients summed once per step) when the machine's cores are far apart (a cache-line round trip ≥ 250 ns, as between a VM's dies), the network has no BatchNorm and at most 1M parameters, and every replica gets ≥ 16 examples; otherwise 1. Replicas change the dropout streams and summation order, and auto decides from a timing, so only a fixed number gives the same numbers run after run.")
     var replicas = "1"
+}
+
+// The enumerations a flag takes, parsed by swift-argument-parser (which lists the valid values
+// when a value is not one of them).
+extension LossFunction: ExpressibleByArgument {}
+extension GradientReduction: ExpressibleByArgument {}
+extension Activation: ExpressibleByArgument {
+    /// A name as ``MultilayerPerceptronArchitecture/parseActivation(_:)`` reads it
+    /// (case, `-` and `_` ignored: `leaky-relu` is `leakyReLU`).
+    public init?(argument: String) {
+        guard let activation = try? MultilayerPerceptronArchitecture.parseActivation(argument) else { return nil }
+        self = activation
+    }
 }

@@ -26,7 +26,7 @@ import Backprop
             var configuration = TrainingConfiguration()
             configuration.epochs = 2
             configuration.batchSize = 48
-            configuration.optimizer = optimizer
+            configuration.optimizer = try OptimizerSpecification(parsing: optimizer)
             configuration.weightDecay = 1e-4
             configuration.clipNorm = 5
             configuration.seed = 3

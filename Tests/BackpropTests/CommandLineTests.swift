@@ -66,7 +66,7 @@ import Backprop
     @Test(arguments: [
         (["train", "--optimizer", "adamz"], "unknown optimizer"),
         (["train", "--layers", "784,x,10"], "not a whole number"),
-        (["train", "--activation", "swish2"], "unknown activation"),
+        (["train", "--activation", "swish2"], "'swish2' is invalid for '--activation"),
         (["train", "--dataset", "nosuch"], "unknown --dataset"),
         (["train", "--batch-size", "-3"], "--batch-size"),
         (["train", "--schedule", "cosine:warmup=x"], "x"),
@@ -79,6 +79,10 @@ import Backprop
         (["train", "--dataset", "moons", "--early-stopping", "0"], "--early-stopping must be at least 1"),
         (["train", "--dataset", "moons", "--replicas", "2", "--ensemble", "2"], "--replicas trains one network"),
         (["train", "--dataset", "moons", "--layers", "2,8,2", "--replicas", "300"], "exceeds the batch size"),
+        (["train", "--dataset", "moons", "--lr", "0.1", "--optimizer", "adam:lr=0.01"], "--lr and --optimizer"),
+        (["train", "--optimizer", "adam:beta9=1"], "beta9"),
+        (["train", "--schedule", "step:every=0,gamma=0.5"], "every"),
+        (["train", "--dataset", "moons", "--replicas", "2", "--reduction", "bogus"], "allreduce"),
     ])
     func badInputEndsWithOneClearLine(_ arguments: [String], _ mention: String) throws {
         let result = try Self.run(arguments + ["--out", Self.temporaryDirectory()].filter { _ in arguments[0] == "train" })

@@ -44,7 +44,7 @@ import Backprop
         var configuration = TrainingConfiguration()
         configuration.epochs = 6
         configuration.batchSize = 10
-        configuration.optimizer = optimizer
+        configuration.optimizer = try OptimizerSpecification(parsing: optimizer)
         configuration.seed = 21
         return try Trainer(architecture: architecture, configuration: configuration, train: data,
                            validation: nil, test: nil, runDirectory: nil,
@@ -88,7 +88,7 @@ import Backprop
     }
 
     @Test(arguments: [
-        (["--reduction", "fastest"], "--reduction must be one of allreduce, deterministic"),
+        (["--reduction", "fastest"], "Please provide one of 'allreduce' and 'deterministic'"),
         (["--micro-batches", "0"], "--micro-batches must be at least 1"),
         (["--local-sgd", "4"], "--local-sgd needs --distributed"),
         (["--sync-batchnorm"], "--sync-batchnorm needs --distributed and --batchnorm"),

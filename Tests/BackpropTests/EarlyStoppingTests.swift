@@ -164,7 +164,7 @@ import Backprop
         var configuration = TrainingConfiguration()
         configuration.epochs = epochs
         configuration.batchSize = 16
-        configuration.optimizer = "adam:lr=0.01"
+        configuration.optimizer = OptimizerSpecification(Adam(), learningRate: 0.01)
         configuration.earlyStoppingPatience = patience
         configuration.seed = 11
         return try Trainer(architecture: try MultilayerPerceptronArchitecture(sizes: [2, 16, 3], activation: .tanh),

@@ -70,7 +70,7 @@ import Backprop
 
     @Test func parallelTrainingGivesTheSameMembersAsSerial() throws {
         let data = SyntheticData.twoMoons(count: 300, noise: 0.1, seed: 5)
-        var configuration = EnsembleTrainingConfiguration(epochs: 3, batchSize: 32, optimizer: "adam:lr=0.01", seed: 7, bagging: true)
+        var configuration = EnsembleTrainingConfiguration(epochs: 3, batchSize: 32, optimizer: OptimizerSpecification(Adam(), learningRate: 0.01), seed: 7, bagging: true)
         let architecture = try EnsembleArchitecture(member: MultilayerPerceptronArchitecture(sizes: [2, 16, 2], activation: .tanh), count: 3,
                                                     bagging: true)
         let parallel = architecture.build(seed: 1)
@@ -85,7 +85,7 @@ import Backprop
         #expect(reports.allSatisfy { ($0.validation?.accuracy ?? 0) > 0.8 }, "\(reports.map { $0.validation?.accuracy ?? 0 })")
         #expect(!parallel.isTraining)
         #expect(throws: TrainingError.self) {
-            try serial.train(on: data, configuration: EnsembleTrainingConfiguration(optimizer: "nonsense"))
+            try serial.train(on: data, configuration: EnsembleTrainingConfiguration(optimizer: OptimizerSpecification(name: .adam, learningRate: -1)))
         }
     }
 
@@ -119,7 +119,7 @@ import Backprop
         let testSubset = SubsetSource(test, indices: Array(0..<2000))
         let architecture = try EnsembleArchitecture(member: MultilayerPerceptronArchitecture(sizes: [784, 32, 10]), count: 5, bagging: true)
         let ensemble = architecture.build(seed: 11)
-        let configuration = EnsembleTrainingConfiguration(epochs: 3, batchSize: 64, optimizer: "adam:lr=0.002", seed: 12, bagging: true)
+        let configuration = EnsembleTrainingConfiguration(epochs: 3, batchSize: 64, optimizer: OptimizerSpecification(Adam(), learningRate: 0.002), seed: 12, bagging: true)
         let reports = try ensemble.train(on: trainSubset, validation: testSubset, configuration: configuration)
         let memberErrors = reports.map { 1 - ($0.validation?.accuracy ?? 0) }
         let averageMemberError = memberErrors.reduce(0, +) / Float(memberErrors.count)

@@ -21,8 +21,8 @@ import Backprop
     /// minimum in the same number of steps than plain gradient descent; SGD's y coordinate
     /// alternates in sign (the oscillation across the ravine).
     @Test func momentumBeatsPlainGradientDescentOnTheRavine() throws {
-        let sgd = try MomentumExperiment.path(on: MomentumExperiment.ravine, optimizer: "sgd:lr=0.45", steps: 60)
-        let momentum = try MomentumExperiment.path(on: MomentumExperiment.ravine, optimizer: "momentum:lr=0.05,momentum=0.9", steps: 60)
+        let sgd = try MomentumExperiment.path(on: MomentumExperiment.ravine, optimizer: OptimizerSpecification(SGD(), learningRate: 0.45), steps: 60)
+        let momentum = try MomentumExperiment.path(on: MomentumExperiment.ravine, optimizer: OptimizerSpecification(Momentum(momentum: 0.9), learningRate: 0.05), steps: 60)
         func distance(_ p: (Float, Float)) -> Float { (p.0 * p.0 + p.1 * p.1).squareRoot() }
         #expect(distance(try #require(momentum.last)) < distance(try #require(sgd.last)))
         let signs = sgd.prefix(6).map { $0.1 > 0 }

@@ -43,7 +43,7 @@ import Backprop
         var c = TrainingConfiguration()
         c.epochs = 600
         c.batchSize = 400
-        c.optimizer = "adam:lr=0.05"
+        c.optimizer = OptimizerSpecification(Adam(), learningRate: 0.05)
         c.seed = 2
         let trainer = try Trainer(model: .network(MultilayerPerceptronArchitecture(sizes: [3, 1])), objective: SquaredErrorObjective(),
                                   configuration: c, train: data, validation: nil, test: nil, runDirectory: nil,
@@ -75,7 +75,7 @@ import Backprop
         var c = TrainingConfiguration()
         c.epochs = 600
         c.batchSize = 400
-        c.optimizer = "adam:lr=0.05"
+        c.optimizer = OptimizerSpecification(Adam(), learningRate: 0.05)
         let objective = SquaredErrorObjective(targetScaling: scaling)
         let trainer = try Trainer(model: .network(MultilayerPerceptronArchitecture(sizes: [3, 1])), objective: objective, configuration: c,
                                   train: scaled, validation: nil, test: nil, runDirectory: nil, reporter: ProgressReporter(quiet: true))
@@ -116,7 +116,7 @@ import Backprop
         var c = TrainingConfiguration()
         c.epochs = 800
         c.batchSize = n
-        c.optimizer = "adam:lr=0.05"
+        c.optimizer = OptimizerSpecification(Adam(), learningRate: 0.05)
         let trainer = try Trainer(model: .network(MultilayerPerceptronArchitecture(sizes: [1, 1])), objective: BinaryCrossEntropyObjective(),
                                   configuration: c, train: data, validation: nil, test: nil, runDirectory: nil,
                                   reporter: ProgressReporter(quiet: true))

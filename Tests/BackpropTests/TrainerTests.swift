@@ -18,8 +18,8 @@ import Backprop
         var configuration = TrainingConfiguration()
         configuration.epochs = epochs
         configuration.batchSize = 16
-        configuration.optimizer = optimizer
-        configuration.schedule = "step:every=20,gamma=0.9"
+        configuration.optimizer = try OptimizerSpecification(parsing: optimizer)
+        configuration.schedule = .step(every: 20, gamma: 0.9)
         configuration.gradientNoise = noise
         configuration.clipNorm = 5
         configuration.seed = 11
@@ -103,7 +103,7 @@ import Backprop
                             train: data, validation: nil, test: nil, runDirectory: nil)
         }
         var configuration = TrainingConfiguration()
-        configuration.optimizer = "adamm"
+        configuration.optimizer = OptimizerSpecification(name: .momentum, hyperParameters: ["beta1": 0.9])   // momentum has no β₁
         #expect(throws: TrainingError.self) {
             _ = try Trainer(architecture: try MultilayerPerceptronArchitecture(sizes: [2, 4, 2]), configuration: configuration,
                             train: data, validation: nil, test: nil, runDirectory: nil)
@@ -166,7 +166,7 @@ import Backprop
             var configuration = TrainingConfiguration()
             configuration.epochs = batchSize == 64 ? 300 : 20
             configuration.batchSize = batchSize
-            configuration.optimizer = batchSize == 64 ? "sgd:lr=0.5" : "sgd:lr=0.05"
+            configuration.optimizer = OptimizerSpecification(SGD(), learningRate: batchSize == 64 ? 0.5 : 0.05)
             let trainer = try Trainer(architecture: try MultilayerPerceptronArchitecture(sizes: [2, 16, 2], activation: .tanh),
                                       configuration: configuration, train: data, validation: nil, test: data,
                                       runDirectory: nil, reporter: ProgressReporter(interactive: false, quiet: true))
@@ -290,7 +290,7 @@ extension TrainerTests {
         var configuration = TrainingConfiguration()
         configuration.epochs = 12
         configuration.batchSize = 16
-        configuration.optimizer = "sgd:lr=2"   // large steps: validation accuracy goes up and down
+        configuration.optimizer = OptimizerSpecification(SGD(), learningRate: 2)   // large steps: validation accuracy goes up and down
         configuration.seed = 5
         let trainer = try Trainer(architecture: MultilayerPerceptronArchitecture(sizes: [2, 16, 3], activation: .tanh, batchNorm: true),
                                   configuration: configuration, train: SubsetSource(data, indices: split.train),

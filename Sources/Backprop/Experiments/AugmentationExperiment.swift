@@ -14,7 +14,7 @@ public enum AugmentationExperiment {
         var configuration = TrainingConfiguration()
         configuration.epochs = epochs
         configuration.batchSize = 64
-        configuration.optimizer = "adam:lr=0.001"
+        configuration.optimizer = OptimizerSpecification(Adam(), learningRate: 0.001)
         configuration.seed = seed
         let architecture = try MultilayerPerceptronArchitecture(sizes: [784] + hidden + [10], activation: .relu)
         let plain = try data.curves("without augmentation", architecture: architecture, configuration: configuration)

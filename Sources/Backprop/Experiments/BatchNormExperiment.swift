@@ -144,7 +144,7 @@ extension BatchNormExperiment {
                 sizes: [784, 100, 100, 100, 10], activation: .sigmoid, batchNorm: batchNorm,
                 initializer: .normal(standardDeviation: settings.initialStandardDeviation))
             let trainer = try MNISTExperimentRun.trainer(
-                architecture, optimizer: "sgd:lr=\(settings.learningRate)", train: train, test: nil,
+                architecture, optimizer: OptimizerSpecification(SGD(), learningRate: settings.learningRate), train: train, test: nil,
                 epochs: Int.max / 2, steps: settings.steps, batchSize: settings.batchSize, seed: settings.seed)
             let recorder = Recorder(features: features, labels: labels, interval: settings.interval, batchNorm: batchNorm)
             if let network = trainer.network { recorder.record(network, step: 0) }

@@ -49,7 +49,7 @@ public enum DepthExperiment {
                     let sizes = [784] + Array(repeating: s.width, count: depth) + [10]
                     let architecture = try MultilayerPerceptronArchitecture(sizes: sizes, activation: .relu, batchNorm: batchNorm)
                     let (trainer, summary) = try MNISTExperimentRun.train(
-                        architecture, optimizer: "adam:lr=\(s.learningRate)", train: train, test: test,
+                        architecture, optimizer: OptimizerSpecification(Adam(), learningRate: s.learningRate), train: train, test: test,
                         epochs: s.epochs, batchSize: s.batchSize, seed: seed)
                     let trainAccuracy = Evaluation.measure(trainer.model, on: train).accuracy
                     let r = Result(depth: depth, batchNorm: batchNorm, seed: seed, trainAccuracy: trainAccuracy,

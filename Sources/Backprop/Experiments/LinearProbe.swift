@@ -10,7 +10,7 @@ public enum LinearProbe {
         let architecture = try MultilayerPerceptronArchitecture(sizes: [train.featureCount, train.classCount])
         let normalization = Normalization.standardizing(train)
         let (trainer, summary) = try MNISTExperimentRun.train(
-            architecture, optimizer: "adam:lr=\(learningRate)", train: train, test: test, epochs: epochs,
+            architecture, optimizer: OptimizerSpecification(Adam(), learningRate: learningRate), train: train, test: test, epochs: epochs,
             batchSize: batchSize, normalization: normalization, seed: seed)
         let trainAccuracy = Evaluation.measure(trainer.model, on: train, normalization: normalization).accuracy
         return (trainAccuracy, summary.test?.accuracy ?? .nan)

@@ -10,11 +10,11 @@ public enum MNISTExperimentRun {
         return (SubsetSource(train, indices: Array(0..<n)), test)
     }
 
-    /// Trains `architecture` with `optimizer` (a specification such as `sgd:lr=0.1`) on `train`
+    /// Trains `architecture` with `optimizer` (e.g. `OptimizerSpecification(SGD(), learningRate: 0.1)`) on `train`
     /// for `epochs` epochs or `steps` steps, whichever ends first, evaluating on `test` every
     /// `evaluationInterval` steps (nil: after each epoch). Returns the trainer (its model is the
     /// final one: no validation set, so no best-epoch restore) and the summary.
-    public static func train(_ architecture: MultilayerPerceptronArchitecture, optimizer: String, train: any ExampleSource,
+    public static func train(_ architecture: MultilayerPerceptronArchitecture, optimizer: OptimizerSpecification, train: any ExampleSource,
                              test: (any ExampleSource)?, epochs: Int, steps: Int? = nil, batchSize: Int,
                              evaluationInterval: Int? = nil, normalization: Normalization = .none, seed: UInt64 = 1,
                              callbacks: [any TrainingCallback] = []) throws -> (trainer: Trainer, summary: TrainingSummary) {
@@ -27,7 +27,7 @@ public enum MNISTExperimentRun {
 
     /// The trainer ``train(_:optimizer:train:test:epochs:steps:batchSize:evaluationInterval:normalization:seed:callbacks:)``
     /// uses, before it trains (to look at the untrained network first).
-    public static func trainer(_ architecture: MultilayerPerceptronArchitecture, optimizer: String, train: any ExampleSource,
+    public static func trainer(_ architecture: MultilayerPerceptronArchitecture, optimizer: OptimizerSpecification, train: any ExampleSource,
                                test: (any ExampleSource)?, epochs: Int, steps: Int? = nil, batchSize: Int,
                                evaluationInterval: Int? = nil, normalization: Normalization = .none,
                                seed: UInt64 = 1) throws -> Trainer {
@@ -36,7 +36,7 @@ public enum MNISTExperimentRun {
         configuration.maximumSteps = steps
         configuration.batchSize = batchSize
         configuration.optimizer = optimizer
-        configuration.schedule = "constant"
+        configuration.schedule = .constant
         configuration.evaluationInterval = evaluationInterval
         configuration.seed = seed
         return try Trainer(architecture: architecture, configuration: configuration, train: train, validation: nil,

@@ -34,7 +34,7 @@ public enum MixturesExperiment {
         public var experts: [Row]
     }
 
-    static let optimizer = "adam:lr=0.001"
+    static let optimizer = OptimizerSpecification(Adam(), learningRate: 0.001)
     static let batchSize = 64
 
     public static func measure(_ s: Settings, seed: UInt64 = 1) throws -> Outcome {

@@ -42,10 +42,10 @@ public enum MomentumExperiment {
         value: { x, y in x * x - y * y })
 
     /// The path of `optimizer` from the surface's start, `steps` updates long.
-    public static func path(on surface: Surface, optimizer specification: String, steps: Int) throws(OptimizerError) -> [(Float, Float)] {
+    public static func path(on surface: Surface, optimizer specification: OptimizerSpecification, steps: Int) throws(OptimizerError) -> [(Float, Float)] {
         let x = Variable(Tensor([surface.start.0]), requiresGrad: true)
         let y = Variable(Tensor([surface.start.1]), requiresGrad: true)
-        let optimizer = try OptimizerSpecification(parsing: specification).makeOptimizer([("x", x), ("y", y)])
+        let optimizer = try specification.makeOptimizer([("x", x), ("y", y)])
         var points = [(x.value.scalars[0], y.value.scalars[0])]
         for _ in 0..<steps {
             optimizer.zeroGrad()
@@ -73,8 +73,10 @@ public enum MomentumExperiment {
         let output = try ExperimentOutput(directory: directory, title: "Momentum and the optimizers' paths")
         let steps = full ? 200 : 60
         // Ruder Fig. 2: the same step size with and without momentum.
-        let sgd = try path(on: ravine, optimizer: "sgd:lr=0.45", steps: steps)
-        let momentum = try path(on: ravine, optimizer: "momentum:lr=0.05,momentum=0.9", steps: steps)
+        let sgdSpecification = OptimizerSpecification(SGD(), learningRate: 0.45)
+        let momentumSpecification = OptimizerSpecification(Momentum(momentum: 0.9), learningRate: 0.05)
+        let sgd = try path(on: ravine, optimizer: sgdSpecification, steps: steps)
+        let momentum = try path(on: ravine, optimizer: momentumSpecification, steps: steps)
         var figure = Figure(width: 1200, height: 500, grid: (rows: 1, columns: 2), title: "SGD without and with momentum (Ruder, Fig. 2)")
         figure.add(panel(ravine, paths: [("SGD η=0.45", sgd)]))
         figure.add(panel(ravine, paths: [("momentum η=0.05, γ=0.9", momentum)]))
@@ -83,7 +85,7 @@ public enum MomentumExperiment {
             guard let last = p.last else { return .nan }
             return ((last.0 - m.0) * (last.0 - m.0) + (last.1 - m.1) * (last.1 - m.1)).squareRoot()
         }
-        var rows = [["ravine", "sgd:lr=0.45", "\(distance(sgd, (0, 0)))"], ["ravine", "momentum:lr=0.05,momentum=0.9", "\(distance(momentum, (0, 0)))"]]
+        var rows = [["ravine", sgdSpecification.description, "\(distance(sgd, (0, 0)))"], ["ravine", momentumSpecification.description, "\(distance(momentum, (0, 0)))"]]
 
         let rates: [OptimizerName: Float] = [.sgd: 0.01, .momentum: 0.005, .nesterov: 0.005, .adagrad: 0.5, .adadelta: 1,
                                              .rmsprop: 0.01, .adam: 0.05, .adamax: 0.1, .nadam: 0.05, .amsgrad: 0.05, .adamw: 0.05]
@@ -91,11 +93,11 @@ public enum MomentumExperiment {
         for surface in [beale, saddle] {
             var paths: [(label: String, points: [(Float, Float)])] = []
             for name in OptimizerName.allCases {
-                let spec = name == .adadelta ? "adadelta" : "\(name.rawValue):lr=\(rates[name] ?? 0.01)"
+                let spec = OptimizerSpecification(name: name, learningRate: name == .adadelta ? nil : rates[name] ?? 0.01)
                 let p = try path(on: surface, optimizer: spec, steps: full ? 2000 : 300)
                 paths.append((name.rawValue, p))
                 let end = p.last ?? surface.start
-                rows.append([surface.name, spec, surface.minimum.map { "\(distance(p, $0))" } ?? "f = \(surface.value(Double(end.0), Double(end.1)))"])
+                rows.append([surface.name, spec.description, surface.minimum.map { "\(distance(p, $0))" } ?? "f = \(surface.value(Double(end.0), Double(end.1)))"])
             }
             panels.append(panel(surface, paths: paths))
         }

@@ -15,7 +15,7 @@ public enum NoiseExperiment {
         var configuration = TrainingConfiguration()
         configuration.epochs = epochs
         configuration.batchSize = 64
-        configuration.optimizer = "adam:lr=0.001"
+        configuration.optimizer = OptimizerSpecification(Adam(), learningRate: 0.001)
         configuration.seed = seed
         return try variants.map { v in
             let architecture = try MultilayerPerceptronArchitecture(sizes: [784] + hidden + [10], activation: .relu,

@@ -111,7 +111,7 @@ public enum OptimizersExperiment {
             for lr in grids[name] ?? [] {
                 var loss = Float.infinity
                 do {
-                    let (trainer, _) = try MNISTExperimentRun.train(architecture, optimizer: "\(name.rawValue):lr=\(lr)", train: train,
+                    let (trainer, _) = try MNISTExperimentRun.train(architecture, optimizer: OptimizerSpecification(name: name, learningRate: lr), train: train,
                                                                     test: nil, epochs: Int.max / 2, steps: s.tuningSteps,
                                                                     batchSize: s.batchSize, seed: s.seed)
                     loss = Evaluation.measure(trainer.model, on: validation).loss
@@ -122,7 +122,7 @@ public enum OptimizersExperiment {
             }
             guard let chosen = tuning.min(by: { $0.validationLoss < $1.validationLoss }) else { continue }
             let recorder = Recorder(test: test, interval: s.evaluationInterval)
-            let trainer = try MNISTExperimentRun.trainer(architecture, optimizer: "\(name.rawValue):lr=\(chosen.learningRate)",
+            let trainer = try MNISTExperimentRun.trainer(architecture, optimizer: OptimizerSpecification(name: name, learningRate: chosen.learningRate),
                                                          train: train, test: nil, epochs: Int.max / 2, steps: s.steps,
                                                          batchSize: s.batchSize, seed: s.seed)
             recorder.record(trainer.model, step: 0)

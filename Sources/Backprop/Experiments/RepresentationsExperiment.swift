@@ -24,7 +24,7 @@ public enum RepresentationsExperiment {
         /// border pixels, which no data gradient reaches, from their random initial values to
         /// zero, and smooths the rest, so the weight images show what was learned rather than
         /// the initialization (λ = 10⁻³ also gave the best probes of the four settings tried).
-        public var optimizer = "adam:lr=0.001,weight-decay=0.001"
+        public var optimizer = OptimizerSpecification(name: .adam, learningRate: 0.001, hyperParameters: [OptimizerName.weightDecayKey: 0.001])
 
         public init(trainCount: Int?, epochs: Int, probeTrainCount: Int) {
             self.trainCount = trainCount
@@ -115,7 +115,7 @@ public enum RepresentationsExperiment {
         weights.add(mosaic)
         try output.add(weights, name: "weights", caption: String(
             format: "The incoming weights of the first %d of the first hidden layer's %d units, each drawn as a 28×28 image, of the \(name) network (red positive, blue negative, each scaled to its own largest magnitude) after training on %@ for %d epochs with %@ (test accuracy %.2f%%): stroke- and blob-like patterns of both signs, some localized, many spread over the digit area — simple features that later layers combine (an almost blank unit has died: no gradient reached it, and the decay emptied it).",
-            shownWeights.count, r.firstLayerWeights.count, data, s.epochs, s.optimizer, 100 * r.networkTestAccuracy))
+            shownWeights.count, r.firstLayerWeights.count, data, s.epochs, s.optimizer.description, 100 * r.networkTestAccuracy))
 
         var scatter = Figure(width: 1200, height: 1100, grid: (rows: 2, columns: 2),
                              title: "Test images on each layer's first two principal components")

@@ -138,8 +138,8 @@ public struct EnsembleTrainingConfiguration: Sendable, Equatable, Codable {
     /// Passes over each member's training sample.
     public var epochs: Int
     public var batchSize: Int
-    /// An ``OptimizerSpecification`` string, e.g. `adam:lr=0.001`.
-    public var optimizer: String
+    /// Every member's optimizer.
+    public var optimizer: OptimizerSpecification
     /// The base seed; member k draws its shuffling and bootstrap sample from ``memberSeed(_:)``.
     /// (Initial weights are the members' own: build them with distinct seeds.)
     public var seed: UInt64
@@ -151,7 +151,7 @@ public struct EnsembleTrainingConfiguration: Sendable, Equatable, Codable {
     /// Applied to every batch (as for the single-model trainer).
     public var normalization: Normalization
 
-    public init(epochs: Int = 5, batchSize: Int = 64, optimizer: String = "adam:lr=0.001", seed: UInt64 = 0,
+    public init(epochs: Int = 5, batchSize: Int = 64, optimizer: OptimizerSpecification = OptimizerSpecification(Adam(), learningRate: 0.001), seed: UInt64 = 0,
                 bagging: Bool = false, parallel: Bool = true, normalization: Normalization = .none) {
         self.epochs = epochs
         self.batchSize = batchSize

@@ -142,6 +142,56 @@ public enum LearningRateSchedule: Sendable, Equatable, Codable {
     }
 }
 
+extension LearningRateSchedule: CustomStringConvertible {
+    /// Checks every value, for a schedule built from its cases directly (``init(parsing:)``
+    /// checks as it reads); ``Trainer`` calls it before the first step.
+    ///
+    /// - Throws: ``LearningRateScheduleError/invalidValue(_:value:reason:)`` naming the key
+    ///   of the first value out of range.
+    public func validate() throws(LearningRateScheduleError) {
+        func check(_ ok: Bool, _ key: String, _ value: some Numeric, _ reason: String) throws(LearningRateScheduleError) {
+            if !ok { throw .invalidValue(key, value: "\(value)", reason: reason) }
+        }
+        switch self {
+        case .constant:
+            break
+        case let .step(every, gamma):
+            try check(every >= 1, "every", every, "must be a whole number ≥ 1")
+            try check(gamma > 0 && gamma <= 1, "gamma", gamma, "must be in (0, 1]")
+        case let .exponential(gamma):
+            try check(gamma > 0 && gamma <= 1, "gamma", gamma, "must be in (0, 1]")
+        case let .inverseTime(k):
+            try check(k >= 0 && k.isFinite, "k", k, "must be non-negative")
+        case let .cosine(warmup, total, minimum):
+            try check(warmup >= 0, "warmup", warmup, "must be a whole number ≥ 0")
+            try check(total > warmup, "total", total, "must exceed warmup (\(warmup))")
+            try check(minimum >= 0 && minimum.isFinite, "min", minimum, "must be non-negative")
+        case let .reduceOnPlateau(p):
+            try check(p.factor > 0 && p.factor < 1, "factor", p.factor, "must be in (0, 1)")
+            try check(p.patience >= 0, "patience", p.patience, "must be a whole number ≥ 0")
+            try check(p.threshold >= 0 && p.threshold.isFinite, "threshold", p.threshold, "must be non-negative")
+            try check(p.cooldown >= 0, "cooldown", p.cooldown, "must be a whole number ≥ 0")
+            try check(p.minimumLearningRate >= 0 && p.minimumLearningRate.isFinite, "min", p.minimumLearningRate, "must be non-negative")
+        }
+    }
+
+    /// The spec string of the table above, which ``init(parsing:)`` reads back to an equal
+    /// schedule, e.g. `step:every=1000,gamma=0.5`.
+    public var description: String {
+        switch self {
+        case .constant: return "constant"
+        case let .step(every, gamma): return "step:every=\(every),gamma=\(gamma)"
+        case let .exponential(gamma): return "exponential:gamma=\(gamma)"
+        case let .inverseTime(k): return "inverse-time:k=\(k)"
+        case let .cosine(warmup, total, minimum):
+            return "cosine:warmup=\(warmup),total=\(total)" + (minimum == 0 ? "" : ",min=\(minimum)")
+        case let .reduceOnPlateau(p):
+            return "plateau:factor=\(p.factor),patience=\(p.patience),threshold=\(p.threshold),cooldown=\(p.cooldown)"
+                + (p.minimumLearningRate == 0 ? "" : ",min=\(p.minimumLearningRate)")
+        }
+    }
+}
+
 /// Reduce-on-plateau settings, PyTorch's `ReduceLROnPlateau` in `min` mode with a relative
 /// threshold: a validation loss L improves on the best so far when L < best · (1 − threshold)
 /// (for a negative best, L < best − |best|·threshold). After more than `patience` epochs

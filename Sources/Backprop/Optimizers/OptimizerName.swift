@@ -18,7 +18,7 @@
 /// `weight-decay` is λ: coupled L2 (g ← g + λθ) for every optimizer except `adamw`, where it
 /// is decoupled (θ ← θ − ηλθ, default 0.01). It applies to parameters that
 /// ``Variable/decays`` only.
-public enum OptimizerName: String, CaseIterable, Sendable {
+public enum OptimizerName: String, CaseIterable, Sendable, Codable {
     case sgd, momentum, nesterov, adagrad, adadelta, rmsprop, adam, adamax, nadam, amsgrad, adamw
 
     /// The key of the weight-decay hyper-parameter, valid for every optimizer.
@@ -128,88 +128,4 @@ extension Optimizer {
         }
         return Optimizer(parameters, rule: rule, learningRate: learningRate, weightDecay: decay)
     }
-}
-
-/// An optimizer written as one string, `NAME[:key=value,…]`, e.g. `adam:lr=0.003,beta2=0.99`
-/// or `adadelta`: the form a command line or a configuration file passes around. `lr` (or
-/// `learning-rate`) sets η; the other keys are ``OptimizerName/hyperParameterKeys``.
-public struct OptimizerSpecification: Sendable, Equatable {
-    public var name: OptimizerName
-    public var learningRate: Float?
-    public var hyperParameters: [String: Float]
-
-    public init(name: OptimizerName, learningRate: Float? = nil, hyperParameters: [String: Float] = [:]) {
-        self.name = name
-        self.learningRate = learningRate
-        self.hyperParameters = hyperParameters
-    }
-
-    /// Parses and validates a specification.
-    public init(parsing text: String) throws(OptimizerError) {
-        let head: String, pairs: [(String, String)]
-        do {
-            (head, pairs) = try parseKeyValueSpecification(text)
-        } catch {
-            throw .malformedSpecification(text, reason: error.reason)
-        }
-        let name = try OptimizerName(parsing: head)
-        var learningRate: Float? = nil
-        var hyper: [String: Float] = [:]
-        for (key, raw) in pairs {
-            guard let value = Float(raw) else {
-                throw .malformedSpecification(text, reason: "'\(raw)' is not a number (key '\(key)')")
-            }
-            if key == "lr" || key == "learning-rate" {
-                guard value.isFinite && value > 0 else {
-                    throw .invalidHyperParameter(key, value: value, reason: "must be positive and finite")
-                }
-                learningRate = value
-            } else {
-                guard hyper[key] == nil else { throw .malformedSpecification(text, reason: "key '\(key)' given twice") }
-                hyper[key] = value
-            }
-        }
-        _ = try name.makeRule(hyperParameters: hyper)   // reports unknown keys and bad values now
-        self.init(name: name, learningRate: learningRate, hyperParameters: hyper)
-    }
-
-    /// The optimizer over the given parameters.
-    public func makeOptimizer(_ parameters: [(name: String, parameter: Variable)]) throws(OptimizerError) -> Optimizer {
-        try Optimizer.make(named: name.rawValue, parameters: parameters, learningRate: learningRate,
-                           hyperParameters: hyperParameters)
-    }
-}
-
-/// Why a `name:key=value,…` specification could not be split.
-struct SpecificationSyntaxError: Error {
-    let reason: String
-}
-
-/// Splits `name:key=value,key=value` into the name and the pairs in order (keys lowercased);
-/// shared by optimizer and schedule specifications.
-func parseKeyValueSpecification(_ text: String) throws(SpecificationSyntaxError) -> (name: String, pairs: [(String, String)]) {
-    let parts = trimSpecificationText(text).split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
-    let head = trimSpecificationText(parts[0])
-    guard !head.isEmpty else { throw SpecificationSyntaxError(reason: "no name") }
-    var pairs: [(String, String)] = []
-    if parts.count == 2 {
-        for item in parts[1].split(separator: ",", omittingEmptySubsequences: false) {
-            let kv = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let key = kv.count == 2 ? trimSpecificationText(kv[0]).lowercased() : ""
-            let value = kv.count == 2 ? trimSpecificationText(kv[1]) : ""
-            guard !key.isEmpty, !value.isEmpty else {
-                throw SpecificationSyntaxError(reason: "'\(item)' is not key=value")
-            }
-            pairs.append((key, value))
-        }
-    }
-    return (head, pairs)
-}
-
-/// `text` without leading and trailing whitespace (no Foundation needed).
-func trimSpecificationText<S: StringProtocol>(_ text: S) -> String {
-    var s = Substring(text)
-    while let c = s.first, c.isWhitespace { s.removeFirst() }
-    while let c = s.last, c.isWhitespace { s.removeLast() }
-    return String(s)
 }

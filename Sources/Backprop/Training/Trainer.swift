@@ -63,7 +63,10 @@ public final class Trainer {
     public let configuration: TrainingConfiguration
     public let optimizer: Optimizer
     public private(set) var scheduler: LearningRateScheduler
-    public private(set) var gradientNoise: GradientNoise?
+    /// Clipping and gradient noise, in the configuration's order, with the noise's state.
+    public private(set) var gradientTransformations: GradientTransformationChain
+    /// The chain's gradient noise, if it adds any.
+    public var gradientNoise: GradientNoise? { gradientTransformations.noise }
     public let loader: DataLoader
     public let validation: (any ExampleSource)?
     public let test: (any ExampleSource)?
@@ -205,25 +208,22 @@ public final class Trainer {
         self.objective = objective
         self.configuration = c
         self.model = module
+        // The run's pieces, each built once from its typed setting and checked before step 1:
+        // the optimizer (rule, η, weight decay on the decaying parameters), the schedule over
+        // its η, and the chain of gradient transformations.
         do {
-            var spec = try OptimizerSpecification(parsing: c.optimizer)
-            if c.weightDecay > 0 { spec.hyperParameters[OptimizerName.weightDecayKey] = c.weightDecay }
-            self.optimizer = try spec.makeOptimizer(module.namedParameters())
+            try c.optimizer.validate()
+            self.optimizer = try c.optimizer.makeOptimizer(module.namedParameters(), weightDecay: c.weightDecay)
         } catch {
             throw .invalidConfiguration(error.description)
         }
-        do {
-            let schedule = try LearningRateSchedule(parsing: c.schedule)
-            self.scheduler = LearningRateScheduler(schedule, baseLearningRate: optimizer.learningRate)
-        } catch {
+        do { try c.schedule.validate() } catch { throw .invalidConfiguration("schedule \(c.schedule): \(error.description)") }
+        self.scheduler = LearningRateScheduler(c.schedule, baseLearningRate: optimizer.learningRate)
+        guard c.weightDecay >= 0 && c.weightDecay.isFinite else {
+            throw .invalidConfiguration("weight decay λ must be ≥ 0 and finite, got \(c.weightDecay)")
+        }
+        do { self.gradientTransformations = try GradientTransformationChain(c.gradientTransformations, seed: c.seed &+ 7) } catch {
             throw .invalidConfiguration(error.description)
-        }
-        if let eta = c.gradientNoise {
-            guard eta >= 0, eta.isFinite else { throw .invalidConfiguration("gradient noise η must be ≥ 0, got \(eta)") }
-            gradientNoise = GradientNoise(eta: eta, seed: c.seed &+ 7)
-        }
-        if let maxNorm = c.clipNorm, !(maxNorm > 0 && maxNorm.isFinite) {
-            throw .invalidConfiguration("the gradient-norm limit must be positive and finite, got \(maxNorm)")
         }
         self.parallel = parallel
         self.threading = parallel == nil ? AdaptiveThreading(backend: Backend.current) : nil
@@ -240,7 +240,7 @@ public final class Trainer {
         self.normalization = normalization
         self.runDirectory = runDirectory
         self.reporter = reporter
-        self.state = State(scheduler: scheduler, gradientNoise: gradientNoise)
+        self.state = State(scheduler: scheduler, gradientNoise: gradientTransformations.noise)
     }
 
     /// Whether batches should be prepared on a background thread while the step runs.
@@ -355,7 +355,6 @@ public final class Trainer {
     /// - Throws: ``TrainingError/nonFiniteLoss(epoch:step:loss:lastCheckpoint:)`` before any
     ///   parameter changes when the loss is NaN or infinite.
     public func step(_ batch: Batch, epoch: Int) throws(TrainingError) -> (loss: Float, correct: Int, examples: Int) {
-        let c = configuration
         scheduler.apply(to: optimizer)
         optimizer.zeroGrad()
         let value: Float, batchCorrect: Int, batchCount: Int
@@ -377,8 +376,7 @@ public final class Trainer {
                                  lastCheckpoint: checkpointPath.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil })
         }
         Backend.$current.withValue(backend) {
-            if let maxNorm = c.clipNorm { _ = GradientClipping.clipByGlobalNorm(model.parameters, maxNorm: maxNorm) }
-            gradientNoise?.perturb(model.parameters, step: state.step)
+            gradientTransformations.apply(to: model.parameters, step: state.step)
             optimizer.step()
         }
         threading?.stepFinished()
@@ -521,7 +519,7 @@ public final class Trainer {
     public func saveCheckpoint() throws(TrainingError) {
         guard let checkpointPath else { return }
         state.scheduler = scheduler
-        state.gradientNoise = gradientNoise
+        state.gradientNoise = gradientTransformations.noise
         var entries = Checkpoint.modelEntries(model)
         var optimizerState = optimizer.stateDictionary()
         for name in optimizerState.parameters.keys.sorted() {
@@ -581,7 +579,7 @@ public final class Trainer {
             }
             state = try Checkpoint.decode(State.self, file, key: Checkpoint.Key.training, path: path)
             scheduler = state.scheduler
-            gradientNoise = state.gradientNoise
+            gradientTransformations.noise = state.gradientNoise
             let generators = try Checkpoint.decode([String: [UInt64]].self, file, key: Checkpoint.Key.randomState, path: path)
             try restoreRandomState(generators, of: model, path: path)
         } catch let error as TrainingError {

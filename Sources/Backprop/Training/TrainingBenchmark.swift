@@ -29,11 +29,10 @@ public enum TrainingBenchmark {
         public var activation: String
         public var batchNorm: Bool
         public var batchSize: Int
-        /// The optimizer as ``OptimizerSpecification`` parses it.
-        public var optimizer: String
+        public var optimizer: OptimizerSpecification
 
         public init(key: String, title: String, sizes: [Int], activation: String, batchNorm: Bool,
-                    batchSize: Int, optimizer: String) {
+                    batchSize: Int, optimizer: OptimizerSpecification) {
             self.key = key
             self.title = title
             self.sizes = sizes
@@ -50,16 +49,16 @@ public enum TrainingBenchmark {
     public static let configurations: [Configuration] = [
         Configuration(key: "a", title: "784-100-100-100-10 sigmoid, batch 60, SGD",
                       sizes: [784, 100, 100, 100, 10], activation: "sigmoid", batchNorm: false,
-                      batchSize: 60, optimizer: "sgd:lr=0.1"),
+                      batchSize: 60, optimizer: OptimizerSpecification(SGD(), learningRate: 0.1)),
         Configuration(key: "a-bn", title: "784-100-100-100-10 sigmoid + BN, batch 60, SGD",
                       sizes: [784, 100, 100, 100, 10], activation: "sigmoid", batchNorm: true,
-                      batchSize: 60, optimizer: "sgd:lr=0.1"),
+                      batchSize: 60, optimizer: OptimizerSpecification(SGD(), learningRate: 0.1)),
         Configuration(key: "b", title: "784-1024-1024-10 ReLU, batch 128, Adam",
                       sizes: [784, 1024, 1024, 10], activation: "relu", batchNorm: false,
-                      batchSize: 128, optimizer: "adam:lr=0.001"),
+                      batchSize: 128, optimizer: OptimizerSpecification(Adam(), learningRate: 0.001)),
         Configuration(key: "c", title: "784-256-256-10 ReLU, batch 256, momentum 0.9",
                       sizes: [784, 256, 256, 10], activation: "relu", batchNorm: false,
-                      batchSize: 256, optimizer: "momentum:lr=0.01,momentum=0.9"),
+                      batchSize: 256, optimizer: OptimizerSpecification(Momentum(momentum: 0.9), learningRate: 0.01)),
     ]
 
     /// One timed run of whole epochs.

@@ -6,7 +6,7 @@ import Foundation
 let data = SyntheticData.twoMoons(count: 400, noise: 0.1, seed: 1)
 let spec = try MultilayerPerceptronArchitecture(sizes: [2, 32, 2], activation: .tanh)
 let model = spec.build(seed: 1)
-let optimizer = try Optimizer.make(named: "momentum", parameters: model.namedParameters(), learningRate: 0.1)
+let optimizer = Optimizer(model.namedParameters(), rule: Momentum(momentum: 0.9), learningRate: 0.1)
 for _ in 1...500 {
     let loss = softmaxCrossEntropy(logits: model(Variable(data.features)), labels: data.labels)
     optimizer.zeroGrad()
