@@ -42,6 +42,18 @@ let package = Package(
             pkgConfig: "libpng",
             providers: [.apt(["libpng-dev"]), .brew(["libpng"])]
         ),
+        // FreeType (libfreetype-dev) draws the figures' text from a TrueType font, which
+        // fontconfig (libfontconfig1-dev) finds (DejaVu Sans, fonts-dejavu-core, by default).
+        .systemLibrary(
+            name: "CFreeType",
+            pkgConfig: "freetype2",
+            providers: [.apt(["libfreetype-dev"]), .brew(["freetype"])]
+        ),
+        .systemLibrary(
+            name: "CFontconfig",
+            pkgConfig: "fontconfig",
+            providers: [.apt(["libfontconfig1-dev"]), .brew(["fontconfig"])]
+        ),
         // The MPI C API (pkg-config ompi-c), through a header that turns Open MPI's handle
         // macros into functions Swift can call. Only targets built with the MPI trait use it.
         .systemLibrary(
@@ -60,7 +72,7 @@ let package = Package(
         .target(
             name: "Backprop",
             dependencies: [
-                "CBackpropSupport", "CZlib", "CPNG",
+                "CBackpropSupport", "CZlib", "CPNG", "CFreeType", "CFontconfig",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             resources: [.copy("Resources/mnist")]

@@ -86,8 +86,9 @@ import Backprop
         figure.add(panel)
         let image = figure.image()
         let t = figure.transform(ofPanel: 0)
-        let left = Self.pixel(image, Int(t.pixelX(-0.5)), Int(t.pixelY(0.3)))
-        let right = Self.pixel(image, Int(t.pixelX(0.5)), Int(t.pixelY(-0.3)))
+        // Probes between grid lines (ticks fall on multiples of 0.2 or 0.5, whichever the labels' widths allow).
+        let left = Self.pixel(image, Int(t.pixelX(-0.65)), Int(t.pixelY(0.35)))
+        let right = Self.pixel(image, Int(t.pixelX(0.65)), Int(t.pixelY(-0.35)))
         #expect(Self.close(left, Color.category(0).opacity(1).mixed(with: .white, 0.5)))
         #expect(Self.close(right, Color.category(1).mixed(with: .white, 0.5)))
 

@@ -20,7 +20,7 @@ extension Panel {
         model.eval()
         defer { model.isTraining = wasTraining }
         let predictions = withoutGradient { model(Variable(Tensor(shape: [columns * rows, 2], scalars: nodes))) }.value.argmaxRows()
-        var panel = Panel(title: title, xLabel: "x1", yLabel: "x2", xRange: x, yRange: y, legend: .none)
+        var panel = Panel(title: title, xLabel: "x₁", yLabel: "x₂", xRange: x, yRange: y, legend: .none)
         panel.add(.regions(Grid2D(x: x, y: y, columns: columns, rows: rows, values: predictions.map(Double.init))))
         panel.add(.scatter(x: (0..<data.count).map { data.features[$0, 0] }, y: (0..<data.count).map { data.features[$0, 1] },
                            classes: data.labels.map(Int.init), size: pointSize))

@@ -32,7 +32,7 @@ public enum NonlinearitiesExperiment {
         let xs = stride(from: -5.0, through: 5.0, by: 0.05).map { Float($0) }
         var curves = Figure(width: 1000, height: 450, grid: (rows: 1, columns: 2), title: "Hidden non-linearities")
         var values = Panel(title: "f(a)", xLabel: "a", yLabel: "f(a)")
-        var slopes = Panel(title: "f'(a)", xLabel: "a", yLabel: "f'(a)")
+        var slopes = Panel(title: "f′(a)", xLabel: "a", yLabel: "f′(a)")
         for f in functions {
             values.add(.line(x: xs, y: xs.map { f($0) }, label: f.rawValue))
             slopes.add(.line(x: xs, y: xs.map { f.derivative($0) }, label: f.rawValue))

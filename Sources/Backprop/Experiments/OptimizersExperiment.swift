@@ -171,7 +171,7 @@ public enum OptimizersExperiment {
             // Ten palette colours; the eleventh optimizer is black, and the Adam family dashed.
             let color = k < Color.categorical.count ? Color.categorical[k] : Color.black
             let style: LineStyle = [.nadam, .amsgrad, .adamw].contains(run.optimizer) ? .dashed : .solid
-            let label = String(format: "%@ (lr %g)", run.optimizer.rawValue, Double(run.learningRate))
+            let label = String(format: "%@ (η = %g)", run.optimizer.rawValue, Double(run.learningRate))
             let smoothed = windowMeans(run.losses, width: max(1, s.steps / 40))
             loss.add(.line(x: smoothed.steps, y: smoothed.means, color: color, width: 1.5, style: style))
             accuracy.add(.line(x: run.evaluationSteps, y: run.testAccuracy, label: label, color: color, width: 1.5, style: style))

@@ -42,6 +42,8 @@ public struct Canvas: Sendable {
     var data: [Float]
     /// Drawing outside this rectangle is discarded.
     public var clip: PixelRect
+    /// What ``drawText(_:at:scale:color:rotated:bold:)`` draws with.
+    public var typeface: Typeface = .standard
 
     public init(width: Int, height: Int, background: Color = .white) {
         precondition(width > 0 && height > 0, "Canvas: size \(width)×\(height)")
@@ -147,11 +149,19 @@ public struct Canvas: Sendable {
         composite(mask, color: color)
     }
 
-    /// Draws `text` in the bitmap font with its top-left corner at `origin` (rounded to whole
+    /// Draws `text` in ``typeface`` with its box's top-left corner at `origin` (rounded to whole
     /// pixels); `rotated` draws it reading upwards, the origin then being the top-left of the
-    /// rotated box. `bold` doubles every stroke one pixel to the right.
+    /// rotated box. `scale` is the layout's text scale (``Typeface``: an em of 7·scale pixels).
     public mutating func drawText(_ text: String, at origin: PixelPoint, scale: Int = 1, color: Color,
                                   rotated: Bool = false, bold: Bool = false) {
+        let typeface = self.typeface
+        typeface.draw(text, into: &self, at: origin, scale: scale, color: color, rotated: rotated, bold: bold)
+    }
+
+    /// `text` in the 5×7 bitmap font at an integer scale, every set pixel covered whole;
+    /// `bold` doubles every stroke one pixel to the right.
+    mutating func drawBitmapText(_ text: String, at origin: PixelPoint, scale: Int, color: Color,
+                                 rotated: Bool, bold: Bool) {
         let ox = Int(origin.x.rounded()), oy = Int(origin.y.rounded())
         let textWidth = BitmapFont.size(of: text, scale: scale).width + (bold ? 1 : 0)
         let b = clipBounds

@@ -16,7 +16,11 @@ public struct Theme: Sendable {
     public var axis: Color = Color(grey: 0.25)
     public var gridLines: Color = Color(grey: 0.9)
     public var palette: [Color] = Color.categorical
-    /// Integer scale of the 5×7 bitmap font for tick labels, axis labels and legends.
+    /// The font of every text (see ``Typeface``: DejaVu Sans through FreeType, or the 5×7 bitmap
+    /// font when none can be opened).
+    public var typeface: Typeface = .standard
+    /// Text scale of tick labels, axis labels and legends: an em of 7·scale pixels (the bitmap
+    /// font's glyphs at that integer scale).
     public var fontScale: Int = 2
     /// Integer scale of panel titles (drawn bold).
     public var titleScale: Int = 2
@@ -128,7 +132,7 @@ public struct Figure: Sendable {
     /// The rectangle of figure pixels given to panel `index`: its grid cell below the title.
     public func cell(ofPanel index: Int) -> PixelRect {
         let gridRows = max(rows, (panels.count + columns - 1) / columns)
-        let top = title == nil ? 0 : Double(BitmapFont.glyphHeight * (theme.titleScale + 1)) + 2 * theme.padding
+        let top = title == nil ? 0 : theme.typeface.lineHeight(scale: theme.titleScale + 1) + 2 * theme.padding
         let w = Double(width) / Double(columns), h = (Double(height) - top) / Double(gridRows)
         return PixelRect(x: Double(index % columns) * w, y: top + Double(index / columns) * h, width: w, height: h)
     }
@@ -169,6 +173,7 @@ public struct Figure: Sendable {
     }
 
     func draw<T: RenderTarget>(into target: inout T) {
+        target.typeface = theme.typeface
         if let title {
             let s = theme.titleScale + 1
             target.text(title, at: PixelPoint(x: Double(width) / 2, y: theme.padding), align: .middle, valign: .top,

@@ -156,7 +156,7 @@ extension PanelLayout {
                 target.fill(rect, color)
                 if showsValues {
                     let above = values[i] >= base, text = AxisTicks.label(values[i])
-                    let fits = Double(BitmapFont.size(of: text, scale: fontScale).width) <= rect.width / 0.8 - 8
+                    let fits = Double(theme.typeface.size(of: text, scale: fontScale).width) <= rect.width / 0.8 - 8
                     target.text(text, at: PixelPoint(x: rect.midX, y: above ? rect.minY - 3 : rect.maxY + 3),
                                 align: .middle, valign: above ? .bottom : .top, scale: fits ? fontScale : max(1, fontScale - 1),
                                 color: theme.text)
@@ -254,7 +254,7 @@ extension PanelLayout {
             target.fill(PixelRect(x: rect.maxX + 1, y: min(rect.maxY, y), width: Self.tickLength, height: 1), axis)
             target.text(label, at: PixelPoint(x: rect.maxX + 1 + Self.tickLength + Self.tickGap, y: min(rect.maxY, y) + 0.5),
                         align: .start, valign: .middle, scale: fontScale, color: theme.text)
-            widest = max(widest, Double(BitmapFont.size(of: label, scale: fontScale).width))
+            widest = max(widest, Double(theme.typeface.size(of: label, scale: fontScale).width))
         }
         if let label = panel.colorBarLabel {
             target.text(label, at: PixelPoint(x: rect.maxX + 1 + Self.tickLength + Self.tickGap + widest + 8, y: rect.midY),
@@ -323,7 +323,7 @@ extension PanelLayout {
         let entries = legendEntries
         guard !entries.isEmpty, panel.legend != .none else { return }
         let s = fontScale, ch = charHeight, pad = 6.0, swatch = 26.0, rowHeight = ch + 6
-        let textWidth = Double(entries.map { BitmapFont.size(of: $0.0, scale: s).width }.max() ?? 0)
+        let textWidth = Double(entries.map { theme.typeface.size(of: $0.0, scale: s).width }.max() ?? 0)
         let size = (pad * 2 + swatch + 6 + textWidth, pad * 2 + rowHeight * Double(entries.count) - 6)
         var position = panel.legend
         if position == .best {

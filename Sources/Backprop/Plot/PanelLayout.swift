@@ -86,7 +86,7 @@ struct PanelLayout {
     var xLabelScale: Int = 1
 
     var fontScale: Int { theme.fontScale }
-    var charHeight: Double { Double(BitmapFont.glyphHeight * theme.fontScale) }
+    var charHeight: Double { theme.typeface.lineHeight(scale: theme.fontScale) }
     static let tickLength = 5.0
     static let tickGap = 4.0
     static let colorBarWidth = 14.0
@@ -205,7 +205,7 @@ struct PanelLayout {
     }
 
     var titleHeight: Double {
-        panel.title == nil ? 0 : Double(BitmapFont.glyphHeight * theme.titleScale) + 8
+        panel.title == nil ? 0 : theme.typeface.lineHeight(scale: theme.titleScale) + 8
     }
 
     /// Places the plot area and chooses ticks so that labels fit and do not overlap.
@@ -221,8 +221,8 @@ struct PanelLayout {
         if showsAxes {
             let target = max(2, min(10, Int(height / (ch * 3.5))))
             yTicks = AxisTicks.ticks(transform.yRange, scale: panel.yScale, target: target)
-            yLabels = AxisTicks.labels(yTicks, scale: panel.yScale)
-            yLabelWidth = Double(yLabels.map { BitmapFont.size(of: $0, scale: s).width }.max() ?? 0)
+            yLabels = AxisTicks.labels(yTicks, scale: panel.yScale).map(Self.typographicMinus)
+            yLabelWidth = Double(yLabels.map { theme.typeface.size(of: $0, scale: s).width }.max() ?? 0)
         }
         var left = cell.minX + pad
         if panel.yLabel != nil { left += ch + 8 }
@@ -231,8 +231,8 @@ struct PanelLayout {
         if let bar = colorBar {
             let target = max(2, min(10, Int(height / (ch * 3.5))))
             colorBarTicks = AxisTicks.ticks(bar.range, scale: bar.scale, target: target)
-            colorBarLabels = AxisTicks.labels(colorBarTicks, scale: bar.scale)
-            let w = Double(colorBarLabels.map { BitmapFont.size(of: $0, scale: s).width }.max() ?? 0)
+            colorBarLabels = AxisTicks.labels(colorBarTicks, scale: bar.scale).map(Self.typographicMinus)
+            let w = Double(colorBarLabels.map { theme.typeface.size(of: $0, scale: s).width }.max() ?? 0)
             right -= 10 + Self.colorBarWidth + tick + gap + w + (panel.colorBarLabel == nil ? 0 : ch + 8)
         }
         var area = PixelRect(x: left.rounded(), y: top.rounded(), width: max(10, (right - left).rounded()), height: height.rounded())
@@ -241,7 +241,7 @@ struct PanelLayout {
             chooseXTicks()
             // Keep the last tick label inside the cell.
             if let last = xTicks.last, let label = xLabels.last, colorBar == nil {
-                let overflow = transform.pixelX(last) + Double(BitmapFont.size(of: label, scale: s).width) / 2 - (cell.maxX - 2)
+                let overflow = transform.pixelX(last) + Double(theme.typeface.size(of: label, scale: s).width) / 2 - (cell.maxX - 2)
                 if overflow > 0 {
                     area.width = max(10, area.width - overflow.rounded(.up))
                     transform.area = area
@@ -270,7 +270,7 @@ struct PanelLayout {
             // Smaller text, then every second (third…) label, when they would overlap.
             let slot = transform.area.width / Double(max(1, categories.count))
             func widest(_ scale: Int) -> Double {
-                Double(categories.map { BitmapFont.size(of: $0, scale: scale).width }.max() ?? 0) + Double(BitmapFont.advance * scale)
+                Double(categories.map { theme.typeface.size(of: $0, scale: scale).width }.max() ?? 0) + theme.typeface.digitAdvance(scale: scale)
             }
             xLabelScale = s
             if widest(s) > slot && s > 1 { xLabelScale = s - 1 }
@@ -278,18 +278,22 @@ struct PanelLayout {
             if every > 1 { xLabels = xLabels.enumerated().map { $0.offset % every == 0 ? $0.element : "" } }
             return
         }
-        var target = max(2, min(10, Int(transform.area.width / Double(BitmapFont.advance * s * 7))))
+        var target = max(2, min(10, Int(transform.area.width / (theme.typeface.digitAdvance(scale: s) * 7))))
         while true {
             xTicks = AxisTicks.ticks(transform.xRange, scale: panel.xScale, target: target)
-            xLabels = AxisTicks.labels(xTicks, scale: panel.xScale)
+            xLabels = AxisTicks.labels(xTicks, scale: panel.xScale).map(Self.typographicMinus)
             let pixels = xTicks.map { transform.pixelX($0) }
-            let widths = xLabels.map { Double(BitmapFont.size(of: $0, scale: s).width) }
+            let widths = xLabels.map { Double(theme.typeface.size(of: $0, scale: s).width) }
             var fits = true
-            for i in 1..<max(1, xTicks.count) where pixels[i] - pixels[i - 1] < (widths[i] + widths[i - 1]) / 2 + Double(2 * BitmapFont.advance * s) {
+            for i in 1..<max(1, xTicks.count) where pixels[i] - pixels[i - 1] < (widths[i] + widths[i - 1]) / 2 + (2 * theme.typeface.digitAdvance(scale: s)) {
                 fits = false
             }
             if fits || target <= 2 { break }
             target -= 1
         }
     }
+
+    /// A tick label with the minus sign (U+2212, as wide as a digit's plus) for the hyphen that
+    /// number formatting writes, as matplotlib draws negative ticks.
+    static func typographicMinus(_ label: String) -> String { label.replacingOccurrences(of: "-", with: "\u{2212}") }
 }

@@ -6,6 +6,8 @@ enum TextBaseline { case top, middle, bottom }
 /// What a figure draws with: the same calls paint a ``Canvas`` or write an SVG document, so
 /// both outputs share one layout.
 protocol RenderTarget {
+    /// What text is measured and drawn with (the figure's ``Theme/typeface``).
+    var typeface: Typeface { get set }
     mutating func fill(_ rect: PixelRect, _ color: Color)
     mutating func fillPolygon(_ points: [PixelPoint], _ color: Color)
     mutating func stroke(_ paths: [[PixelPoint]], _ color: Color, width: Double, dash: [Double]?)
@@ -32,8 +34,8 @@ extension RenderTarget {
 
 /// The text box's top-left corner for an aligned, possibly rotated, string.
 func textOrigin(_ string: String, at p: PixelPoint, align: TextAlign, valign: TextBaseline, scale: Int,
-                rotated: Bool) -> PixelPoint {
-    let size = BitmapFont.size(of: string, scale: scale)
+                rotated: Bool, bold: Bool, typeface: Typeface) -> PixelPoint {
+    let size = typeface.size(of: string, scale: scale, bold: bold)
     let w = Double(rotated ? size.height : size.width), h = Double(rotated ? size.width : size.height)
     let x: Double = align == .start ? p.x : align == .middle ? p.x - w / 2 : p.x - w
     let y: Double = valign == .top ? p.y : valign == .middle ? p.y - h / 2 : p.y - h
@@ -51,7 +53,8 @@ extension Canvas: RenderTarget {
     }
     mutating func text(_ string: String, at point: PixelPoint, align: TextAlign, valign: TextBaseline,
                        scale: Int, color: Color, rotated: Bool, bold: Bool) {
-        let origin = textOrigin(string, at: point, align: align, valign: valign, scale: scale, rotated: rotated)
+        let origin = textOrigin(string, at: point, align: align, valign: valign, scale: scale, rotated: rotated,
+                                bold: bold, typeface: typeface)
         drawText(string, at: origin, scale: scale, color: color, rotated: rotated, bold: bold)
     }
     mutating func raster(_ pixels: [Color], columns: Int, rows: Int, in rect: PixelRect) {
@@ -71,6 +74,7 @@ struct SVGDocument: RenderTarget {
     private var body: [String] = []
     private var clipCount = 0
     private var clipOpen = false
+    var typeface: Typeface = .standard
 
     init(width: Int, height: Int) {
         self.width = width
@@ -149,18 +153,21 @@ struct SVGDocument: RenderTarget {
     mutating func text(_ string: String, at point: PixelPoint, align: TextAlign, valign: TextBaseline,
                        scale: Int, color: Color, rotated: Bool, bold: Bool) {
         guard !string.isEmpty else { return }
-        // The bitmap font's glyphs are 7 units tall and 6 wide per character: a monospace font
-        // of size 10 units has about the same cap height and advance.
-        let origin = textOrigin(string, at: point, align: align, valign: valign, scale: scale, rotated: rotated)
-        let size = BitmapFont.size(of: string, scale: scale)
+        // The same box as the PNG's: measured with the figure's typeface, and named first in the
+        // font-family list at the same em (the bitmap font's 7-unit glyphs match a monospace
+        // font of size 10 units).
+        let origin = textOrigin(string, at: point, align: align, valign: valign, scale: scale, rotated: rotated,
+                                bold: bold, typeface: typeface)
+        let size = typeface.size(of: string, scale: scale, bold: bold)
         let weight = bold ? " font-weight=\"bold\"" : ""
-        let font = "font-family=\"DejaVu Sans Mono, Menlo, Consolas, monospace\" font-size=\"\(10 * scale)\"\(weight) \(paint(color, "fill"))"
+        let em = typeface.isBitmap ? 10 * scale : Typeface.pixelSize(scale: scale)
+        let font = "font-family=\"\(typeface.svgFamily)\" font-size=\"\(em)\"\(weight) \(paint(color, "fill"))"
         let n = Self.number
         if rotated {
             let cx = origin.x + Double(size.height) / 2, cy = origin.y + Double(size.width) / 2
-            body.append("<text transform=\"translate(\(n(cx)),\(n(cy))) rotate(-90)\" x=\"0\" y=\"\(n(Double(size.height) / 2))\" text-anchor=\"middle\" \(font)>\(Self.escaped(string))</text>")
+            body.append("<text transform=\"translate(\(n(cx)),\(n(cy))) rotate(-90)\" x=\"0\" y=\"\(n(typeface.ascent(scale: scale) - Double(size.height) / 2))\" text-anchor=\"middle\" \(font)>\(Self.escaped(string))</text>")
         } else {
-            let cx = origin.x + Double(size.width) / 2, baseline = origin.y + Double(size.height)
+            let cx = origin.x + Double(size.width) / 2, baseline = origin.y + typeface.ascent(scale: scale)
             body.append("<text x=\"\(n(cx))\" y=\"\(n(baseline))\" text-anchor=\"middle\" \(font)>\(Self.escaped(string))</text>")
         }
     }
