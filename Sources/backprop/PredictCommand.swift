@@ -32,7 +32,7 @@ struct PredictCommand: ParsableCommand {
         let inputs = loaded.inputSize
         // A CSV row may carry the truth after its features: a regression's targets, or a class label.
         let extra = loaded.task.isRegression ? loaded.outputSize : 1
-        let classes = loaded.task.loss == .binaryCrossEntropy ? 2 : loaded.outputSize
+        let classes = loaded.classCount ?? 0
         let (rows, truth, targets) = try readInputs(featureCount: inputs, extraColumns: extra, labelled: !loaded.task.isRegression,
                                                     classes: classes, targetNames: loaded.task.targetNames)
         guard !rows.isEmpty else { throw CommandFailure("\(input): no examples") }
