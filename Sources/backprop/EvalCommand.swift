@@ -82,8 +82,11 @@ struct EvalCommand: ParsableCommand {
         // A regression model re-reads its target columns: by name when the file had a header.
         let targets: CSV.TargetColumns? = task.isRegression
             ? task.targetNames.map { .named($0) } ?? .last(task.targetScaling?.mean.count ?? loaded.outputSize) : nil
+        // A classifier's labels are read against its own classes (a label it cannot predict is
+        // refused, naming the file and row; a test set need not hold every class).
         let data = try DatasetLoader.load(name, dataDirectory: dataDirectory, examples: examples,
-                                          seed: loaded.configuration.map { $0.dataSeed ?? $0.seed } ?? 1, targets: name.lowercased().hasPrefix("csv:") ? targets : nil)
+                                          seed: loaded.configuration.map { $0.dataSeed ?? $0.seed } ?? 1, targets: name.lowercased().hasPrefix("csv:") ? targets : nil,
+                                          classCount: task.isRegression ? nil : loaded.classCount)
         guard data.isRegression == task.isRegression else {
             throw CommandFailure("\(name) has \(data.isRegression ? "real-valued targets" : "class labels"), but the model is \(task.isRegression ? "a regression" : "a classifier")")
         }

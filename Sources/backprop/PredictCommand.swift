@@ -120,15 +120,9 @@ struct PredictCommand: ParsableCommand {
                 guard labelled else {
                     return (features, nil, rows.flatMap { $0.dropFirst(featureCount) })
                 }
-                var labels: [Int] = []
-                for (r, row) in rows.enumerated() {
-                    let value = row[featureCount]
-                    guard value == value.rounded(), value >= 0, value < Float(classes) else {
-                        throw CommandFailure("\(input): the label (column \(featureCount + 1)) of data row \(r + 1) is \(value); expected a class of the model: a whole number in 0..<\(classes)")
-                    }
-                    labels.append(Int(value))
-                }
-                return (features, labels, nil)
+                // Labels through the reader train and eval use, bounded by the model's classes.
+                let data = try CSV.labeled(table, path: input, label: .last, classCount: classes)
+                return (features, data.labels.map(Int.init), nil)
             }
             if lower.hasSuffix(".npy") {
                 let array = try NumPyArray(contentsOf: input)
