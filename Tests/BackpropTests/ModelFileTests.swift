@@ -56,20 +56,19 @@ import Backprop
     }
 
     /// The checksums are defined independently of the code (README: model files): SHA-256 over
-    /// length-prefixed fields. Recomputed here by hand for a one-tensor file and compared with
-    /// what the writer stored.
+    /// length-prefixed fields. For a one-tensor file the digests below were computed with
+    /// Python's hashlib over the bytes the README defines:
+    ///
+    ///     u = lambda n: struct.pack('<Q', n); run = lambda b: u(len(b)) + b
+    ///     sha256(run(b"w") + run(b"F32") + u(1) + u(2) + run(struct.pack('<ff', 1, 2)))
+    ///     sha256(run(b"a") + run(b"1") + run(b"b") + run(b"2"))
     @Test func checksumsFollowTheDocumentedCanonicalForm() throws {
         let file = Safetensors(entries: [("w", .init(Tensor([1, 2])))], metadata: ["b": "2", "a": "1"])
         let parsed = try Safetensors(parsing: file.encoded(), path: "c.safetensors")
         #expect(parsed.checksumsVerified)
-        func u64(_ n: Int) -> [UInt8] { withUnsafeBytes(of: UInt64(n).littleEndian) { Array($0) } }
-        func run(_ s: [UInt8]) -> [UInt8] { u64(s.count) + s }
-        // 1.0f = 0x3F800000, 2.0f = 0x40000000, little-endian.
-        let tensorBytes = run(Array("w".utf8)) + run(Array("F32".utf8)) + u64(1) + u64(2) + run([0, 0, 0x80, 0x3F, 0, 0, 0, 0x40])
-        let metadataBytes = run(Array("a".utf8)) + run(Array("1".utf8)) + run(Array("b".utf8)) + run(Array("2".utf8))
         let header = String(decoding: file.encoded().prefix(Self.dataStart(file.encoded())), as: UTF8.self)
-        #expect(header.contains("sha256:" + SHA256.hexDigest(of: tensorBytes)), "\(header)")
-        #expect(header.contains("sha256:" + SHA256.hexDigest(of: metadataBytes)), "\(header)")
+        #expect(header.contains("\"checksum.tensors\":\"sha256:877aceafae9e98dd4ea52e22e550074afdccb4e781cc2e45ed795016567c1684\""), "\(header)")
+        #expect(header.contains("\"checksum.metadata\":\"sha256:8f3b38fadbc769fb2596a15bffac27cf871aaa64dbda44357b76882c2c1299d9\""), "\(header)")
     }
 
     /// Every byte of a valid file, changed one bit at a time (two different bits per byte): each
