@@ -27,6 +27,9 @@ let package = Package(
         // code (Sources/Backprop/IO/Protobuf, from Protos/ by Scripts/generate-protos.sh) is
         // committed, so building needs only the runtime library, not protoc or its plugin.
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        // SHA-256 and MD5 (data set downloads, model-file checksums) from a maintained, tested
+        // library rather than a hand-written one.
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         .target(name: "CBackpropSupport"),
@@ -74,6 +77,7 @@ let package = Package(
             dependencies: [
                 "CBackpropSupport", "CZlib", "CPNG", "CFreeType", "CFontconfig",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             resources: [.copy("Resources/mnist")]
         ),

@@ -33,8 +33,11 @@ enum DatasetLoader {
 
     /// Loads `name`: mnist (shipped), fashion-mnist or another MNIST-format set from a data
     /// directory, or a generated 2-D set (its test set generated from the next seed).
+    /// `classCount` (a model's classes, for eval) bounds the labels of csv: and dir: files, so
+    /// a label the model cannot predict is an error naming the file and row; nil takes the
+    /// largest label + 1 (csv:) or 10 (dir:).
     static func load(_ name: String, dataDirectory: String?, examples: Int, seed: UInt64,
-                     targets: CSV.TargetColumns? = nil) throws -> LoadedDataset {
+                     targets: CSV.TargetColumns? = nil, classCount: Int? = nil) throws -> LoadedDataset {
         let key = name.lowercased()
         switch key {
         case "mnist":
@@ -66,7 +69,7 @@ enum DatasetLoader {
         case _ where key.hasPrefix("dir:"):
             // MNIST's layout with uncompressed files (backprop data convert): trains from disk.
             let directory = String(name.dropFirst(4))
-            let (train, test) = try MappedExamples.mnistLayout(directory: directory)
+            let (train, test) = try MappedExamples.mnistLayout(directory: directory, classCount: classCount ?? 10)
             return LoadedDataset(name: "dir:\(directory)", train: train, test: test)
         case _ where key.hasPrefix("csv:"):
             // Features then a label column; one sixth, chosen by the seed, is held out as the test set.
@@ -77,7 +80,7 @@ enum DatasetLoader {
                 let (train, test) = try holdOut(all, path: path, seed: seed)
                 return LoadedDataset(name: "csv:\(path)", train: train, test: test, targetNames: names)
             }
-            let (train, test) = try holdOut(try CSV.readLabeled(contentsOf: path), path: path, seed: seed)
+            let (train, test) = try holdOut(try CSV.readLabeled(contentsOf: path, classCount: classCount), path: path, seed: seed)
             return LoadedDataset(name: "csv:\(path)", train: train, test: test)
         default:
             throw CommandFailure("unknown --dataset '\(name)'; expected mnist, fashion-mnist, csv:PATH, dir:PATH, \(syntheticNames.joined(separator: ", "))")

@@ -2,7 +2,9 @@ import ArgumentParser
 import Backprop
 import Foundation
 
-/// A model file and what it says about itself: a single network, an ensemble or a mixture of experts.
+/// A model file and what it says about itself: a single network, an ensemble or a mixture of
+/// experts, read through ``ModelFile`` — the one loader of every command — so a file is
+/// accepted or refused the same way by eval, predict, info and export.
 struct LoadedModel {
     var model: any Module
     var inputSize: Int
@@ -10,55 +12,44 @@ struct LoadedModel {
     var description: String
     var normalization: Normalization
     var configuration: TrainingConfiguration?
+    var metrics: MetricsRecord?
+    var optimizer: OptimizerState?
     var file: Safetensors
     var mixture: MixtureOfExperts?
     /// What the outputs are: classes (the default of files without a task entry), one
     /// two-class logit, or standardized regression values.
-    var task: TrainingTask = .classification
+    var task: TrainingTask
+    /// The classes a label may name (`0..<classCount`); nil for regression.
+    var classCount: Int?
 
     init(path: String) throws {
         guard FileManager.default.fileExists(atPath: path) else {
             throw CommandFailure("\(path): no such file")
         }
-        do {
-            let file: Safetensors
-            do { file = try Safetensors(contentsOf: path) } catch { throw CheckpointError.data(error) }
-            if file.metadata[EnsembleArchitecture.metadataKey] != nil {
-                let (model, architecture, _) = try Ensemble.load(from: path)
-                let m = architecture.members[0]
-                self.model = model
-                inputSize = m.sizes.first ?? 0
-                outputSize = m.sizes.last ?? 0
-                description = "ensemble of \(architecture.members.count) × \(m.sizes.map(String.init).joined(separator: "-")) \(m.activation.rawValue)\(architecture.bagging ? " (bagging)" : ""), combined by \(model.combination)"
-            } else if file.metadata[MixtureOfExpertsArchitecture.metadataKey] != nil {
-                let (model, architecture, _) = try MixtureOfExperts.load(from: path)
-                self.model = model
-                mixture = model
-                inputSize = architecture.expert.sizes.first ?? 0
-                outputSize = architecture.expert.sizes.last ?? 0
-                description = "mixture of \(architecture.expertCount) experts \(architecture.expert.sizes.map(String.init).joined(separator: "-")), gate \(architecture.gate.sizes.map(String.init).joined(separator: "-"))\(architecture.topK.map { ", top-\($0) routing" } ?? "")"
-            } else {
-                let (model, architecture, _) = try Checkpoint.loadModel(path)
-                self.model = model
-                inputSize = architecture.sizes.first ?? 0
-                outputSize = architecture.sizes.last ?? 0
-                description = "\(architecture.sizes.map(String.init).joined(separator: "-")), \(architecture.activation.rawValue) hidden units\(architecture.batchNorm ? ", batch normalization" : "")\(architecture.dropout > 0 ? ", dropout \(architecture.dropout)" : "")\(architecture.inputNoise > 0 ? ", input noise σ=\(architecture.inputNoise)" : "")"
-            }
-            self.file = file
-            normalization = (try? Checkpoint.decode(Normalization.self, file, key: Checkpoint.Key.normalization, path: path)) ?? .none
-            configuration = try? Checkpoint.decode(TrainingConfiguration.self, file, key: Checkpoint.Key.configuration, path: path)
-            if file.metadata[TrainingTask.metadataKey] != nil {
-                task = try Checkpoint.decode(TrainingTask.self, file, key: TrainingTask.metadataKey, path: path)
-                let expected = task.isRegression ? task.targetScaling?.mean.count : task.loss == .binaryCrossEntropy ? 1 : nil
-                if let expected, expected != outputSize {
-                    throw CheckpointError.invalidMetadata(path: path, key: TrainingTask.metadataKey,
-                                                          reason: "\(task.loss.rawValue) with \(expected) output(s), but the model has \(outputSize)")
-                }
-            }
-        } catch let error as CommandFailure {
-            throw error
-        } catch {
-            throw CommandFailure("\(error)")
+        let loaded: ModelFile
+        do { loaded = try ModelFile.read(path) } catch { throw CommandFailure("\(error)") }
+        if let warning = loaded.warning { FileHandle.standardError.write(Data("\(warning)\n".utf8)) }
+        model = loaded.model
+        inputSize = loaded.inputSize
+        outputSize = loaded.outputSize
+        normalization = loaded.normalization
+        configuration = loaded.configuration
+        metrics = loaded.metrics
+        optimizer = loaded.optimizer
+        file = loaded.file
+        task = loaded.task
+        classCount = loaded.classCount
+        switch loaded.description {
+        case .ensemble(let architecture):
+            // ModelFile refuses an ensemble of no members; `first` keeps this free of traps anyway.
+            let sizes = architecture.members.first?.sizes ?? [], activation = architecture.members.first?.activation.rawValue ?? ""
+            let combination = (loaded.model as? Ensemble).map { ", combined by \($0.combination)" } ?? ""
+            description = "ensemble of \(architecture.members.count) × \(sizes.map(String.init).joined(separator: "-")) \(activation)\(architecture.bagging ? " (bagging)" : "")\(combination)"
+        case .mixtureOfExperts(let architecture):
+            mixture = loaded.model as? MixtureOfExperts
+            description = "mixture of \(architecture.expertCount) experts \(architecture.expert.sizes.map(String.init).joined(separator: "-")), gate \(architecture.gate.sizes.map(String.init).joined(separator: "-"))\(architecture.topK.map { ", top-\($0) routing" } ?? "")"
+        case .network(let architecture):
+            description = "\(architecture.sizes.map(String.init).joined(separator: "-")), \(architecture.activation.rawValue) hidden units\(architecture.batchNorm ? ", batch normalization" : "")\(architecture.dropout > 0 ? ", dropout \(architecture.dropout)" : "")\(architecture.inputNoise > 0 ? ", input noise σ=\(architecture.inputNoise)" : "")"
         }
     }
 }
@@ -91,8 +82,11 @@ struct EvalCommand: ParsableCommand {
         // A regression model re-reads its target columns: by name when the file had a header.
         let targets: CSV.TargetColumns? = task.isRegression
             ? task.targetNames.map { .named($0) } ?? .last(task.targetScaling?.mean.count ?? loaded.outputSize) : nil
+        // A classifier's labels are read against its own classes (a label it cannot predict is
+        // refused, naming the file and row; a test set need not hold every class).
         let data = try DatasetLoader.load(name, dataDirectory: dataDirectory, examples: examples,
-                                          seed: loaded.configuration.map { $0.dataSeed ?? $0.seed } ?? 1, targets: name.lowercased().hasPrefix("csv:") ? targets : nil)
+                                          seed: loaded.configuration.map { $0.dataSeed ?? $0.seed } ?? 1, targets: name.lowercased().hasPrefix("csv:") ? targets : nil,
+                                          classCount: task.isRegression ? nil : loaded.classCount)
         guard data.isRegression == task.isRegression else {
             throw CommandFailure("\(name) has \(data.isRegression ? "real-valued targets" : "class labels"), but the model is \(task.isRegression ? "a regression" : "a classifier")")
         }
@@ -156,7 +150,7 @@ struct InfoCommand: ParsableCommand {
             print("expert usage on the \(name) test set:")
             print(mixture.usage(on: data.test, normalization: loaded.normalization))
         }
-        if let metrics = try? Checkpoint.decode(MetricsRecord.self, loaded.file, key: Checkpoint.Key.metrics, path: checkpoint) {
+        if let metrics = loaded.metrics {
             var line = "metrics at epoch \(metrics.epoch), step \(metrics.step): "
             if loaded.task.isRegression {
                 line += String(format: "train loss %.4g", metrics.trainLoss)
@@ -169,8 +163,7 @@ struct InfoCommand: ParsableCommand {
             }
             print(line)
         }
-        if loaded.file.entries.contains(where: { $0.name.hasPrefix("optimizer.") }),
-           let state = try? Checkpoint.decode(OptimizerState.self, loaded.file, key: Checkpoint.Key.optimizer, path: checkpoint) {
+        if let state = loaded.optimizer {
             print("optimizer state: \(state.algorithm), \(state.stepCount) steps, η = \(state.learningRate)")
         }
     }

@@ -42,6 +42,8 @@ struct ImportWeightsCommand: ParsableCommand {
                 batchNorm: batchnorm, dropout: dropout)
             let model = try WeightImport.network(architecture, contentsOf: file)
             try WeightImport.save(model, architecture: architecture, to: out)
+            // Read back through the loader every command uses, so a file this writes is one they accept.
+            _ = try ModelFile.read(out)
             print("\(out): \(architecture.sizes.map(String.init).joined(separator: "-")) \(architecture.activation.rawValue), \(model.parameterCount) parameters from \(file)")
         } catch {
             throw CommandFailure("\(error)")

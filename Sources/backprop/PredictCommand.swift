@@ -32,7 +32,7 @@ struct PredictCommand: ParsableCommand {
         let inputs = loaded.inputSize
         // A CSV row may carry the truth after its features: a regression's targets, or a class label.
         let extra = loaded.task.isRegression ? loaded.outputSize : 1
-        let classes = loaded.task.loss == .binaryCrossEntropy ? 2 : loaded.outputSize
+        let classes = loaded.classCount ?? 0
         let (rows, truth, targets) = try readInputs(featureCount: inputs, extraColumns: extra, labelled: !loaded.task.isRegression,
                                                     classes: classes, targetNames: loaded.task.targetNames)
         guard !rows.isEmpty else { throw CommandFailure("\(input): no examples") }
@@ -120,15 +120,9 @@ struct PredictCommand: ParsableCommand {
                 guard labelled else {
                     return (features, nil, rows.flatMap { $0.dropFirst(featureCount) })
                 }
-                var labels: [Int] = []
-                for (r, row) in rows.enumerated() {
-                    let value = row[featureCount]
-                    guard value == value.rounded(), value >= 0, value < Float(classes) else {
-                        throw CommandFailure("\(input): the label (column \(featureCount + 1)) of data row \(r + 1) is \(value); expected a class of the model: a whole number in 0..<\(classes)")
-                    }
-                    labels.append(Int(value))
-                }
-                return (features, labels, nil)
+                // Labels through the reader train and eval use, bounded by the model's classes.
+                let data = try CSV.labeled(table, path: input, label: .last, classCount: classes)
+                return (features, data.labels.map(Int.init), nil)
             }
             if lower.hasSuffix(".npy") {
                 let array = try NumPyArray(contentsOf: input)

@@ -62,6 +62,27 @@ import Backprop
         }
     }
 
+    /// `finalize()` leaves the hasher usable (the download code reads a digest, the docs promise
+    /// it may go on): "a", a digest, then "bc" gives the digests of "a" and of "abc" (RFC 1321
+    /// and FIPS 180-2 values; SHA-256 of "a" as coreutils' sha256sum prints it), and a file of
+    /// "abc" verifies against FIPS 180-2's SHA-256.
+    @Test func digestsContinueAfterFinalizeAndFilesVerify() throws {
+        var m = MD5(), s = SHA256()
+        m.update(Array("a".utf8))
+        s.update(Array("a".utf8))
+        #expect(m.hexDigest() == "0cc175b9c0f1b6a831c399e269772661")
+        #expect(s.hexDigest() == "ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb")
+        m.update(Array("bc".utf8))
+        s.update(Array("bc".utf8))
+        #expect(m.hexDigest() == "900150983cd24fb0d6963f7d28e17f72")
+        #expect(s.hexDigest() == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(m.finalize().count == 16 && s.finalize().count == 32)
+        let directory = try DataTestDirectory()
+        let path = directory.write("abc.txt", Array("abc".utf8))
+        try Checksum.sha256("BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD").verify(file: path)
+        try Checksum.md5("900150983cd24fb0d6963f7d28e17f72").verify(file: path)
+    }
+
     /// The shipped MNIST files have the MD5s published with the data set.
     @Test func shippedMNISTFilesHavePublishedMD5s() throws {
         let directory = try #require(MNIST.bundledDirectory)

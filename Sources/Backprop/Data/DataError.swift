@@ -21,6 +21,9 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
     case notFound(name: String, searched: [String])
     /// A downloaded or cached file does not have the published checksum.
     case checksumMismatch(path: String, expected: String, actual: String)
+    /// A file's own checksum (`key`, of its `part`) does not match what was read: the file was
+    /// changed or damaged after it was written.
+    case corrupted(path: String, part: String, key: String, recorded: String, computed: String)
 
     public var description: String {
         switch self {
@@ -44,6 +47,8 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
             return "data set \(name) not found; looked in: \(searched.joined(separator: ", "))"
         case let .checksumMismatch(path, expected, actual):
             return "\(path): checksum \(actual) does not match the published \(expected)"
+        case let .corrupted(path, part, key, recorded, computed):
+            return "\(path): damaged: the \(part) do not match the checksum recorded in the metadata (\(key) is \(recorded), the file's contents give \(computed)); the file was changed after it was written"
         }
     }
 }

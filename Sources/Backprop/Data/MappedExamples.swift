@@ -37,13 +37,14 @@ public struct MappedExamples: ExampleSource {
 
     /// A directory in MNIST's layout with uncompressed files (`train-images-idx3-ubyte`, …, as
     /// `backprop data convert` writes them): the training and test sets, mapped.
-    public static func mnistLayout(directory: String) throws(DataError) -> (train: MappedExamples, test: MappedExamples) {
+    /// Labels must lie in `0..<classCount` (10 for MNIST's sets; a model's own count in `eval`).
+    public static func mnistLayout(directory: String, classCount: Int = 10) throws(DataError) -> (train: MappedExamples, test: MappedExamples) {
         func path(_ gz: String) -> String { (directory as NSString).appendingPathComponent(String(gz.dropLast(3))) }
         let names = MNIST.fileNames
         for name in [names.trainImages, names.testImages] where !FileManager.default.fileExists(atPath: path(name)) {
             throw .notFound(name: "uncompressed \(String(name.dropLast(3)))", searched: [directory])
         }
-        return (try MappedExamples(features: path(names.trainImages), labels: path(names.trainLabels)),
-                try MappedExamples(features: path(names.testImages), labels: path(names.testLabels)))
+        return (try MappedExamples(features: path(names.trainImages), labels: path(names.trainLabels), classCount: classCount),
+                try MappedExamples(features: path(names.testImages), labels: path(names.testLabels), classCount: classCount))
     }
 }

@@ -7,6 +7,8 @@ public enum CheckpointError: Error, CustomStringConvertible {
     case missingTensor(path: String, name: String)
     case shapeMismatch(path: String, name: String, expected: [Int], actual: [Int])
     case invalidMetadata(path: String, key: String, reason: String)
+    /// A tensor the model does not have, or one of the wrong dtype or with values it cannot hold.
+    case invalidTensor(path: String, name: String, reason: String)
 
     public var description: String {
         switch self {
@@ -16,6 +18,7 @@ public enum CheckpointError: Error, CustomStringConvertible {
         case let .shapeMismatch(path, name, expected, actual):
             return "\(path): tensor \(name) has shape \(actual), expected \(expected)"
         case let .invalidMetadata(path, key, reason): return "\(path): metadata \(key): \(reason)"
+        case let .invalidTensor(path, name, reason): return "\(path): tensor \(name): \(reason)"
         }
     }
 }
@@ -91,15 +94,15 @@ public enum Checkpoint {
         }
     }
 
-    /// Loads a model file (or a training checkpoint): the network it describes, with its weights.
+    /// Loads a model file (or a training checkpoint) of one network, validated whole by
+    /// ``ModelFile``: the network it describes, with its weights.
     public static func loadModel(_ path: String) throws(CheckpointError) -> (model: Sequential, architecture: MultilayerPerceptronArchitecture, file: Safetensors) {
-        let file: Safetensors
-        do { file = try Safetensors(contentsOf: path) } catch { throw .data(error) }
-        let architecture = try architecture(of: file, path: path)
-        let model = architecture.build(seed: 0)
-        try restoreModel(model, from: file, path: path)
-        model.eval()
-        return (model, architecture, file)
+        let loaded = try ModelFile.read(path)
+        guard case .network(let architecture) = loaded.description, let model = loaded.model as? Sequential else {
+            throw .invalidMetadata(path: path, key: Key.architecture,
+                                   reason: "missing: the file holds \(ModelFile.descriptionKey(loaded.description)), not a single network")
+        }
+        return (model, architecture, loaded.file)
     }
 
     /// Non-finite floats (an untouched best loss is +∞) are spelled as strings in JSON.

@@ -13,7 +13,33 @@ import Foundation
 /// overflowing shapes, offsets that disagree with the shape, point past the data, overlap, or
 /// leave holes — and throws a ``DataError`` naming the file and the tensor. It never allocates
 /// more than the file's size.
+///
+/// Every file written here also carries two SHA-256 checksums in its metadata (see
+/// ``ChecksumKey``), one of the tensors and one of the rest of the metadata, and reading checks
+/// them: the format itself promises only that offsets fit, so a flipped bit in a weight or in
+/// a normalization statistic would otherwise load as a different model without a word.
 public struct Safetensors: Sendable {
+    /// The metadata keys of the checksums, and what each covers. Both values are
+    /// `sha256:` followed by 64 lowercase hex digits of a SHA-256 over a canonical byte string
+    /// (so any writer can reproduce them, whatever its JSON looks like):
+    ///
+    /// - ``tensors``: for every tensor in the order of the UTF-8 bytes of its name: the name,
+    ///   the dtype name (`F32`, …), the rank and each dimension, and the raw data bytes — each
+    ///   string or byte run preceded by its length, and every number, as a little-endian UInt64.
+    /// - ``metadata``: for every other metadata key in the order of its UTF-8 bytes: the key and
+    ///   the value, each preceded by its length as a little-endian UInt64. The two checksum keys
+    ///   themselves are left out (a checksum cannot cover itself; a damaged one fails to match).
+    public enum ChecksumKey {
+        public static let tensors = "checksum.tensors"
+        public static let metadata = "checksum.metadata"
+        static let prefix = "sha256:"
+    }
+
+    /// Whether the file as read carried both checksums (which then matched: a mismatch is an
+    /// error). False for files written without them — by Backprop before it wrote them, or by
+    /// other tools (PyTorch's state dicts) — and for files built in memory.
+    public private(set) var checksumsVerified = false
+
     /// Element types. Backprop computes in F32; I64 carries integer counters such as
     /// BatchNorm's `num_batches_tracked`.
     public enum DType: String, Sendable, CaseIterable {
@@ -113,8 +139,15 @@ public struct Safetensors: Sendable {
 
     // MARK: Writing
 
-    /// The file's bytes.
-    public func encoded() -> [UInt8] {
+    /// The file's bytes, with the checksums of ``ChecksumKey`` in the metadata (replacing any
+    /// there) unless `checksums` is false: then the metadata is written as it is, as another
+    /// tool would write it (for tests of files without checksums, or with damaged ones).
+    public func encoded(checksums: Bool = true) -> [UInt8] {
+        var metadata = self.metadata
+        if checksums {
+            metadata[ChecksumKey.tensors] = ChecksumKey.prefix + Self.tensorDigest(entries)
+            metadata[ChecksumKey.metadata] = ChecksumKey.prefix + Self.metadataDigest(metadata)
+        }
         var header: [String: Any] = [:]
         var offset = 0
         for (name, entry) in entries {
@@ -253,10 +286,79 @@ public struct Safetensors: Sendable {
         guard cursor == dataSize else {
             throw .trailingBytes(path: path, expectedBytes: headerEnd + cursor, actualBytes: bytes.count)
         }
-        self.metadata = metadata
-        self.entries = spans.map { span in
-            (span.name, Entry(dtype: span.dtype, shape: span.shape, bytes: Array(bytes[(headerEnd + span.begin)..<(headerEnd + span.end)])))
+        let entries = spans.map { span in
+            (name: span.name, entry: Entry(dtype: span.dtype, shape: span.shape, bytes: Array(bytes[(headerEnd + span.begin)..<(headerEnd + span.end)])))
         }
+        self.checksumsVerified = try Self.verifyChecksums(&metadata, entries: entries, path: path)
+        self.metadata = metadata
+        self.entries = entries
+    }
+
+    // MARK: Checksums
+
+    /// Checks the checksums in `metadata` (and removes them from it, so a file read and written
+    /// again gets fresh ones). Returns whether there were any.
+    private static func verifyChecksums(_ metadata: inout [String: String], entries: [(name: String, entry: Entry)],
+                                        path: String) throws(DataError) -> Bool {
+        let recordedTensors = metadata.removeValue(forKey: ChecksumKey.tensors)
+        let recordedMetadata = metadata.removeValue(forKey: ChecksumKey.metadata)
+        switch (recordedTensors, recordedMetadata) {
+        case (nil, nil):
+            return false
+        case let (tensors?, meta?):
+            // Metadata first: a damaged description is the likelier cause when both differ.
+            let computedMetadata = ChecksumKey.prefix + metadataDigest(metadata)
+            guard meta == computedMetadata else {
+                throw .corrupted(path: path, part: "metadata", key: ChecksumKey.metadata, recorded: meta, computed: computedMetadata)
+            }
+            let computedTensors = ChecksumKey.prefix + tensorDigest(entries)
+            guard tensors == computedTensors else {
+                throw .corrupted(path: path, part: "tensors (names, dtypes, shapes, data)", key: ChecksumKey.tensors,
+                                 recorded: tensors, computed: computedTensors)
+            }
+            return true
+        case (nil, _?):
+            throw .invalidField(path: path, field: "__metadata__.\(ChecksumKey.tensors)", value: "missing",
+                                expected: "both checksums or neither (\(ChecksumKey.metadata) is present)")
+        case (_?, nil):
+            throw .invalidField(path: path, field: "__metadata__.\(ChecksumKey.metadata)", value: "missing",
+                                expected: "both checksums or neither (\(ChecksumKey.tensors) is present)")
+        }
+    }
+
+    /// The SHA-256 of the tensors, as ``ChecksumKey/tensors`` defines it, in lowercase hex.
+    static func tensorDigest(_ entries: [(name: String, entry: Entry)]) -> String {
+        var h = SHA256()
+        for (name, entry) in entries.sorted(by: { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }) {
+            feed(&h, Array(name.utf8))
+            feed(&h, Array(entry.dtype.rawValue.utf8))
+            feed(&h, UInt64(entry.shape.count))
+            for d in entry.shape { feed(&h, UInt64(d)) }
+            feed(&h, entry.bytes)
+        }
+        return h.hexDigest()
+    }
+
+    /// The SHA-256 of the metadata other than the checksum keys, as ``ChecksumKey/metadata``
+    /// defines it, in lowercase hex.
+    static func metadataDigest(_ metadata: [String: String]) -> String {
+        var h = SHA256()
+        let keys = metadata.keys.filter { $0 != ChecksumKey.tensors && $0 != ChecksumKey.metadata }
+        for key in keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
+            feed(&h, Array(key.utf8))
+            feed(&h, Array((metadata[key] ?? "").utf8))
+        }
+        return h.hexDigest()
+    }
+
+    private static func feed(_ h: inout SHA256, _ n: UInt64) {
+        withUnsafeBytes(of: n.littleEndian) { h.update($0) }
+    }
+
+    /// A length-prefixed byte run, so that no two different sequences of runs hash alike.
+    private static func feed(_ h: inout SHA256, _ bytes: [UInt8]) {
+        feed(&h, UInt64(bytes.count))
+        h.update(bytes)
     }
 
     private static func integer(_ value: Any) -> Int? {

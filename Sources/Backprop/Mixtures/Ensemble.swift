@@ -360,6 +360,9 @@ extension Ensemble {
         var all = metadata
         all[Checkpoint.Key.format] = Checkpoint.formatTag
         all[EnsembleArchitecture.metadataKey] = Checkpoint.json(architecture)
+        // Loading requires the normalization (a skipped standardization gives other answers),
+        // so a caller that gives none has its inputs used as they are, and the file says so.
+        if all[Checkpoint.Key.normalization] == nil { all[Checkpoint.Key.normalization] = Checkpoint.json(Normalization.none) }
         try Safetensors(entries: Checkpoint.modelEntries(self), metadata: all).write(to: path)
     }
 
@@ -371,14 +374,14 @@ extension Ensemble {
     }
 
     /// Loads a file written by ``save(to:architecture:metadata:)``, in evaluation mode.
+    /// The file is validated whole by ``ModelFile``.
     public static func load(from path: String) throws(CheckpointError) -> (model: Ensemble, architecture: EnsembleArchitecture, file: Safetensors) {
-        let file: Safetensors
-        do { file = try Safetensors(contentsOf: path) } catch { throw .data(error) }
-        let architecture = try Checkpoint.decode(EnsembleArchitecture.self, file, key: EnsembleArchitecture.metadataKey, path: path)
-        let ensemble = architecture.build(seed: 0)
-        try ensemble.restore(from: file, path: path)
-        ensemble.eval()
-        return (ensemble, architecture, file)
+        let loaded = try ModelFile.read(path)
+        guard case .ensemble(let architecture) = loaded.description, let ensemble = loaded.model as? Ensemble else {
+            throw .invalidMetadata(path: path, key: EnsembleArchitecture.metadataKey,
+                                   reason: "missing: the file holds \(ModelFile.descriptionKey(loaded.description)), not an ensemble")
+        }
+        return (ensemble, architecture, loaded.file)
     }
 }
 

@@ -313,6 +313,8 @@ extension MixtureOfExperts {
         var all = metadata
         all[Checkpoint.Key.format] = Checkpoint.formatTag
         all[MixtureOfExpertsArchitecture.metadataKey] = Checkpoint.json(architecture)
+        // As for ensembles: the loader requires the normalization, so the file states it.
+        if all[Checkpoint.Key.normalization] == nil { all[Checkpoint.Key.normalization] = Checkpoint.json(Normalization.none) }
         try Safetensors(entries: Checkpoint.modelEntries(self), metadata: all).write(to: path)
     }
 
@@ -325,14 +327,13 @@ extension MixtureOfExperts {
     }
 
     /// Loads a file written by ``save(to:architecture:metadata:)``, in evaluation mode.
+    /// The file is validated whole by ``ModelFile``.
     public static func load(from path: String) throws(CheckpointError) -> (model: MixtureOfExperts, architecture: MixtureOfExpertsArchitecture, file: Safetensors) {
-        let file: Safetensors
-        do { file = try Safetensors(contentsOf: path) } catch { throw .data(error) }
-        let architecture = try Checkpoint.decode(MixtureOfExpertsArchitecture.self, file,
-                                                 key: MixtureOfExpertsArchitecture.metadataKey, path: path)
-        let model = architecture.build(seed: 0)
-        try model.restore(from: file, path: path)
-        model.eval()
-        return (model, architecture, file)
+        let loaded = try ModelFile.read(path)
+        guard case .mixtureOfExperts(let architecture) = loaded.description, let model = loaded.model as? MixtureOfExperts else {
+            throw .invalidMetadata(path: path, key: MixtureOfExpertsArchitecture.metadataKey,
+                                   reason: "missing: the file holds \(ModelFile.descriptionKey(loaded.description)), not a mixture of experts")
+        }
+        return (model, architecture, loaded.file)
     }
 }

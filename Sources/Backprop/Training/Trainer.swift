@@ -554,6 +554,10 @@ public final class Trainer {
             guard let modelDescription else {
                 throw TrainingError.invalidConfiguration("resuming needs the model's description to check the checkpoint against")
             }
+            // The one validation every loader shares (metadata against tensors, finite values);
+            // the checksums were checked when the file was parsed.
+            let validated = try ModelFile(validating: file, path: path)
+            if let warning = validated.warning { reporter.line(warning) }
             try modelDescription.checkMatches(file, path: path)
             // The task too: a regression resumed on another loss or other target statistics
             // would continue a different objective.
