@@ -158,7 +158,10 @@ struct TrainParallelOptions: ParsableArguments {
     @Flag(help: "Data-parallel training over MPI: run as `mpirun -np N backprop train --distributed …` (needs a build with `--traits MPI`). Each rank takes its shard of every mini-batch; rank 0 logs, evaluates and writes the run folder.")
     var distributed = false
 
-    @Option(help: "With --distributed or --micro-batches: how shard gradients are combined: allreduce (fastest) or deterministic (fixed order: the same bits for any number of ranks).")
+    // The bits are those of the shards: a batch split into ranks × micro-batches shards, each
+    // averaged, then summed in shard order. Another shard count sums other partial means, so
+    // 1 and 2 ranks differ in the last bits unless the micro-batches make up the difference.
+    @Option(help: "With --distributed, --replicas or --micro-batches: how shard gradients are combined: allreduce (fastest) or deterministic (summed in shard order: the same bits for the same number of shards, ranks × micro-batches, e.g. 2 ranks and 1 process with --micro-batches 2).")
     var reduction: GradientReduction?
 
     @Flag(name: .customLong("sync-batchnorm"), help: "With --distributed and --batchnorm: normalize with the statistics of the whole global mini-batch (SyncBN) instead of each rank's shard.")

@@ -101,6 +101,28 @@ import Backprop
         #expect(result.error.contains(message), "\(result.error)")
     }
 
+    /// `--reduction deterministic` as its help states it (issue 16: it claimed "the same bits for
+    /// any number of ranks"): the same bits for the same number of shards, ranks × micro-batches,
+    /// however the shards are spread over ranks (threads here, as MPI ranks in DistributedTests).
+    @Test func deterministicReductionGivesTheSameBitsForTheSameNumberOfShards() throws {
+        let flags = ["train", "--dataset", "moons", "--examples", "400", "--layers", "2,8,2", "--epochs", "2",
+                     "--batch-size", "40", "--optimizer", "adam", "--reduction", "deterministic", "--quiet"]
+        var checkpoints: [[String: [UInt8]]] = []
+        for shards in [["--micro-batches", "4"], ["--replicas", "2", "--micro-batches", "2"], ["--replicas", "4"]] {
+            let out = CommandLineTests.temporaryDirectory()
+            let run = try CommandLineTests.run(flags + shards + ["--out", out])
+            #expect(run.status == 0, "\(shards): \(run.error)")
+            checkpoints.append(try CrashResumeTests.tensors((out as NSString).appendingPathComponent("checkpoint.safetensors")))
+        }
+        #expect(checkpoints[0].count >= 4)
+        #expect(checkpoints[1] == checkpoints[0], "2 replicas × 2 micro-batches differ from 4 micro-batches")
+        #expect(checkpoints[2] == checkpoints[0], "4 replicas differ from 4 micro-batches")
+        let help = try CommandLineTests.run(["train", "--help"])
+        let text = help.output.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        #expect(text.contains("the same bits for the same number of shards, ranks × micro-batches"), "\(help.output)")
+        #expect(!text.contains("any number of ranks"))
+    }
+
     #if !MPI
     @Test func distributedWithoutTheMPIBuildSaysHowToGetIt() throws {
         let result = try CommandLineTests.run(["train", "--distributed", "--dataset", "moons"])

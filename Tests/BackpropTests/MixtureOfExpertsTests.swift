@@ -321,4 +321,26 @@ import Backprop
         #expect(left[leftExpert] >= 0.9, "x < 0 routed \(left)")
         #expect(right[1 - leftExpert] >= 0.9, "x ≥ 0 routed \(right)")
     }
+
+    /// Found by fuzzing (Scripts/fuzz.sh model): a model file whose description names 0 experts
+    /// (or a gate of the wrong width, or an ensemble of no members) was built as described and
+    /// trapped in the initializer's precondition, in `eval`, `predict` and `info`. The minimized
+    /// input is the description alone; each is refused as the metadata key it is under.
+    @Test(arguments: [
+        (MixtureOfExpertsArchitecture.metadataKey, #"{"combination":"mixtureOfProbabilities","expert":{"activation":"relu","batchNorm":false,"dropout":0,"inputNoise":0,"sizes":[4,4,2]},"expertCount":0,"gate":{"activation":"relu","batchNorm":false,"dropout":0,"inputNoise":0,"sizes":[2,2]}}"#, "at least 1"),
+        (MixtureOfExpertsArchitecture.metadataKey, #"{"combination":"mixtureOfProbabilities","expert":{"activation":"relu","batchNorm":false,"dropout":0,"inputNoise":0,"sizes":[2,4,2]},"expertCount":3,"gate":{"activation":"relu","batchNorm":false,"dropout":0,"inputNoise":0,"sizes":[2,2]}}"#, "one logit for each of the 3 experts"),
+        (MixtureOfExpertsArchitecture.metadataKey, #"{"combination":"mixtureOfProbabilities","expert":{"activation":"relu","batchNorm":false,"dropout":0,"inputNoise":0,"sizes":[2,4,2]},"expertCount":2,"gate":{"activation":"relu","batchNorm":false,"dropout":0,"inputNoise":0,"sizes":[2,2]},"topK":5}"#, "k = 5"),
+        (EnsembleArchitecture.metadataKey, #"{"bagging":false,"combination":"averageProbabilities","members":[]}"#, "at least 1 member"),
+        (EnsembleArchitecture.metadataKey, #"{"bagging":false,"combination":"averageProbabilities","members":[{"activation":"relu","batchNorm":false,"dropout":0,"inputNoise":0,"sizes":[2,4,2]},{"activation":"relu","batchNorm":false,"dropout":0,"inputNoise":0,"sizes":[2,4,3]}]}"#, "give its 2 outputs"),
+    ])
+    func aDescriptionThatCannotBeBuiltIsRefused(_ key: String, _ description: String, _ reason: String) throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("described-\(UUID().uuidString).safetensors").path
+        try Safetensors(entries: [], metadata: ["format": "backprop-1", key: description]).write(to: path)
+        #expect {
+            if key == EnsembleArchitecture.metadataKey { _ = try Ensemble.load(from: path) } else { _ = try MixtureOfExperts.load(from: path) }
+        } throws: { error in
+            let text = "\(error)"
+            return text.contains(path) && text.contains(key) && text.contains(reason)
+        }
+    }
 }

@@ -35,6 +35,40 @@ import Backprop
         #expect(throws: DataError.self) { _ = try PNGImage(contentsOf: "/nonexistent.png") }
     }
 
+    /// Found by fuzzing (Scripts/fuzz.sh png): 41 bytes whose header claims 32768×10498 RGBA
+    /// with no image data made the reader allocate 1.4 GB before libpng failed. The size is
+    /// refused from the header and the file's size, before anything is allocated.
+    @Test func aHeaderClaimingMorePixelsThanTheFileHoldsIsRefusedBeforeAllocating() throws {
+        let bytes: [UInt8] = [
+            0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00,
+            0x80, 0x00, 0x00, 0x00, 0x29, 0x02, 0x08, 0x06, 0x00, 0x00, 0x00, 0x5b, 0x87, 0x94, 0xc9, 0x00, 0x00, 0x00,
+            0x1a, 0x49, 0x44, 0x41, 0x54,
+        ]
+        let path = Self.temporaryPath("claims-32768x10498.png")
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        for format in [PNGImage.Format.gray, .rgba] {
+            #expect { _ = try PNGImage(contentsOf: path, as: format) } throws: { error in
+                let text = "\(error)"
+                return text.contains(path) && text.contains("image size") && text.contains("32768×10498")
+            }
+        }
+    }
+
+    /// A size within what the bytes could hold but over the pixel limit (the 20000×20000 all-zero
+    /// PNG of 389 KB the issue measured at 1.9 GB) is refused too; a PNG at the limit's side is read.
+    @Test func anImageOverThePixelLimitIsRefused() throws {
+        let side = 8193  // 8193² > 2²⁶ pixels
+        let big = PNGImage(width: side, height: side, format: .gray, pixels: [UInt8](repeating: 0, count: side * side))
+        let path = Self.temporaryPath("big.png")
+        try big.write(to: path)
+        #expect { _ = try PNGImage(contentsOf: path) } throws: { error in
+            "\(error)".contains("at most 67108864 pixels")
+        }
+        let small = PNGImage(width: 3, height: 2, format: .gray, pixels: [0, 1, 2, 3, 4, 5])
+        try small.write(to: path)
+        #expect(try PNGImage(contentsOf: path) == small)
+    }
+
     @Test func digitFeaturesResizeAndInvertALightBackground() {
         // A dark vertical bar on white, 56×56: becomes a light bar on black, 28×28.
         var pixels = [UInt8](repeating: 255, count: 56 * 56)

@@ -61,4 +61,39 @@ public enum AtomicFile {
         let dfd = open(parent, O_RDONLY | O_CLOEXEC)
         if dfd >= 0 { fsync(dfd); close(dfd) }
     }
+
+    /// Removes the temporary files that writers killed mid-write left in `directory`
+    /// (``write(_:to:)``'s `.NAME.tmp-PID-N` and ``AtomicFileWriter``'s `.NAME.partial-PID-X`),
+    /// returning their paths. Only files whose writing process no longer exists are removed: the
+    /// PID in the name is how a live writer's file (another process writing into the same
+    /// folder now) is told from a dead one's. This process's own files are kept too, since one of
+    /// its threads may be writing. A PID reused by an unrelated process keeps a stale file until
+    /// that process ends, the safe side of the mistake.
+    @discardableResult
+    public static func removeStaleTemporaries(in directory: String) -> [String] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
+        var removed: [String] = []
+        for name in names {
+            guard let pid = writerProcess(ofTemporary: name), pid != getpid() else { continue }
+            // kill(pid, 0) probes without signalling: ESRCH means no such process; EPERM means
+            // one exists (owned by another user) and its file stays.
+            guard kill(pid, 0) != 0, errno == ESRCH else { continue }
+            let path = (directory as NSString).appendingPathComponent(name)
+            if unlink(path) == 0 { removed.append(path) }
+        }
+        return removed
+    }
+
+    /// The writer's PID in a temporary file's name (`.NAME.tmp-PID-N`, `.NAME.partial-PID-X`),
+    /// or nil for any other name.
+    static func writerProcess(ofTemporary name: String) -> pid_t? {
+        guard name.hasPrefix(".") else { return nil }
+        for marker in [".tmp-", ".partial-"] {
+            guard let range = name.range(of: marker, options: .backwards), range.lowerBound > name.index(after: name.startIndex) else { continue }
+            let parts = name[range.upperBound...].split(separator: "-", omittingEmptySubsequences: false)
+            guard parts.count == 2, !parts[1].isEmpty, let pid = pid_t(parts[0]), pid > 0 else { continue }
+            return pid
+        }
+        return nil
+    }
 }

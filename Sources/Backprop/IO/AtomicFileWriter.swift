@@ -17,6 +17,8 @@ import Foundation
 /// only within one file system), write, `fsync` the data, `rename(2)` over the destination,
 /// then `fsync` the directory so the new name survives a crash. A writer released without
 /// ``commit()`` removes its temporary file.
+/// The temporary's name carries the writer's PID, so that
+/// ``AtomicFile/removeStaleTemporaries(in:)`` can tell a killed writer's leftover from a live one's.
 public final class AtomicFileWriter {
     /// The path the file will have once committed.
     public let destination: String
@@ -36,7 +38,7 @@ public final class AtomicFileWriter {
         let slash = destination.lastIndex(of: "/")
         let directory = slash.map { String(destination[..<$0]) } ?? "."
         let name = slash.map { String(destination[destination.index(after: $0)...]) } ?? destination
-        var template = Array(((directory.isEmpty ? "" : directory) + "/." + name + ".partial-XXXXXX").utf8CString)
+        var template = Array(((directory.isEmpty ? "" : directory) + "/." + name + ".partial-\(getpid())-XXXXXX").utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { $0.baseAddress.map { mkstemp($0) } ?? -1 }
         guard fd >= 0 else {
             throw .unreadable(path: directory.isEmpty ? "/" : directory, reason: "cannot create a temporary file: \(MappedFile.lastError())")

@@ -23,32 +23,50 @@ public enum TFRecord {
         var records: [[UInt8]] = []
         var offset = 0
         while offset < bytes.count {
-            let field = "record \(records.count) at byte \(offset)"
-            guard bytes.count - offset >= 12 else {
-                throw .truncated(path: path, field: "\(field): header", expectedBytes: 12, actualBytes: bytes.count - offset)
-            }
-            let lengthBytes = Array(bytes[offset..<(offset + 8)])
-            let length = lengthBytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
-            let lengthCRC = littleEndian32(bytes, at: offset + 8)
-            let expectedLengthCRC = CRC32C.masked(CRC32C.checksum(lengthBytes))
-            guard lengthCRC == expectedLengthCRC else {
-                throw .checksumMismatch(path: path, expected: hex(expectedLengthCRC), actual: "\(hex(lengthCRC)) (\(field): length)")
-            }
-            let available = bytes.count - offset - 12
-            guard length <= UInt64(available), available - Int(length) >= 4 else {
-                throw .truncated(path: path, field: "\(field): data", expectedBytes: Int(clamping: length) &+ 4, actualBytes: available)
-            }
-            let start = offset + 12, end = start + Int(length)
-            let data = Array(bytes[start..<end])
-            let dataCRC = littleEndian32(bytes, at: end)
-            let expectedDataCRC = CRC32C.masked(CRC32C.checksum(data))
-            guard dataCRC == expectedDataCRC else {
-                throw .checksumMismatch(path: path, expected: hex(expectedDataCRC), actual: "\(hex(dataCRC)) (\(field): data)")
-            }
+            let (data, end) = try record(in: bytes, at: offset, index: records.count, path: path)
             records.append(data)
-            offset = end + 4
+            offset = end
         }
         return records
+    }
+
+    /// The whole records from the start of `bytes` up to the first truncated or damaged one (a
+    /// log a killed writer left), each with the byte range of its frame.
+    public static func wholeRecords(in bytes: [UInt8]) -> [(data: [UInt8], frame: Range<Int>)] {
+        var records: [(data: [UInt8], frame: Range<Int>)] = []
+        var offset = 0
+        while offset < bytes.count, let (data, end) = try? record(in: bytes, at: offset, index: records.count, path: "") {
+            records.append((data, offset..<end))
+            offset = end
+        }
+        return records
+    }
+
+    /// The record framed at `offset` and the offset after it.
+    private static func record(in bytes: [UInt8], at offset: Int, index: Int, path: String) throws(DataError) -> ([UInt8], Int) {
+        let field = "record \(index) at byte \(offset)"
+        guard bytes.count - offset >= 12 else {
+            throw .truncated(path: path, field: "\(field): header", expectedBytes: 12, actualBytes: bytes.count - offset)
+        }
+        let lengthBytes = Array(bytes[offset..<(offset + 8)])
+        let length = lengthBytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        let lengthCRC = littleEndian32(bytes, at: offset + 8)
+        let expectedLengthCRC = CRC32C.masked(CRC32C.checksum(lengthBytes))
+        guard lengthCRC == expectedLengthCRC else {
+            throw .checksumMismatch(path: path, expected: hex(expectedLengthCRC), actual: "\(hex(lengthCRC)) (\(field): length)")
+        }
+        let available = bytes.count - offset - 12
+        guard length <= UInt64(available), available - Int(length) >= 4 else {
+            throw .truncated(path: path, field: "\(field): data", expectedBytes: Int(clamping: length) &+ 4, actualBytes: available)
+        }
+        let start = offset + 12, end = start + Int(length)
+        let data = Array(bytes[start..<end])
+        let dataCRC = littleEndian32(bytes, at: end)
+        let expectedDataCRC = CRC32C.masked(CRC32C.checksum(data))
+        guard dataCRC == expectedDataCRC else {
+            throw .checksumMismatch(path: path, expected: hex(expectedDataCRC), actual: "\(hex(dataCRC)) (\(field): data)")
+        }
+        return (data, end + 4)
     }
 
     private static func appendLittleEndian(_ value: UInt32, to out: inout [UInt8]) {

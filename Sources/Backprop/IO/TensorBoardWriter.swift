@@ -1,5 +1,10 @@
 import Foundation
 import SwiftProtobuf
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Writes a TensorBoard event file: TFRecord-framed `Event` protocol buffers — first the
 /// `file_version` "brain.Event:2" event, then summaries of scalars and histograms — that
@@ -23,11 +28,14 @@ public final class TensorBoardWriter {
         }
         let host = ProcessInfo.processInfo.hostName.replacingOccurrences(of: "/", with: "_")
         path = (directory as NSString).appendingPathComponent("events.out.tfevents.\(Int(wallTime)).\(host).\(getpid())")
-        guard FileManager.default.createFile(atPath: path, contents: nil),
-              let handle = FileHandle(forWritingAtPath: path) else {
-            throw .cannotWrite(path: path, reason: "cannot create the event file")
+        // open(2), not FileManager.createFile: that writes even an empty file through a
+        // temporary (`.dat.nosync…`) and a rename, and a kill between the two leaves the
+        // temporary behind, under a name that says nothing of its writer.
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw .cannotWrite(path: path, reason: "cannot create the event file: \(String(cString: strerror(errno)))")
         }
-        self.handle = handle
+        self.handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
         var first = Tensorboard_Event()
         first.wallTime = wallTime
         first.fileVersion = "brain.Event:2"
@@ -35,6 +43,35 @@ public final class TensorBoardWriter {
     }
 
     deinit { try? handle.close() }
+
+    /// Cuts every event file in `directory` back to `step` for a run resumed from a checkpoint
+    /// taken there: events of later steps (which a killed session logged after its last
+    /// checkpoint, and the resumed run logs again) and a torn last record are dropped, each
+    /// changed file rewritten atomically. Cutting the files, rather than relying on a reader's
+    /// purge of "orphaned" steps after a restart, keeps every reader's view (TensorBoard's
+    /// accumulators, the Rust data server, `tf.data`) free of the duplicates. A file with nothing
+    /// to drop (such as a new session's, holding only its `file_version` event) is left alone,
+    /// so an open writer's file is never replaced under it.
+    ///
+    /// - Throws: ``WriteError`` naming a file that cannot be read or rewritten.
+    public static func cutEventFiles(in directory: String, throughStep step: Int) throws(WriteError) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        for name in names.sorted() where name.hasPrefix("events.out.tfevents.") {
+            let path = (directory as NSString).appendingPathComponent(name)
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw .cannotWrite(path: path, reason: "cannot read the event file to cut it back to step \(step)")
+            }
+            let bytes = [UInt8](data)
+            var kept: [UInt8] = []
+            for record in TFRecord.wholeRecords(in: bytes) {
+                // An event that does not parse is kept: it is whole (its checksums hold), and
+                // a reader, not this cut, decides what it means.
+                let eventStep = (try? Tensorboard_Event(serializedBytes: record.data)).map { Int($0.step) } ?? 0
+                if eventStep <= step { kept += bytes[record.frame] }
+            }
+            if kept.count != bytes.count { try AtomicFile.write(kept, to: path) }
+        }
+    }
 
     /// Logs scalars (tag → value) at `step`, in one event.
     public func addScalars(_ values: [(tag: String, value: Float)], step: Int,

@@ -332,9 +332,30 @@ public struct EnsembleArchitecture: Sendable, Hashable, Codable {
     public init(members: [MultilayerPerceptronArchitecture], combination: Ensemble.Combination = .averageProbabilities,
                 bagging: Bool = false) throws(ModelError) {
         guard !members.isEmpty else { throw .invalidOption("ensemble", reason: "an ensemble needs at least 1 member") }
+        // Members are combined output by output, so they must read and give the same sizes.
+        guard let first = members.first?.sizes, members.allSatisfy({ $0.sizes.first == first.first && $0.sizes.last == first.last }) else {
+            throw .invalidOption("ensemble", reason: "every member must take the first member's \(members[0].sizes.first ?? 0) inputs and give its \(members[0].sizes.last ?? 0) outputs; sizes are \(members.map(\.sizes))")
+        }
         self.members = members
         self.combination = combination
         self.bagging = bagging
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case members, combination, bagging
+    }
+
+    /// Decodes a description (a model file's metadata) through the checking initializer, so a
+    /// file cannot describe an ensemble that `init` refuses (no members traps when built).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        do {
+            try self.init(members: c.decode([MultilayerPerceptronArchitecture].self, forKey: .members),
+                          combination: c.decode(Ensemble.Combination.self, forKey: .combination),
+                          bagging: c.decode(Bool.self, forKey: .bagging))
+        } catch let error as ModelError {
+            throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath, debugDescription: error.description))
+        }
     }
 
     /// K copies of one network shape.

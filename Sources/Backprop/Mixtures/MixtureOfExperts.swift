@@ -289,11 +289,55 @@ public struct MixtureOfExpertsArchitecture: Sendable, Hashable, Codable {
         if let topK, !(1...expertCount).contains(topK) {
             throw .invalidOption("top-k", reason: "k = \(topK) must be between 1 and the number of experts (\(expertCount))")
         }
-        self.expert = try MultilayerPerceptronArchitecture(sizes: [inputSize] + expertHidden + [outputSize], activation: activation)
-        self.gate = try MultilayerPerceptronArchitecture(sizes: [inputSize] + gateHidden + [expertCount], activation: activation)
+        try self.init(expert: try MultilayerPerceptronArchitecture(sizes: [inputSize] + expertHidden + [outputSize], activation: activation),
+                      gate: try MultilayerPerceptronArchitecture(sizes: [inputSize] + gateHidden + [expertCount], activation: activation),
+                      expertCount: expertCount, topK: topK, combination: combination)
+    }
+
+    /// The parts as stored, checked against each other: what ``build(seed:)`` and the forward
+    /// pass need (at least one expert, k in range, a gate from the experts' inputs to one logit
+    /// per expert), so that a description read from a file cannot make either trap.
+    ///
+    /// - Throws: ``ModelError`` naming the part that does not fit.
+    public init(expert: MultilayerPerceptronArchitecture, gate: MultilayerPerceptronArchitecture, expertCount: Int,
+                topK: Int?, combination: MixtureOfExperts.Combination) throws(ModelError) {
+        guard expertCount >= 1 else {
+            throw .invalidOption("experts", reason: "the number of experts must be at least 1, got \(expertCount)")
+        }
+        if let topK, !(1...expertCount).contains(topK) {
+            throw .invalidOption("top-k", reason: "k = \(topK) must be between 1 and the number of experts (\(expertCount))")
+        }
+        guard gate.sizes.last == expertCount, gate.sizes.first == expert.sizes.first else {
+            throw .invalidOption("gate", reason: "the gate's sizes \(gate.sizes) must run from the experts' \(expert.sizes.first ?? 0) inputs to one logit for each of the \(expertCount) experts")
+        }
+        let perExpert = zip(expert.sizes, expert.sizes.dropFirst()).reduce(0) { $0 + $1.0 * $1.1 + $1.1 }
+        guard perExpert <= MultilayerPerceptronArchitecture.maximumParameterCount / expertCount else {
+            throw .invalidOption("experts", reason: "\(expertCount) experts of \(perExpert) parameters each exceed \(MultilayerPerceptronArchitecture.maximumParameterCount) parameters")
+        }
+        self.expert = expert
+        self.gate = gate
         self.expertCount = expertCount
         self.topK = topK
         self.combination = combination
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case expert, gate, expertCount, topK, combination
+    }
+
+    /// Decodes a description (a model file's metadata) through the checking initializer: a file
+    /// naming 0 experts or a gate of the wrong width was built and trapped (found by fuzzing).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        do {
+            try self.init(expert: c.decode(MultilayerPerceptronArchitecture.self, forKey: .expert),
+                          gate: c.decode(MultilayerPerceptronArchitecture.self, forKey: .gate),
+                          expertCount: c.decode(Int.self, forKey: .expertCount),
+                          topK: c.decodeIfPresent(Int.self, forKey: .topK),
+                          combination: c.decode(MixtureOfExperts.Combination.self, forKey: .combination))
+        } catch let error as ModelError {
+            throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath, debugDescription: error.description))
+        }
     }
 
     /// Builds the module; expert e and the gate get distinct seeds derived from `seed`, so the

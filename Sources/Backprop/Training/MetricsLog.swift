@@ -36,6 +36,50 @@ public final class MetricsLog {
         }
     }
 
+    /// Opens the log of a run resumed from a checkpoint taken at `step`, cut back to it: rows
+    /// with a larger step, and a torn last line, are dropped (each file rewritten atomically).
+    ///
+    /// Why cut on resume rather than order the writes: an epoch's row is appended before its
+    /// checkpoint is renamed into place, so a crash between the two leaves a row the checkpoint
+    /// does not know, and the resumed run logs that epoch again. Writing the checkpoint first
+    /// would only move the hole (a crash after it loses the row), whereas the checkpoint's step
+    /// says exactly which rows it knows; the rows it does not know are recomputed bit for bit by
+    /// the resumed run. The cut is idempotent, so a crash during it is mended by the next resume.
+    ///
+    /// - Throws: ``WriteError`` naming the file and line when a whole line has no readable step
+    ///   (a log that is not this one's), or when a file cannot be rewritten.
+    public convenience init(directory: String, resumingAtStep step: Int) throws(WriteError) {
+        try self.init(directory: directory, append: true)
+        try Self.cut(path: (directory as NSString).appendingPathComponent("metrics.csv"), header: true, throughStep: step) { line in
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false)
+            return fields.count == Self.columns.count ? Int(fields[1]) : nil
+        }
+        try Self.cut(path: (directory as NSString).appendingPathComponent("metrics.jsonl"), header: false, throughStep: step) { line in
+            struct Step: Decodable { var step: Int }
+            return try? JSONDecoder().decode(Step.self, from: Data(line.utf8)).step
+        }
+    }
+
+    /// Rewrites the log at `path` (if it exists) without the lines whose step exceeds `step` and
+    /// without a last line lacking its newline (a write cut short); unchanged files stay as they are.
+    private static func cut(path: String, header: Bool, throughStep step: Int, stepOf: (Substring) -> Int?) throws(WriteError) {
+        guard let data = FileManager.default.contents(atPath: path) else { return }
+        let text = String(decoding: data, as: UTF8.self)
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        // The piece after the last newline: empty for a whole file, a torn row otherwise.
+        lines.removeLast()
+        var kept: [Substring] = []
+        for (index, line) in lines.enumerated() {
+            if header && index == 0 { kept.append(line); continue }
+            guard let rowStep = stepOf(line) else {
+                throw .cannotWrite(path: path, reason: "line \(index + 1) has no step (expected a row of this run's log); cannot cut the log back to the checkpoint's step \(step)")
+            }
+            if rowStep <= step { kept.append(line) }
+        }
+        let cut = kept.map { $0 + "\n" }.joined()
+        if cut.utf8.count != data.count { try AtomicFile.write(Array(cut.utf8), to: path) }
+    }
+
     public func append(_ r: MetricsRecord) throws(WriteError) {
         func f(_ v: Float?) -> String { v.map { "\($0)" } ?? "" }
         let row = ["\(r.epoch)", "\(r.step)", f(r.learningRate), f(r.trainLoss), f(r.trainAccuracy), f(r.validationLoss),

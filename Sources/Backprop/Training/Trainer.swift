@@ -268,7 +268,18 @@ public final class Trainer {
     /// Trains until the configured epochs (or steps) are done or early stopping triggers.
     public func fit() throws(TrainingError) -> TrainingSummary {
         if let runDirectory, log == nil {
-            do { log = try MetricsLog(directory: runDirectory, append: state.step > 0) } catch { throw .write(error) }
+            // Temporary files of writers killed mid-write (this run's earlier session, or
+            // another) would otherwise stay in the folder for good.
+            AtomicFile.removeStaleTemporaries(in: runDirectory)
+            do {
+                // Resumed: the logs are cut back to the checkpoint's step, so the epochs a
+                // killed session logged after its last checkpoint are not logged twice. A new
+                // run replaces the folder's logs, TensorBoard's events of an earlier run too
+                // (cut to step 0), as it replaces metrics.csv.
+                log = state.step > 0 ? try MetricsLog(directory: runDirectory, resumingAtStep: state.step)
+                    : try MetricsLog(directory: runDirectory, append: false)
+                try TensorBoardWriter.cutEventFiles(in: runDirectory, throughStep: state.step)
+            } catch { throw .write(error) }
         }
         let c = configuration
         let start = Date()
