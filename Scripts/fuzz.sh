@@ -28,6 +28,11 @@ mkdir -p "$out"
 fuzzer="$out/backprop-fuzz"
 
 sources=$(find Sources/Backprop -name '*.swift' | sort)
+# swift-crypto (Backprop's SHA-256 and MD5): its Swift and C objects from the release build,
+# and the module maps of its C parts, which its Swift modules import.
+crypto="$root/.build/checkouts/swift-crypto/Sources"
+crypto_objects=$(find "$bin/Crypto.build" "$bin/CryptoBoringWrapper.build" "$bin/CCryptoBoringSSL.build" \
+    "$bin/CCryptoBoringSSLShims.build" -name '*.o' | sort)
 # Rebuilt only when a source is newer than the binary (the compile takes minutes).
 if [ ! -x "$fuzzer" ] || [ -n "$(find Sources/Backprop Fuzz/FuzzTargets.swift -name '*.swift' -newer "$fuzzer" | head -1)" ]; then
     echo "fuzz: compiling Backprop with -sanitize=fuzzer,address"
@@ -41,10 +46,14 @@ if [ ! -x "$fuzzer" ] || [ -n "$(find Sources/Backprop Fuzz/FuzzTargets.swift -n
         -Xcc -I -Xcc Sources/CBackpropSupport/include \
         -Xcc -fmodule-map-file=Sources/CZlib/module.modulemap \
         -Xcc -fmodule-map-file=Sources/CPNG/module.modulemap $(pkg-config --cflags-only-I libpng) \
+        -Xcc -fmodule-map-file=Sources/CFreeType/module.modulemap $(pkg-config --cflags-only-I freetype2) \
+        -Xcc -fmodule-map-file=Sources/CFontconfig/module.modulemap \
+        -Xcc -fmodule-map-file="$crypto/CCryptoBoringSSL/include/module.modulemap" \
+        -Xcc -fmodule-map-file="$crypto/CCryptoBoringSSLShims/include/module.modulemap" \
         -module-cache-path "$out/ModuleCache" \
         $sources Fuzz/FuzzTargets.swift "$bin/Backprop.build/DerivedSources/resource_bundle_accessor.swift" \
-        "$bin"/CBackpropSupport.build/*.o "$bin"/SwiftProtobuf.build/*.o \
-        -lz -lpng -o "$fuzzer.partial" 2>&1 | { grep -v "Cannot export local symbol" || true; }
+        "$bin"/CBackpropSupport.build/*.o "$bin"/SwiftProtobuf.build/*.o $crypto_objects \
+        -lz -lpng -lfreetype -lfontconfig -o "$fuzzer.partial" 2>&1 | { grep -v "Cannot export local symbol" || true; }
     mv "$fuzzer.partial" "$fuzzer"
 fi
 
