@@ -19,6 +19,9 @@
 /// is decoupled (θ ← θ − ηλθ, default 0.01). It applies to parameters that
 /// ``Variable/decays`` only.
 public enum OptimizerName: String, CaseIterable, Sendable {
+    /// One case per ``OptimizerRule``: ``SGD``, ``Momentum``, ``Nesterov``, ``Adagrad``,
+    /// ``Adadelta``, ``RMSprop``, ``Adam``, ``AdaMax``, ``Nadam``, ``AMSGrad`` and ``AdamW``; the
+    /// raw value is the name on the command line.
     case sgd, momentum, nesterov, adagrad, adadelta, rmsprop, adam, adamax, nadam, amsgrad, adamw
 
     /// The key of the weight-decay hyper-parameter, valid for every optimizer.
@@ -134,10 +137,21 @@ extension Optimizer {
 /// or `adadelta`: the form a command line or a configuration file passes around. `lr` (or
 /// `learning-rate`) sets η; the other keys are ``OptimizerName/hyperParameterKeys``.
 public struct OptimizerSpecification: Sendable, Equatable {
+    /// The algorithm.
     public var name: OptimizerName
+    /// η, or nil for the rule's default.
     public var learningRate: Float?
+    /// The rule's hyper-parameters by ``OptimizerName/hyperParameterKeys``; keys not given take
+    /// the rule's defaults.
     public var hyperParameters: [String: Float]
 
+    /// A specification from its parts.
+    ///
+    /// - Parameters:
+    ///   - name: the algorithm.
+    ///   - learningRate: η, or nil for the rule's default.
+    ///   - hyperParameters: values by ``OptimizerName/hyperParameterKeys``; missing keys take the
+    ///     rule's defaults.
     public init(name: OptimizerName, learningRate: Float? = nil, hyperParameters: [String: Float] = [:]) {
         self.name = name
         self.learningRate = learningRate
