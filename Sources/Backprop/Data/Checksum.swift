@@ -16,6 +16,7 @@ public struct MD5: Sendable {
     private var pending: [UInt8] = []
     private var length: UInt64 = 0
 
+    /// A hasher that has seen no bytes yet.
     public init() { pending.reserveCapacity(64) }
 
     /// Feeds more bytes.
@@ -113,6 +114,7 @@ public struct SHA256: Sendable {
     private var pending: [UInt8] = []
     private var length: UInt64 = 0
 
+    /// A hasher that has seen no bytes yet.
     public init() { pending.reserveCapacity(64) }
 
     /// Feeds more bytes.
@@ -216,6 +218,7 @@ public enum Checksum: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// The algorithm and the lowercase hex digest, e.g. `MD5 f68b3c2d…`.
     public var description: String {
         switch self {
         case .md5(let hex): return "MD5 \(hex.lowercased())"

@@ -22,6 +22,7 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
     /// A downloaded or cached file does not have the published checksum.
     case checksumMismatch(path: String, expected: String, actual: String)
 
+    /// A one-line message naming the file and what is wrong with it.
     public var description: String {
         switch self {
         case let .unreadable(path, reason):

@@ -40,5 +40,6 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
     /// The data set's name (as `backprop train --dataset` takes it), so `eval` can find it.
     public var dataset: String? = nil
 
+    /// The defaults: 15 epochs of Adam on mini-batches of 128, with the other settings off.
     public init() {}
 }
