@@ -8,6 +8,8 @@ public struct RegressionData: Sendable, Equatable {
     /// [examples, targets]: real values, one row per example.
     public var targets: Tensor
 
+    /// Examples from their features and targets, row by row.
+    ///
     /// - Precondition: both rank 2 with the same number of rows.
     public init(features: Tensor, targets: Tensor) {
         precondition(features.rank == 2 && targets.rank == 2 && features.shape[0] == targets.shape[0],

@@ -49,6 +49,8 @@ public final class Ensemble: Module {
         didSet { for member in members { member.isTraining = isTraining } }
     }
 
+    /// An ensemble of trained (or to-be-trained) members, combined by `combination`.
+    ///
     /// - Precondition: at least one member.
     public init(members: [any Module], combination: Combination = .averageProbabilities) {
         precondition(!members.isEmpty, "Ensemble: no members")

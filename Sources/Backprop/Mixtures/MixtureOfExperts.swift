@@ -56,6 +56,9 @@ public final class MixtureOfExperts: Module {
         }
     }
 
+    /// A mixture of `experts` weighted by `gate`'s softmax, dense or routed to the `topK` largest
+    /// gate weights per example.
+    ///
     /// - Precondition: at least one expert; `topK`, if given, in 1...experts.count.
     public init(experts: [Sequential], gate: Sequential, topK: Int? = nil, combination: Combination = .weightedOutputs) {
         precondition(!experts.isEmpty, "MixtureOfExperts: no experts")
@@ -285,6 +288,8 @@ public struct MixtureOfExpertsArchitecture: Sendable, Hashable, Codable {
     /// The metadata key under which a checkpoint stores this description as JSON.
     public static let metadataKey = "mixture_of_experts"
 
+    /// A description of E experts of one shape and their gate.
+    ///
     /// - Parameters:
     ///   - inputSize: features in.
     ///   - outputSize: outputs (or classes) out.

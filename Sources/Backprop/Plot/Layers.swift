@@ -5,14 +5,17 @@ public protocol PlotValue: Sendable {
     /// The value as a `Double`, the type axes and layers compute in.
     var plotValue: Double { get }
 }
+/// `Double` plots as itself.
 extension Double: PlotValue {
     /// The value itself.
     public var plotValue: Double { self }
 }
+/// `Float` plots as its exact `Double` value.
 extension Float: PlotValue {
     /// The value, exactly (every `Float` is a `Double`).
     public var plotValue: Double { Double(self) }
 }
+/// `Int` plots as its nearest `Double`.
 extension Int: PlotValue {
     /// The value, rounded to the nearest `Double` beyond ±2⁵³.
     public var plotValue: Double { Double(self) }
