@@ -11,7 +11,8 @@ public enum MomentumExperiment {
         public var name: String
         /// The point every optimizer starts from.
         public var start: (Float, Float)
-        /// The global minimum, drawn as a star (nil when the surface has none, as a saddle).
+        /// The global minimum, which the report measures each optimizer's final distance to (nil
+        /// for a surface without one, as the saddle, whose report gives the final f instead).
         public var minimum: (Float, Float)?
         /// The x range of the contour plot.
         public var xRange: ClosedRange<Double>

@@ -46,10 +46,13 @@ public enum Checkpoint {
         public static let configuration = "configuration"
         /// The optimizer's rule, hyper-parameters and step counts, as JSON (its buffers are tensors).
         public static let optimizer = "optimizer"
-        /// The training loop's counters (epoch, step, best epoch, early stopping), as JSON.
+        /// The training loop's state (epochs and steps completed, the best epoch and its
+        /// validation metrics, early stopping's count, the history, the schedule and gradient
+        /// noise), as JSON.
         public static let training = "training"
-        /// The states of the random generators (data order, dropout, noise), as JSON, so a resumed
-        /// run draws what an uninterrupted one would.
+        /// The states of the model's random generators (dropout masks, input noise), as JSON, so
+        /// a resumed run draws what an uninterrupted one would (the data order needs none: it is
+        /// a function of the seed and the epoch).
         public static let randomState = "rng"
         /// The metrics history so far, as JSON.
         public static let metrics = "metrics"
