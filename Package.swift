@@ -96,3 +96,12 @@ let package = Package(
         ),
     ]
 )
+
+// The DocC plugin, only when documentation is being built (as mlx-swift does), so a plain build
+// and a package that depends on Backprop by version neither resolve nor build it:
+// `BACKPROP_DOCS=1 swift package generate-documentation --target Backprop` (the catalog is
+// Sources/Backprop/Backprop.docc; README's "Documentation" has the preview command). The Swift
+// Package Index sets SPI_GENERATE_DOCS when it builds the documentation that .spi.yml names.
+if Context.environment["BACKPROP_DOCS"] != nil || Context.environment["SPI_GENERATE_DOCS"] == "1" {
+    package.dependencies.append(.package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"))
+}

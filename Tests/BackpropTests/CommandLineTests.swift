@@ -18,10 +18,11 @@ import Backprop
 
     struct Run { var status: Int32; var output: String; var error: String }
 
-    static func run(_ arguments: [String], environment: [String: String]? = nil) throws -> Run {
+    static func run(_ arguments: [String], environment: [String: String]? = nil, in directory: String? = nil) throws -> Run {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         if let environment {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         }

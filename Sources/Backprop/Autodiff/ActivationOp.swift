@@ -15,7 +15,11 @@ extension Variable {
         }
     }
 
+    /// σ(x) = 1 / (1 + e⁻ˣ) elementwise; its derivative σ(x)(1 − σ(x)) is computed from the output.
     public func sigmoid() -> Variable { activated(by: .sigmoid) }
+    /// tanh(x) elementwise; its derivative 1 − tanh²(x) is computed from the output.
     public func tanh() -> Variable { activated(by: .tanh) }
+    /// max(0, x) elementwise (NaN stays NaN); its derivative is 1 for x > 0 and 0 otherwise (0 at x = 0, as in
+    /// PyTorch).
     public func relu() -> Variable { activated(by: .relu) }
 }

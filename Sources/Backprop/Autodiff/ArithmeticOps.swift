@@ -16,6 +16,8 @@ extension Tensor {
 }
 
 extension Variable {
+    /// The elementwise sum, broadcasting as ``Tensor``'s `+` does; the gradient of a broadcast
+    /// operand is summed over the rows or columns it was repeated along.
     public static func + (a: Variable, b: Variable) -> Variable {
         Variable(a.value + b.value, inputs: [a, b]) { out in
             guard let g = out.grad else { return }
@@ -24,6 +26,7 @@ extension Variable {
         }
     }
 
+    /// The elementwise difference, broadcasting as ``Tensor``'s `-` does; ∂/∂a = 1, ∂/∂b = −1.
     public static func - (a: Variable, b: Variable) -> Variable {
         Variable(a.value - b.value, inputs: [a, b]) { out in
             guard let g = out.grad else { return }
@@ -32,6 +35,7 @@ extension Variable {
         }
     }
 
+    /// The elementwise product, broadcasting as ``Tensor``'s `*` does; ∂/∂a = b, ∂/∂b = a.
     public static func * (a: Variable, b: Variable) -> Variable {
         Variable(a.value * b.value, inputs: [a, b]) { out in
             guard let g = out.grad else { return }
@@ -40,6 +44,8 @@ extension Variable {
         }
     }
 
+    /// The elementwise quotient, broadcasting as ``Tensor``'s `/` does; ∂/∂a = 1/b,
+    /// ∂/∂b = −a/b² (infinite or NaN where b is 0).
     public static func / (a: Variable, b: Variable) -> Variable {
         Variable(a.value / b.value, inputs: [a, b]) { out in
             guard let g = out.grad else { return }
@@ -51,26 +57,31 @@ extension Variable {
         }
     }
 
+    /// The negation; its gradient is the negated incoming gradient.
     public static prefix func - (a: Variable) -> Variable {
         Variable(-a.value, inputs: [a]) { out in
             if let g = out.grad { a.accumulateGradient(-g) }
         }
     }
 
+    /// Every element times the constant `s`; the gradient is scaled by `s`.
     public static func * (a: Variable, s: Float) -> Variable {
         Variable(a.value * s, inputs: [a]) { out in
             if let g = out.grad { a.accumulateGradient(g * s) }
         }
     }
 
+    /// Every element times the constant `s`.
     public static func * (s: Float, a: Variable) -> Variable { a * s }
 
+    /// Adds the constant `s` to every element; the gradient passes through unchanged.
     public static func + (a: Variable, s: Float) -> Variable {
         Variable(a.value + s, inputs: [a]) { out in
             if let g = out.grad { a.accumulateGradient(g) }
         }
     }
 
+    /// Subtracts the constant `s` from every element.
     public static func - (a: Variable, s: Float) -> Variable { a + (-s) }
 
     /// Elementwise square.

@@ -14,10 +14,15 @@
 public enum GradientCheck {
     /// One disagreement between the analytic and the numerical gradient.
     public struct Mismatch: Sendable, CustomStringConvertible {
+        /// The index of the input (in the order given to the check).
         public var input: Int
+        /// The element of that input, in row-major order.
         public var element: Int
+        /// ∂f/∂xᵢ from `backward()`.
         public var analytic: Float
+        /// The central difference (f(x + εeᵢ) − f(x − εeᵢ)) / 2ε.
         public var numerical: Float
+        /// E.g. `input 0 element 3: backward gives 0.5, finite differences 0.25`.
         public var description: String {
             "input \(input) element \(element): backward gives \(analytic), finite differences \(numerical)"
         }
@@ -31,7 +36,10 @@ public enum GradientCheck {
         public var maxRelativeError: Float
         /// Elements outside the tolerance.
         public var mismatches: [Mismatch]
+        /// Whether at least one element was compared and none was outside the tolerance.
         public var passed: Bool { mismatches.isEmpty && checked > 0 }
+        /// Whether the check passed, with the element count and the largest relative error, or the
+        /// first three mismatches.
         public var description: String {
             passed ? "gradient check passed: \(checked) elements, max relative error \(maxRelativeError)"
                    : "gradient check FAILED on \(mismatches.count) of \(checked) elements, e.g. \(mismatches.prefix(3).map(\.description).joined(separator: "; "))"
@@ -48,6 +56,7 @@ public enum GradientCheck {
     ///   - absoluteTolerance: differences below this count as agreement (gradients near zero).
     ///   - maxElementsPerInput: at most this many elements of each input are perturbed (spread
     ///     evenly), to bound the cost for large inputs.
+    ///   - seed: the seed of the random projection that reduces a non-scalar output.
     ///   - function: recomputes the output from the inputs; must be deterministic.
     public static func check(
         _ inputs: [Variable], epsilon: Float = 1e-2, tolerance: Float = 1e-2,

@@ -139,5 +139,6 @@ public final class Variable {
 }
 
 extension Variable: CustomStringConvertible {
+    /// The value's description, and `requiresGrad` for a variable that requires a gradient.
     public var description: String { "Variable(\(value.description)\(requiresGrad ? ", requiresGrad" : ""))" }
 }

@@ -74,10 +74,14 @@ public struct Augmentation: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// Random affine distortions (translation, rotation, scaling), or nil for none.
     public var affine: Affine?
+    /// Random elastic distortions (Simard et al. 2003), or nil for none.
     public var elastic: Elastic?
+    /// Additive pixel noise, or nil for none.
     public var noise: Noise?
 
+    /// The transforms to apply, in the order affine, elastic, noise; nil leaves one out.
     public init(affine: Affine? = nil, elastic: Elastic? = nil, noise: Noise? = nil) {
         self.affine = affine
         self.elastic = elastic
@@ -330,6 +334,7 @@ public struct AugmentationError: Error, Equatable, CustomStringConvertible {
     /// What is wrong with it.
     public var problem: String
 
+    /// A one-line message naming the bad specification and why.
     public var description: String { "augmentation '\(item)': \(problem)" }
 }
 

@@ -13,7 +13,11 @@
 ///   (Bengio et al. 2009; Ruder §6 mentions that a meaningful order can help). Build it with
 ///   ``curriculum(keys:)``, which sorts stably by a key.
 public enum BatchOrder: Sendable, Equatable {
+    /// 0, 1, …, N−1 every epoch; batches are contiguous row ranges, which a loader can slice without
+    /// copying.
     case sequential
+    /// A fresh permutation every epoch, drawn from a generator seeded by mixing `seed` with the
+    /// epoch number, so a resumed run visits the examples in the same order as an uninterrupted one.
     case shuffled(seed: UInt64)
     /// A fixed permutation of 0..<N, used every epoch.
     case curriculum([Int])
@@ -72,7 +76,9 @@ public enum BatchOrder: Sendable, Equatable {
 public struct BatchPlan: Sendable, Equatable, RandomAccessCollection {
     /// The example indices in visiting order.
     public let order: [Int]
+    /// Examples per batch; the last batch may be smaller unless ``dropLast``.
     public let batchSize: Int
+    /// Whether a last, smaller batch is dropped.
     public let dropLast: Bool
     /// Each batch's range of positions in ``order``.
     public let ranges: [Range<Int>]
@@ -88,7 +94,9 @@ public struct BatchPlan: Sendable, Equatable, RandomAccessCollection {
         self.ranges = ranges
     }
 
+    /// 0: batches are numbered from zero.
     public var startIndex: Int { 0 }
+    /// The number of batches.
     public var endIndex: Int { ranges.count }
     /// The example indices of batch `b`.
     public subscript(b: Int) -> ArraySlice<Int> { order[ranges[b]] }
@@ -105,11 +113,17 @@ public struct BatchPlan: Sendable, Equatable, RandomAccessCollection {
 
 /// Bad input to a ``BatchOrder``.
 public enum BatchOrderError: Error, Equatable, CustomStringConvertible {
+    /// A batch size below 1.
     case invalidBatchSize(Int)
+    /// A negative number of examples.
     case invalidCount(Int)
+    /// A curriculum's length differs from the number of examples.
     case curriculumLength(Int, expected: Int)
+    /// A curriculum that is not a permutation of 0..<N (the associated value is the first index
+    /// out of range or repeated).
     case notAPermutation(Int)
 
+    /// A one-line message naming the bad value.
     public var description: String {
         switch self {
         case .invalidBatchSize(let b): return "batch size must be at least 1, got \(b)"

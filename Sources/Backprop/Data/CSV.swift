@@ -44,7 +44,9 @@ public enum CSV {
     public enum HeaderRow: Sendable {
         /// A header if any field of the first line is not a number.
         case automatic
+        /// The first line is a header, whatever it holds.
         case present
+        /// There is no header: the first line is data.
         case absent
     }
 
@@ -97,10 +99,14 @@ public enum CSV {
     /// Reads a labelled classification set: features and integer class labels.
     ///
     /// - Parameters:
+    ///   - path: the CSV file.
     ///   - label: the label column. Labels must be whole numbers in 0..<`classCount`.
     ///   - features: the feature columns by header name, in this order; nil means every column
     ///     but the label's.
     ///   - classCount: the number of classes; nil means the largest label + 1.
+    ///   - header: whether the first line is a header; by default, when any of its fields is
+    ///     not a number.
+    ///   - delimiter: the field separator byte (a comma by default).
     /// - Throws: ``DataError`` for any syntax error, a named column the header does not have
     ///   (or names without a header), a label that is not a whole number in range, or no rows.
     public static func readLabeled(contentsOf path: String, label: LabelColumn = .last, features: [String]? = nil,

@@ -23,6 +23,7 @@ import Crypto
 public struct MD5: @unchecked Sendable {
     private var hasher = Crypto.Insecure.MD5()
 
+    /// A hasher that has seen no bytes yet.
     public init() {}
 
     /// Feeds more bytes.
@@ -52,6 +53,7 @@ public struct MD5: @unchecked Sendable {
 public struct SHA256: @unchecked Sendable {
     private var hasher = Crypto.SHA256()
 
+    /// A hasher that has seen no bytes yet.
     public init() {}
 
     /// Feeds more bytes.
@@ -88,6 +90,7 @@ public enum Checksum: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// The algorithm and the lowercase hex digest, e.g. `MD5 f68b3c2d…`.
     public var description: String {
         switch self {
         case .md5(let hex): return "MD5 \(hex.lowercased())"

@@ -27,8 +27,11 @@ public enum DataConversion {
 
     /// What a conversion wrote.
     public struct Summary: Sendable, Equatable {
+        /// The shape of the written array (examples first).
         public var shape: [Int]
+        /// How each written element is stored.
         public var encoding: ElementEncoding
+        /// The size of the written file in bytes.
         public var bytes: Int
     }
 
@@ -212,7 +215,9 @@ public enum DataConversion {
 public struct DataFileInfo: Sendable, Equatable, CustomStringConvertible {
     /// "IDX", "IDX (gzip)", "NPY" or "CSV".
     public var format: String
+    /// The array's shape (for CSV: rows × columns of numbers).
     public var shape: [Int]
+    /// How each element is stored (CSV files are read as 32-bit floats).
     public var encoding: ElementEncoding
     /// CSV column names, when the file has a header.
     public var columnNames: [String]?
@@ -243,6 +248,7 @@ public struct DataFileInfo: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// E.g. `IDX (gzip): shape [60000, 28, 28], dtype |u1`, with the column names of a CSV header.
     public var description: String {
         var s = "\(format): shape [\(shape.map(String.init).joined(separator: ", "))], dtype \(encoding)"
         if let names = columnNames { s += ", columns: \(names.joined(separator: ", "))" }

@@ -25,6 +25,7 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
     /// changed or damaged after it was written.
     case corrupted(path: String, part: String, key: String, recorded: String, computed: String)
 
+    /// A one-line message naming the file and what is wrong with it.
     public var description: String {
         switch self {
         case let .unreadable(path, reason):

@@ -2,7 +2,9 @@ import Foundation
 
 /// One mini-batch: features [batchSize, featureCount] and their labels.
 public struct Batch: Sendable {
+    /// [rows, featureCount], normalized (and transformed) as the loader was told.
     public var features: Tensor
+    /// The class of each row (zeros for a regression source).
     public var labels: [Int32]
     /// Real-valued targets, [rows, targets] (regression sources); nil for class labels.
     public var targets: Tensor? = nil
@@ -21,14 +23,20 @@ public struct Batch: Sendable {
 /// Batch size N (the whole set) gives batch gradient descent, 1 stochastic, anything between
 /// mini-batch: the training loop needs no special case for any of them.
 public final class DataLoader: @unchecked Sendable {
+    /// The examples served.
     public let source: any ExampleSource
+    /// Examples per mini-batch, at most the source's count.
     public let batchSize: Int
+    /// The order examples are visited in, epoch by epoch.
     public let order: BatchOrder
+    /// Whether each epoch's last, smaller batch is dropped.
     public let dropLast: Bool
+    /// Applied to every batch's features.
     public let normalization: Normalization
     /// Applied to every batch's features after normalization (e.g. augmentation); it receives
     /// a generator seeded from (seed, epoch, batch), so augmentation is reproducible.
     public let transform: (@Sendable (inout Tensor, inout RandomGenerator) -> Void)?
+    /// The seed of the shuffled order and of the transform's generators.
     public let seed: UInt64
     /// Whether batches are prepared on a background thread.
     public let prefetches: Bool
@@ -38,6 +46,19 @@ public final class DataLoader: @unchecked Sendable {
 
     private let queue = DispatchQueue(label: "backprop.dataloader")
 
+    /// A loader over `source`.
+    ///
+    /// - Parameters:
+    ///   - source: the examples.
+    ///   - batchSize: examples per batch (≥ 1); a size above the source's count serves the whole
+    ///     source as one batch (batch gradient descent).
+    ///   - order: the visiting order.
+    ///   - dropLast: drop each epoch's last, smaller batch.
+    ///   - normalization: applied to every batch's features.
+    ///   - seed: the seed of the shuffled order and of the transform.
+    ///   - prefetches: prepare the next batch on a background thread.
+    ///   - shard: for data-parallel training, the positions of a global batch this process takes.
+    ///   - transform: applied to every batch's features after normalization.
     public init(_ source: any ExampleSource, batchSize: Int, order: BatchOrder, dropLast: Bool = false,
                 normalization: Normalization = .none, seed: UInt64 = 0, prefetches: Bool = true,
                 shard: (@Sendable (_ globalCount: Int) -> Range<Int>)? = nil,

@@ -17,6 +17,7 @@ public struct Dataset: Sendable, Equatable {
         /// recompress the files, which changes `md5` but not this.
         public var contentMD5: String
 
+        /// A file's name and published checksums.
         public init(name: String, md5: String, contentMD5: String) {
             self.name = name
             self.md5 = md5
@@ -37,6 +38,9 @@ public struct Dataset: Sendable, Equatable {
     /// Directories where an operating-system package installs the files.
     public var systemDirectories: [String]
 
+    /// A data set of four files (training images and labels, test images and labels).
+    ///
+    /// - Precondition: `files` has four entries.
     public init(name: String, files: [File], baseURLs: [String], systemDirectories: [String] = []) {
         precondition(files.count == 4, "Dataset \(name): expected 4 files (train/test images/labels)")
         self.name = name
@@ -130,6 +134,16 @@ public struct DatasetLocator: Sendable {
     /// (downloads always are).
     public var verifiesChecksums: Bool
 
+    /// A locator with the search order of ``DatasetLocator``: `directory`, `$BACKPROP_DATA`,
+    /// the cache, then the data set's system directories.
+    ///
+    /// - Parameters:
+    ///   - directory: the data directory (`--data-dir`), or nil for the environment's.
+    ///   - environment: where `BACKPROP_DATA`, `XDG_CACHE_HOME` and `HOME` are read from.
+    ///   - baseURLOverride: a mirror tried instead of the data set's own (tests use a local one).
+    ///   - systemDirectoriesOverride: directories searched instead of the data set's own.
+    ///   - timeout: seconds a download may wait for data.
+    ///   - verifiesChecksums: check files found on disk against the published checksums.
     public init(directory: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment,
                 baseURLOverride: String? = nil, systemDirectoriesOverride: [String]? = nil,
                 timeout: Double = 60, verifiesChecksums: Bool = false) {

@@ -13,13 +13,17 @@ import Foundation
 public struct ElementEncoding: Sendable, Hashable, CustomStringConvertible {
     /// The numeric kinds the loaders read.
     public enum Kind: Sendable, Hashable, CaseIterable {
+        /// Unsigned and signed 8-, 16-, 32- and 64-bit integers, and IEEE 754 single and double
+        /// precision floats.
         case uint8, int8, int16, int32, int64, float32, float64
     }
 
+    /// The element's numeric kind.
     public var kind: Kind
     /// Whether multi-byte elements are big-endian (IDX always is; .npy says so with '>').
     public var isBigEndian: Bool
 
+    /// An encoding of `kind`; single-byte kinds are never big-endian, whatever `bigEndian` says.
     public init(_ kind: Kind, bigEndian: Bool = false) {
         self.kind = kind
         self.isBigEndian = bigEndian && kind != .uint8 && kind != .int8
@@ -52,6 +56,7 @@ public struct ElementEncoding: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// ``numpyDescriptor``, e.g. `<f4` or `|u1`.
     public var description: String { numpyDescriptor }
 
     /// The IDX type code (IDX has no 64-bit integers).

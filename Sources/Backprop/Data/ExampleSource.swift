@@ -48,6 +48,7 @@ extension ExampleSource {
 
     /// No targets: a source of class labels.
     public var targetCount: Int { 0 }
+    /// Writes nothing: a source without targets has none to gather.
     public func gatherTargets(_ indices: ArraySlice<Int>, into destination: UnsafeMutableBufferPointer<Float>) {}
 
     /// The targets of the examples at `indices` ([indices.count, targetCount]), nil for a
@@ -61,8 +62,11 @@ extension ExampleSource {
 }
 
 extension LabeledData: ExampleSource {
+    /// The number of columns of ``LabeledData/features``.
     public var featureCount: Int { features.shape[1] }
+    /// The class of example `index`.
     public func label(_ index: Int) -> Int32 { labels[index] }
+    /// Copies the rows `indices` of ``LabeledData/features``, in that order, into `destination`.
     public func gatherFeatures(_ indices: ArraySlice<Int>, into destination: UnsafeMutableBufferPointer<Float>) {
         gatherRows(of: features, indices, into: destination)
     }
@@ -85,6 +89,7 @@ func gatherRows(of table: Tensor, _ indices: ArraySlice<Int>, into destination: 
 }
 
 extension ImageDataset: ExampleSource {
+    /// The class of image `index`.
     public func label(_ index: Int) -> Int32 { labels[index] }
     /// Pixels scaled from bytes to [0, 1].
     public func gatherFeatures(_ indices: ArraySlice<Int>, into destination: UnsafeMutableBufferPointer<Float>) {
@@ -116,23 +121,35 @@ extension ImageDataset: ExampleSource {
 
 /// A subset of another source, by index (a train/validation split without copying data).
 public struct SubsetSource<Base: ExampleSource>: ExampleSource {
+    /// The source the subset selects from.
     public let base: Base
+    /// The selected examples' indices in ``base``, in the subset's order (repeats allowed).
     public let indices: [Int]
 
+    /// The examples `indices` of `base`, in that order.
+    ///
+    /// - Precondition: every index lies in 0..<base.count.
     public init(_ base: Base, indices: [Int]) {
         precondition(indices.allSatisfy { $0 >= 0 && $0 < base.count }, "SubsetSource: index out of range 0..<\(base.count)")
         self.base = base
         self.indices = indices
     }
 
+    /// The number of selected examples.
     public var count: Int { indices.count }
+    /// ``base``'s feature count.
     public var featureCount: Int { base.featureCount }
+    /// ``base``'s class count.
     public var classCount: Int { base.classCount }
+    /// The class of the subset's example `index`, `base.label(indices[index])`.
     public func label(_ index: Int) -> Int32 { base.label(indices[index]) }
+    /// Gathers the subset's rows `rows`, that is, `base`'s rows `indices[rows]`.
     public func gatherFeatures(_ rows: ArraySlice<Int>, into destination: UnsafeMutableBufferPointer<Float>) {
         base.gatherFeatures(ArraySlice(rows.map { indices[$0] }), into: destination)
     }
+    /// ``base``'s target count.
     public var targetCount: Int { base.targetCount }
+    /// Gathers the targets of the subset's rows `rows`, that is, `base`'s rows `indices[rows]`.
     public func gatherTargets(_ rows: ArraySlice<Int>, into destination: UnsafeMutableBufferPointer<Float>) {
         base.gatherTargets(ArraySlice(rows.map { indices[$0] }), into: destination)
     }

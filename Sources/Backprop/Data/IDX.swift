@@ -7,6 +7,8 @@ import Foundation
 public struct IDXArray: Sendable {
     /// The element type codes of the format.
     public enum ElementType: UInt8, Sendable, CaseIterable {
+        /// The format's type codes: 0x08 unsigned byte, 0x09 signed byte, 0x0B 16-bit, 0x0C 32-bit
+        /// integer, 0x0D 32-bit and 0x0E 64-bit float.
         case uint8 = 0x08, int8 = 0x09, int16 = 0x0B, int32 = 0x0C, float32 = 0x0D, float64 = 0x0E
 
         /// Bytes per element.

@@ -6,11 +6,16 @@ public struct ImageDataset: Sendable {
     public var pixels: [UInt8]
     /// The class of each image.
     public var labels: [Int32]
+    /// The height of every image in pixels.
     public var height: Int
+    /// The width of every image in pixels.
     public var width: Int
     /// The number of classes (labels lie in 0..<classCount).
     public var classCount: Int
 
+    /// A data set from its bytes.
+    ///
+    /// - Precondition: `pixels.count == labels.count · height · width`.
     public init(pixels: [UInt8], labels: [Int32], height: Int, width: Int, classCount: Int) {
         precondition(pixels.count == labels.count * height * width,
                      "ImageDataset: \(pixels.count) pixels for \(labels.count) images of \(height)×\(width)")

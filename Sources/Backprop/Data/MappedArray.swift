@@ -20,11 +20,13 @@ import Foundation
 public struct MappedArray: Sendable {
     /// The file formats a mapped array can come from.
     public enum Format: String, Sendable {
+        /// `idx`: an uncompressed IDX file; `npy`: a NumPy `.npy` file, version 1.0 in C order.
         case idx, npy
     }
 
     /// The mapped file.
     public let file: MappedFile
+    /// Whether the file is IDX or NumPy `.npy`.
     public let format: Format
     /// How each element is stored.
     public let encoding: ElementEncoding

@@ -4,8 +4,11 @@ import Foundation
 /// row of its first dimension), read page by page as mini-batches gather their rows. A data set
 /// larger than memory trains this way; only the labels are held in memory.
 public struct MappedExamples: ExampleSource {
+    /// The memory-mapped features, one example per row of the first dimension.
     public let features: MappedArray
+    /// The class of each example, in memory.
     public let labels: [Int32]
+    /// The number of classes.
     public let classCount: Int
     /// Applied to every feature as it is read: 1/255 for unsigned bytes (pixels), 1 otherwise.
     public let scale: Float
@@ -28,9 +31,13 @@ public struct MappedExamples: ExampleSource {
         features.file.advise(.random)
     }
 
+    /// The number of examples (rows of the mapped array).
     public var count: Int { labels.count }
+    /// The elements per row of the mapped array.
     public var featureCount: Int { features.rowWidth }
+    /// The class of example `index`.
     public func label(_ index: Int) -> Int32 { labels[index] }
+    /// Reads rows `indices` from the mapped file, scaled by ``scale``, into `destination`.
     public func gatherFeatures(_ indices: ArraySlice<Int>, into destination: UnsafeMutableBufferPointer<Float>) {
         features.gatherRows(indices, scale: scale, into: destination)
     }

@@ -3,9 +3,13 @@ import Foundation
 /// Examples with real-valued targets, for regression: features [examples, features] and
 /// targets [examples, targets], both in memory.
 public struct RegressionData: Sendable, Equatable {
+    /// [examples, features].
     public var features: Tensor
+    /// [examples, targets]: real values, one row per example.
     public var targets: Tensor
 
+    /// Examples from their features and targets, row by row.
+    ///
     /// - Precondition: both rank 2 with the same number of rows.
     public init(features: Tensor, targets: Tensor) {
         precondition(features.rank == 2 && targets.rank == 2 && features.shape[0] == targets.shape[0],
@@ -16,17 +20,23 @@ public struct RegressionData: Sendable, Equatable {
 }
 
 extension RegressionData: ExampleSource {
+    /// The number of examples.
     public var count: Int { features.shape[0] }
+    /// The number of features.
     public var featureCount: Int { features.shape[1] }
     /// None: the examples carry targets, not classes.
     public var classCount: Int { 0 }
+    /// 0 for every example: regression examples have no class.
     public func label(_ index: Int) -> Int32 { 0 }
+    /// The number of targets per example.
     public var targetCount: Int { targets.shape[1] }
 
+    /// Copies the feature rows `indices`, in order, into `destination`.
     public func gatherFeatures(_ indices: ArraySlice<Int>, into destination: UnsafeMutableBufferPointer<Float>) {
         gatherRows(of: features, indices, into: destination)
     }
 
+    /// Copies the target rows `indices`, in order, into `destination`.
     public func gatherTargets(_ indices: ArraySlice<Int>, into destination: UnsafeMutableBufferPointer<Float>) {
         gatherRows(of: targets, indices, into: destination)
     }
@@ -37,9 +47,14 @@ extension RegressionData: ExampleSource {
 /// data; predictions map back with t = μ + σ·t'. Stored in the model file, so `predict` and
 /// `eval` answer in the data's own units.
 public struct TargetScaling: Sendable, Equatable, Codable {
+    /// Each target's mean over the training set, μ.
     public var mean: [Float]
+    /// Each target's standard deviation over the training set, σ (> 0).
     public var standardDeviation: [Float]
 
+    /// Statistics from their values.
+    ///
+    /// - Precondition: as many deviations as means.
     public init(mean: [Float], standardDeviation: [Float]) {
         precondition(mean.count == standardDeviation.count, "TargetScaling: \(mean.count) means, \(standardDeviation.count) deviations")
         self.mean = mean

@@ -15,6 +15,9 @@ public struct LabeledData: Sendable {
     /// The number of classes.
     public var classCount: Int
 
+    /// A data set from its parts.
+    ///
+    /// - Precondition: `features` is rank 2 with one row per label.
     public init(features: Tensor, labels: [Int32], classCount: Int) {
         precondition(features.rank == 2 && features.shape[0] == labels.count,
                      "LabeledData: \(labels.count) labels for features of shape \(features.shape)")

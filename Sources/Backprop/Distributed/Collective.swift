@@ -34,6 +34,7 @@ public enum CollectiveError: Error, CustomStringConvertible, Equatable {
     /// Another member of the group stopped with an error, so this operation cannot complete.
     case aborted(operation: String, rank: Int, reason: String)
 
+    /// A one-line message naming the operation, the rank and the cause.
     public var description: String {
         switch self {
         case let .failed(operation, rank, code, message):
@@ -77,16 +78,25 @@ extension Collective {
 /// The group of one process: every collective is the identity. Lets the same training code run
 /// without MPI.
 public final class SingleProcessCollective: Collective {
+    /// The collective of a process training alone.
     public init() {}
+    /// 0: the only rank.
     public var rank: Int { 0 }
+    /// 1: a group of one.
     public var size: Int { 1 }
+    /// Does nothing: the sum over one rank is the buffer itself.
     public func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws(CollectiveError) {}
+    /// Copies `send` into `receive`, the gather of one rank.
+    ///
+    /// - Throws: ``CollectiveError/mismatch(operation:rank:reason:)`` when the counts differ.
     public func allGather(_ send: UnsafeBufferPointer<Float>, into receive: UnsafeMutableBufferPointer<Float>) throws(CollectiveError) {
         guard receive.count == send.count else {
             throw .mismatch(operation: "allgather", rank: 0, reason: "receive has \(receive.count) floats for \(send.count) sent")
         }
         if let s = send.baseAddress, let r = receive.baseAddress { r.update(from: s, count: send.count) }
     }
+    /// Does nothing: the root's buffer is already everyone's.
     public func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws(CollectiveError) {}
+    /// Returns at once: there is no one to wait for.
     public func barrier() throws(CollectiveError) {}
 }

@@ -51,8 +51,11 @@ public enum ParameterSynchronization: Sendable, Equatable {
 /// micro-batches: with ``GradientReduction/deterministic`` it gives bit for bit the update of
 /// N ranks with one shard each.
 public final class DataParallel {
+    /// The group of processes or threads the gradients are combined over.
     public let collective: any Collective
+    /// How gradients are summed (all-reduce, or in a fixed order for bit-identical results).
     public let reduction: GradientReduction
+    /// What is synchronized: gradients every step, or parameters every few steps.
     public let synchronization: ParameterSynchronization
     /// Shards (micro-batches) each rank computes in turn per step.
     public let shardsPerRank: Int
@@ -64,7 +67,9 @@ public final class DataParallel {
     /// Bytes this rank handed to reductions so far.
     public private(set) var reducedBytes: Int = 0
 
+    /// This process's rank in ``collective``, 0-based.
     public var rank: Int { collective.rank }
+    /// The number of ranks.
     public var size: Int { collective.size }
     /// Shards per global batch.
     public var shardCount: Int { collective.size * shardsPerRank }
@@ -78,12 +83,27 @@ public final class DataParallel {
 
     /// Totals of one global mini-batch after a step.
     public struct Totals: Sendable, Equatable {
+        /// The sum of the per-example losses over the global batch.
         public var lossSum: Double
+        /// Examples of the global batch predicted right.
         public var correct: Int
+        /// Examples in the global batch.
         public var examples: Int
+        /// ``lossSum`` / ``examples`` (the loss of an empty batch reads as 0).
         public var meanLoss: Float { Float(lossSum / Double(max(examples, 1))) }
     }
 
+    /// A data-parallel driver over `collective`.
+    ///
+    /// - Parameters:
+    ///   - collective: the ranks to combine over (``SingleProcessCollective`` for gradient
+    ///     accumulation in one process).
+    ///   - reduction: how gradients are summed.
+    ///   - synchronization: gradients every step, or a periodic or elastic parameter average.
+    ///   - shardsPerRank: micro-batches each rank computes per step (≥ 1).
+    ///   - bucketCount: floats per reduction bucket (≥ 1).
+    /// - Throws: ``TrainingError/invalidConfiguration(_:)`` for counts below 1 or an invalid
+    ///   averaging period or elastic α.
     public init(collective: any Collective, reduction: GradientReduction = .allReduce,
                 synchronization: ParameterSynchronization = .gradients, shardsPerRank: Int = 1,
                 bucketCount: Int = 1 << 22) throws(TrainingError) {

@@ -12,14 +12,21 @@ import Darwin
 public struct SparseExamples: Sendable {
     /// Example i's non-zeros are positions rowStarts[i] ..< rowStarts[i + 1] of `indices`/`values`.
     public var rowStarts: [Int]
+    /// The feature index of every non-zero, example by example.
     public var indices: [Int32]
+    /// The value of every non-zero, in the order of ``indices``.
     public var values: [Float]
     /// +1 or −1.
     public var labels: [Float]
+    /// The number of features (every index lies in 0..<featureCount).
     public var featureCount: Int
 
+    /// The number of examples.
     public var count: Int { labels.count }
 
+    /// Examples from their compressed rows, taken as given (not validated): `rowStarts` should
+    /// have `labels.count + 1` non-decreasing entries from 0 to `indices.count`, `values` as many
+    /// entries as `indices`, and every index should lie in 0..<featureCount.
     public init(rowStarts: [Int], indices: [Int32], values: [Float], labels: [Float], featureCount: Int) {
         self.rowStarts = rowStarts
         self.indices = indices

@@ -7,10 +7,12 @@
 /// backward cannot throw, so a failed reduction is kept in ``error`` and thrown by the data-parallel
 /// step that follows.
 public final class BatchNormSynchronizer {
+    /// The group whose batch statistics are combined.
     public let collective: any Collective
     /// The first failed reduction, if any.
     public private(set) var error: CollectiveError?
 
+    /// A synchronizer over `collective`.
     public init(collective: any Collective) {
         self.collective = collective
     }

@@ -25,8 +25,11 @@ import Darwin
 /// throw ``CollectiveError/aborted(operation:rank:reason:)`` instead of waiting forever, and an
 /// operation that waits longer than the group's timeout throws ``CollectiveError/timeout(operation:rank:seconds:)``.
 public final class ThreadCollective: Collective {
+    /// The shared state of the members.
     public let group: ThreadGroup
+    /// This member's rank, 0..<size.
     public let rank: Int
+    /// The number of members.
     public var size: Int { group.size }
 
     /// Member `rank` of `group`.
@@ -36,6 +39,11 @@ public final class ThreadCollective: Collective {
         self.rank = rank
     }
 
+    /// Replaces `buffer` on every member by the elementwise sum over members, in rank order (the
+    /// same bits on every member and every run).
+    ///
+    /// - Throws: ``CollectiveError`` when the counts differ between members, the group was aborted,
+    ///   or the wait timed out.
     public func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws(CollectiveError) {
         let operation = "allreduce"
         try publish(UnsafeMutableRawPointer(buffer.baseAddress), count: buffer.count, operation, kind: 1)
@@ -57,6 +65,10 @@ public final class ThreadCollective: Collective {
         try group.barrier(rank: rank, operation)
     }
 
+    /// Concatenates every member's `send`, in rank order, into every member's `receive`.
+    ///
+    /// - Throws: ``CollectiveError`` when `receive` is not size × `send.count`, the group was
+    ///   aborted, or the wait timed out.
     public func allGather(_ send: UnsafeBufferPointer<Float>, into receive: UnsafeMutableBufferPointer<Float>) throws(CollectiveError) {
         let operation = "allgather"
         guard receive.count == send.count * group.size else {
@@ -72,6 +84,10 @@ public final class ThreadCollective: Collective {
         try group.barrier(rank: rank, operation)
     }
 
+    /// Copies member `root`'s buffer into every member's.
+    ///
+    /// - Throws: ``CollectiveError`` when `root` is not a member, the sizes differ, the group was
+    ///   aborted, or the wait timed out.
     public func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws(CollectiveError) {
         let operation = "broadcast"
         guard root >= 0 && root < group.size else {
@@ -84,6 +100,9 @@ public final class ThreadCollective: Collective {
         try group.barrier(rank: rank, operation)
     }
 
+    /// Waits until every member has reached the barrier.
+    ///
+    /// - Throws: ``CollectiveError`` when the group was aborted or the wait timed out.
     public func barrier() throws(CollectiveError) {
         // Published like the others, so a member in a barrier and one in another operation
         // both see the disagreement instead of exchanging a stale buffer.
@@ -114,6 +133,7 @@ public final class ThreadCollective: Collective {
 /// The shared state of a group of ``ThreadCollective`` members: one slot per member for the
 /// buffer of the operation in progress, and a reusable barrier.
 public final class ThreadGroup: @unchecked Sendable {
+    /// The number of members.
     public let size: Int
     /// Seconds an operation may wait for the other members before it throws.
     public let timeoutSeconds: Double
@@ -133,6 +153,11 @@ public final class ThreadGroup: @unchecked Sendable {
     /// Members sleeping in ``barrier(rank:_:)`` (guarded by `mutex`).
     nonisolated(unsafe) private var sleepers = 0
 
+    /// A group of `size` members.
+    ///
+    /// - Parameters:
+    ///   - size: at least 1.
+    ///   - timeoutSeconds: how long an operation waits for the others before it throws.
     public init(size: Int, timeoutSeconds: Double = 600) {
         precondition(size >= 1, "ThreadGroup needs at least one member, got \(size)")
         self.size = size
@@ -175,6 +200,7 @@ public final class ThreadGroup: @unchecked Sendable {
         pthread_cond_broadcast(condition)
     }
 
+    /// Whether a member has called ``abort(reason:)``.
     public var isAborted: Bool { failed.load() != 0 }
 
     func setSlot(_ rank: Int, pointer: UnsafeMutableRawPointer?, count: Int, kind: Int) {

@@ -13,17 +13,29 @@ import Foundation
 public enum BatchNormExperiment {
     /// The settings of one run.
     public struct Settings: Sendable {
+        /// Training steps of each network (the paper's Figure 1 runs 50,000).
         public var steps: Int
         /// Steps between two measurements of accuracy and sigmoid-input percentiles.
         public var interval: Int
+        /// Examples per mini-batch: 60, as in the paper.
         public var batchSize: Int = 60
+        /// η of plain SGD, the same for both networks (the paper does not give it).
         public var learningRate: Float = 0.1
+        /// σ of the Gaussian that draws the initial weights (the paper says only "small").
         public var initialStandardDeviation: Float = 0.05
         /// Training images (nil: all 60,000) and test images used for the measurements.
         public var trainCount: Int? = nil
+        /// Test images used for the measurements (nil: all 10,000).
         public var testCount: Int? = nil
+        /// The seed of the initial weights and of the mini-batch order.
         public var seed: UInt64 = 1
 
+        /// Settings with a step count and a measurement interval; the other settings keep their
+        /// defaults (batches of 60, η = 0.1, σ = 0.05, all training and test images, seed 1).
+        ///
+        /// - Parameters:
+        ///   - steps: training steps of each network.
+        ///   - interval: steps between two measurements; step 0 is always measured.
         public init(steps: Int, interval: Int) {
             self.steps = steps
             self.interval = interval
@@ -37,13 +49,16 @@ public enum BatchNormExperiment {
 
     /// One network's measurements.
     public struct Trace: Sendable {
+        /// Whether this network has Batch Normalization before every hidden sigmoid.
         public var batchNorm: Bool
         /// The step of each measurement (0: before training).
         public var steps: [Int] = []
+        /// Test accuracy at each of ``steps``.
         public var testAccuracy: [Float] = []
         /// [measurement][unit] → the 15th, 50th and 85th percentiles of that last-hidden-layer
         /// unit's sigmoid input over the test images.
         public var percentiles: [[[Float]]] = []
+        /// Training time in seconds, without the measurements.
         public var seconds: Double = 0
 
         /// The unit whose median moves the most over training (largest minus smallest median
@@ -159,6 +174,16 @@ extension BatchNormExperiment {
         return traces
     }
 
+    /// Trains both networks and writes the figure (`batchnorm.png` and `.svg`), the numbers
+    /// (CSV) and `report.md` into `directory`.
+    ///
+    /// - Parameters:
+    ///   - directory: the output folder, created if needed.
+    ///   - full: the paper-scale run (50,000 steps) when `settings` is nil.
+    ///   - settings: the run's settings; nil takes ``Settings/standard(full:)``.
+    ///   - progress: called with a line per finished network.
+    /// - Returns: the written output, whose report lists the files.
+    /// - Throws: when MNIST cannot be read or a file cannot be written.
     public static func run(directory: String, full: Bool = false, settings: Settings? = nil,
                            progress: (String) -> Void = { _ in }) throws -> ExperimentOutput {
         let s = settings ?? .standard(full: full)

@@ -6,16 +6,27 @@ import Foundation
 public enum DepthExperiment {
     /// The settings of one sweep.
     public struct Settings: Sendable {
+        /// The numbers of hidden layers compared (default 1 through 8).
         public var depths: [Int] = Array(1...8)
+        /// Units in every hidden layer.
         public var width: Int = 100
         /// Training images (nil: all 60,000).
         public var trainCount: Int?
+        /// Epochs of Adam each network trains for.
         public var epochs: Int
+        /// Examples per mini-batch.
         public var batchSize: Int = 128
+        /// Adam's η, the same for every depth.
         public var learningRate: Float = 0.001
         /// One network per seed and setting; the figure shows the mean.
         public var seeds: [UInt64]
 
+        /// Settings for a sweep over ``depths``; the other settings keep their defaults.
+        ///
+        /// - Parameters:
+        ///   - trainCount: training images (nil: all 60,000).
+        ///   - epochs: epochs per network.
+        ///   - seeds: one network per seed for every depth, with and without BN.
         public init(trainCount: Int?, epochs: Int, seeds: [UInt64]) {
             self.trainCount = trainCount
             self.epochs = epochs
@@ -30,12 +41,19 @@ public enum DepthExperiment {
 
     /// One trained network.
     public struct Result: Sendable {
+        /// The number of hidden layers.
         public var depth: Int
+        /// Whether the network has Batch Normalization in every hidden layer.
         public var batchNorm: Bool
+        /// The seed of the network's initial weights.
         public var seed: UInt64
+        /// Accuracy on the training images after the last epoch.
         public var trainAccuracy: Float
+        /// Accuracy on the 10,000 test images after the last epoch.
         public var testAccuracy: Float
+        /// The number of trainable parameters.
         public var parameters: Int
+        /// Training time in seconds.
         public var seconds: Double
     }
 
@@ -81,6 +99,16 @@ public enum DepthExperiment {
         }
     }
 
+    /// Trains every depth with and without BN and writes the figure, the CSV and `report.md`
+    /// into `directory`.
+    ///
+    /// - Parameters:
+    ///   - directory: the output folder, created if needed.
+    ///   - full: 20 epochs and three seeds instead of 4 and two, when `settings` is nil.
+    ///   - settings: the sweep's settings; nil takes ``Settings/standard(full:)``.
+    ///   - progress: called with a line per trained network.
+    /// - Returns: the written output.
+    /// - Throws: when MNIST cannot be read or a file cannot be written.
     public static func run(directory: String, full: Bool = false, settings: Settings? = nil,
                            progress: (String) -> Void = { _ in }) throws -> ExperimentOutput {
         let s = settings ?? .standard(full: full)

@@ -16,10 +16,14 @@ public enum ExperimentIndex {
 
     /// Why the index could not be built.
     public enum IndexError: Error, CustomStringConvertible {
+        /// An experiment folder's report could not be read.
         case unreadable(path: String, reason: String)
+        /// The root holds no experiment folders (subfolders with a `report.md`).
         case empty(root: String)
+        /// The index files could not be written.
         case write(WriteError)
 
+        /// A one-line message naming the folder or file and the cause.
         public var description: String {
             switch self {
             case let .unreadable(path, reason): return "\(path): cannot read: \(reason)"

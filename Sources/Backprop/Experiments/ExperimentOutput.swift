@@ -3,10 +3,15 @@ import Foundation
 /// What an experiment leaves in its output folder: PNG and SVG figures, the numbers behind them
 /// as CSV, and a Markdown report that shows each figure with its caption and numbers.
 public final class ExperimentOutput {
+    /// The folder the files are written to.
     public let directory: String
+    /// The report's title, its first heading.
     public let title: String
     private var sections: [String] = []
 
+    /// Creates the output folder (and its parents) if needed.
+    ///
+    /// - Throws: ``WriteError`` when the folder cannot be created.
     public init(directory: String, title: String) throws(WriteError) {
         self.directory = directory
         self.title = title

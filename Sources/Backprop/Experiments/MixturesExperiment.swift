@@ -7,24 +7,38 @@ import Foundation
 public enum MixturesExperiment {
     /// Settings that the default, `--full` and the tests vary.
     public struct Settings: Sendable {
+        /// Training images, balanced over the digits (small, so that regularization matters).
         public var trainCount = 2000
+        /// Test images the errors are measured on.
         public var testCount = 10_000
+        /// Epochs for every model.
         public var epochs = 15
+        /// Members of the ensemble.
         public var members = 5
+        /// Hidden units of each ensemble member (784-`memberHidden`-10).
         public var memberHidden = 100
+        /// Experts of the mixture.
         public var experts = 4
+        /// Hidden units of each expert.
         public var expertHidden = 32
+        /// The default settings: 2,000 training images, 5 members of 100 hidden units, 4 experts of
+        /// 32, 15 epochs.
         public init() {}
     }
 
     /// One trained model's outcome.
     public struct Row: Sendable {
+        /// The model's name in the table and the figure.
         public var model: String
+        /// The number of trainable parameters.
         public var parameters: Int
+        /// The error on the test images.
         public var testError: Float
+        /// What the row shows (e.g. the members' range).
         public var note: String
     }
 
+    /// What ``measure(_:seed:)`` found.
     public struct Outcome: Sendable {
         /// Members' rows, then the ensemble's.
         public var ensemble: [Row]
@@ -37,6 +51,14 @@ public enum MixturesExperiment {
     static let optimizer = OptimizerSpecification(Adam(), learningRate: 0.001)
     static let batchSize = 64
 
+    /// Trains the ensemble's members, the mixture of experts and the two single networks that
+    /// it is compared with.
+    ///
+    /// - Parameters:
+    ///   - s: the settings.
+    ///   - seed: the seed of every model's initial weights and batch order.
+    /// - Returns: the rows and curves the figure is drawn from.
+    /// - Throws: when MNIST cannot be read.
     public static func measure(_ s: Settings, seed: UInt64 = 1) throws -> Outcome {
         let data = try SmallMNIST(trainCount: s.trainCount, testCount: s.testCount)
 

@@ -7,13 +7,24 @@ public enum MomentumExperiment {
     /// A 2-D test function: its value as a differentiable expression of (x, y), and as a number
     /// for the contour plot.
     public struct Surface: Sendable {
+        /// The surface's name in the figure.
         public var name: String
+        /// The point every optimizer starts from.
         public var start: (Float, Float)
+        /// The global minimum, which the report measures each optimizer's final distance to (nil
+        /// for a surface without one, as the saddle, whose report gives the final f instead).
         public var minimum: (Float, Float)?
+        /// The x range of the contour plot.
         public var xRange: ClosedRange<Double>
+        /// The y range of the contour plot.
         public var yRange: ClosedRange<Double>
+        /// Whether the contour levels are spaced logarithmically (for surfaces spanning many orders
+        /// of magnitude, as Beale's).
         public var logScale: Bool
+        /// f(x, y) as an expression of two scalar variables, differentiated by autodiff to give the
+        /// optimizers their gradients.
         public var expression: @Sendable (Variable, Variable) -> Variable
+        /// f(x, y) as a number, for the contour plot.
         public var value: @Sendable (Double, Double) -> Double
     }
 

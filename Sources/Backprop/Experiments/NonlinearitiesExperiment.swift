@@ -27,6 +27,15 @@ public enum NonlinearitiesExperiment {
         return results
     }
 
+    /// Draws sigmoid, tanh and ReLU with their derivatives, trains the same 2-16-2 network on
+    /// two moons with each (full-batch Adam), and writes the curves, the decision regions and
+    /// `report.md` into `directory`.
+    ///
+    /// - Parameters:
+    ///   - directory: the output folder, created if needed.
+    ///   - full: 3,000 training steps instead of 800.
+    /// - Returns: the written output.
+    /// - Throws: when a file cannot be written.
     public static func run(directory: String, full: Bool = false) throws -> ExperimentOutput {
         let output = try ExperimentOutput(directory: directory, title: "Types of non-linearities")
         let xs = stride(from: -5.0, through: 5.0, by: 0.05).map { Float($0) }

@@ -23,21 +23,34 @@ public enum OptimizersExperiment {
 
     /// The settings of one comparison.
     public struct Settings: Sendable {
+        /// The optimizers compared (default: all eleven).
         public var optimizers: [OptimizerName] = OptimizerName.allCases
+        /// The hidden layer sizes of the network (784-100-100-10 by default).
         public var hidden: [Int] = [100, 100]
+        /// Examples per mini-batch.
         public var batchSize: Int = 128
         /// Steps of each tuning run and of the run shown.
         public var tuningSteps: Int
+        /// Steps of the run shown for every optimizer.
         public var steps: Int
         /// Steps between two test-set evaluations in the run shown.
         public var evaluationInterval: Int
         /// Training images (the last `validationCount` of MNIST's 60,000 are held out for tuning).
         public var trainCount: Int
+        /// Training images held out to score the tuning runs.
         public var validationCount: Int = 5000
         /// Test images the accuracy curves are measured on (nil: all 10,000).
         public var testCount: Int? = nil
+        /// The seed of the initial weights and the batch order, shared by all optimizers.
         public var seed: UInt64 = 1
 
+        /// Settings with the given run lengths; the others keep their defaults.
+        ///
+        /// - Parameters:
+        ///   - tuningSteps: steps of each tuning run.
+        ///   - steps: steps of the run shown.
+        ///   - evaluationInterval: steps between two test-set evaluations.
+        ///   - trainCount: training images (at most 60,000 − ``validationCount``).
         public init(tuningSteps: Int, steps: Int, evaluationInterval: Int, trainCount: Int) {
             self.tuningSteps = tuningSteps
             self.steps = steps
@@ -54,15 +67,19 @@ public enum OptimizersExperiment {
 
     /// One optimizer's tuning and run.
     public struct Run: Sendable {
+        /// The optimizer.
         public var optimizer: OptimizerName
         /// Validation loss after the tuning run, per grid learning rate (infinite: diverged).
         public var tuning: [(learningRate: Float, validationLoss: Float)]
+        /// The learning rate chosen from ``OptimizersExperiment/grids`` (the lowest validation loss).
         public var learningRate: Float
         /// The loss of every step's mini-batch.
         public var losses: [Float]
         /// Test accuracy at `evaluationSteps`.
         public var evaluationSteps: [Int]
+        /// Test accuracy at each of ``evaluationSteps``.
         public var testAccuracy: [Float]
+        /// The loss on the test images after the last step.
         public var finalTestLoss: Float
         /// Training time of the run shown, without the evaluations.
         public var seconds: Double
@@ -99,6 +116,13 @@ public enum OptimizersExperiment {
         }
     }
 
+    /// Tunes and trains every optimizer in ``Settings/optimizers``.
+    ///
+    /// - Parameters:
+    ///   - s: the settings.
+    ///   - progress: called with a line per tuning run and per finished run.
+    /// - Returns: one run per optimizer, in the order of `s.optimizers`.
+    /// - Throws: when MNIST cannot be read.
     public static func runs(_ s: Settings, progress: (String) -> Void = { _ in }) throws -> [Run] {
         let (all, fullTest) = try MNISTExperimentRun.data()
         let train = SubsetSource(all.base, indices: Array(0..<min(s.trainCount, all.count - s.validationCount)))
@@ -154,6 +178,15 @@ public enum OptimizersExperiment {
         return (steps, means)
     }
 
+    /// Runs the comparison and writes the figures, the CSV and `report.md` into `directory`.
+    ///
+    /// - Parameters:
+    ///   - directory: the output folder, created if needed.
+    ///   - full: longer tuning and runs (2,000 and 10,000 steps) when `settings` is nil.
+    ///   - settings: the comparison's settings; nil takes ``Settings/standard(full:)``.
+    ///   - progress: called with a line per tuning run and per finished run.
+    /// - Returns: the written output.
+    /// - Throws: when MNIST cannot be read or a file cannot be written.
     public static func run(directory: String, full: Bool = false, settings: Settings? = nil,
                            progress: (String) -> Void = { _ in }) throws -> ExperimentOutput {
         let s = settings ?? .standard(full: full)

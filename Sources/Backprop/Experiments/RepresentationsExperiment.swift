@@ -8,17 +8,22 @@ import Foundation
 public enum RepresentationsExperiment {
     /// The settings of one run.
     public struct Settings: Sendable {
+        /// The hidden layer sizes of the network (three ReLU layers of 128 by default).
         public var hidden: [Int] = [128, 128, 128]
         /// Training images for the network (nil: all 60,000).
         public var trainCount: Int?
+        /// Epochs the network trains for.
         public var epochs: Int
         /// Training images whose activations train the linear probes, and test images
         /// (all 10,000 when nil) that the probes and the PCA are measured on.
         public var probeTrainCount: Int
+        /// Test images the probes and the PCA are measured on (nil: all 10,000).
         public var testCount: Int?
+        /// Epochs each linear probe trains for.
         public var probeEpochs: Int = 10
         /// Test points drawn in each PCA scatter.
         public var scatterCount: Int = 2000
+        /// The seed of the network and the probes.
         public var seed: UInt64 = 1
         /// How the network is trained. Coupled L2 pulls the weights of MNIST's always-blank
         /// border pixels, which no data gradient reaches, from their random initial values to
@@ -26,6 +31,12 @@ public enum RepresentationsExperiment {
         /// the initialization (λ = 10⁻³ also gave the best probes of the four settings tried).
         public var optimizer = OptimizerSpecification(name: .adam, learningRate: 0.001, hyperParameters: [OptimizerName.weightDecayKey: 0.001])
 
+        /// Settings with the given sizes; the others keep their defaults.
+        ///
+        /// - Parameters:
+        ///   - trainCount: training images for the network (nil: all 60,000).
+        ///   - epochs: epochs of the network.
+        ///   - probeTrainCount: training images whose activations train the probes.
         public init(trainCount: Int?, epochs: Int, probeTrainCount: Int) {
             self.trainCount = trainCount
             self.epochs = epochs
@@ -42,20 +53,29 @@ public enum RepresentationsExperiment {
 
     /// One representation: the raw input (layer 0) or a hidden layer's activations.
     public struct Layer: Sendable {
+        /// 0 for the raw pixels, k for the k-th hidden layer's activations.
         public var index: Int
+        /// The representation's width: 784 for the pixels, the layer's units otherwise.
         public var features: Int
+        /// The linear probe's accuracy on the training activations it was fitted to.
         public var probeTrainAccuracy: Float
+        /// The linear probe's accuracy on the test images' activations.
         public var probeTestAccuracy: Float
         /// PCA coordinates of the test images (first `scatterCount`) and the explained variance.
         public var projection: [[Double]]
+        /// The fraction of the variance each principal component explains, largest first.
         public var explainedVariance: [Double]
     }
 
+    /// Everything the figures and the report are drawn from.
     public struct Result: Sendable {
+        /// The pixels (layer 0), then every hidden layer.
         public var layers: [Layer]
         /// The first layer's weight rows, each a 28×28 image.
         public var firstLayerWeights: [[Float]]
+        /// The trained network's own test accuracy, beside the probes'.
         public var networkTestAccuracy: Float
+        /// The labels of the test images in each ``Layer/projection``, for colouring the scatter.
         public var testLabels: [Int32]
     }
 
@@ -65,6 +85,13 @@ public enum RepresentationsExperiment {
         return model.layers.indices.filter { model.layers[$0] is ActivationLayer }.map { outputs[$0] }
     }
 
+    /// Trains the network, then a linear probe and a PCA on each representation.
+    ///
+    /// - Parameters:
+    ///   - s: the settings.
+    ///   - progress: called with a line per trained network or probe.
+    /// - Returns: every layer's measurements.
+    /// - Throws: when MNIST cannot be read.
     public static func result(_ s: Settings, progress: (String) -> Void = { _ in }) throws -> Result {
         let (train, test) = try MNISTExperimentRun.data(trainCount: s.trainCount)
         let architecture = try MultilayerPerceptronArchitecture(sizes: [784] + s.hidden + [10], activation: .relu)
@@ -99,6 +126,16 @@ public enum RepresentationsExperiment {
                       testLabels: Array(probeTest.labels.prefix(shown)))
     }
 
+    /// Runs the experiment and writes the weight images, the PCA scatters, the probe accuracies
+    /// and `report.md` into `directory`.
+    ///
+    /// - Parameters:
+    ///   - directory: the output folder, created if needed.
+    ///   - full: 20 epochs and probes on all 60,000 images when `settings` is nil.
+    ///   - settings: the run's settings; nil takes ``Settings/standard(full:)``.
+    ///   - progress: called with a line per trained network or probe.
+    /// - Returns: the written output.
+    /// - Throws: when MNIST cannot be read or a file cannot be written.
     public static func run(directory: String, full: Bool = false, settings: Settings? = nil,
                            progress: (String) -> Void = { _ in }) throws -> ExperimentOutput {
         let s = settings ?? .standard(full: full)

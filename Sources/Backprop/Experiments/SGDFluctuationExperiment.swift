@@ -7,9 +7,13 @@ import Foundation
 public enum SGDFluctuationExperiment {
     /// One variant's per-update losses: of its own batch, and of the whole training set.
     public struct Curve: Sendable {
+        /// The legend entry, e.g. "mini-batch GD (B = 32)".
         public var label: String
+        /// Examples per update (the whole training set for batch gradient descent).
         public var batchSize: Int
+        /// The loss of each update's own batch, what the optimizer sees.
         public var batchLoss: [Float]
+        /// The loss on the whole training set after each update.
         public var fullLoss: [Float]
     }
 
@@ -45,6 +49,14 @@ public enum SGDFluctuationExperiment {
         return curves
     }
 
+    /// Trains batch, mini-batch and stochastic gradient descent and writes the figure, the CSV
+    /// and `report.md` into `directory`.
+    ///
+    /// - Parameters:
+    ///   - directory: the output folder, created if needed.
+    ///   - full: 2,000 updates per variant instead of 400.
+    /// - Returns: the written output.
+    /// - Throws: when a file cannot be written.
     public static func run(directory: String, full: Bool = false) throws -> ExperimentOutput {
         let output = try ExperimentOutput(directory: directory, title: "SGD fluctuation (Ruder, Fig. 1)")
         let updates = full ? 2000 : 400

@@ -36,12 +36,15 @@ public struct SmallMNIST: Sendable {
 
     /// Per-epoch curves of one training run.
     public struct Curves: Sendable {
+        /// The legend entry of the run.
         public var label: String
         /// Error on the training images as seen in training (with noise, dropout or augmentation).
         public var trainError: [Float]
         /// Error on the test images after each epoch.
         public var testError: [Float]
+        /// Training time in seconds.
         public var seconds: Double
+        /// The test error after the last epoch (NaN before any epoch).
         public var finalTestError: Float { testError.last ?? .nan }
         /// The mean test error of the last `count` epochs, steadier than the last one alone.
         public func meanTestError(last count: Int) -> Float {

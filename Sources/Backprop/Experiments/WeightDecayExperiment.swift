@@ -30,9 +30,20 @@ public enum WeightDecayExperiment {
     /// with the coordinates ×100 (the data span about ±150) the slides' 0, 40 and 4000 land on
     /// over-fitting, a good fit and over-smoothing, and the collapse comes near λ = 10⁴.
     public struct Problem: Sendable {
+        /// The factor the coordinates are multiplied by (100).
         public static let scale: Float = 100
+        /// The training points (200 by default).
         public var train: LabeledData
+        /// The test points (2,000 by default), from another seed.
         public var test: LabeledData
+        /// Draws the noisy two moons and scales their coordinates.
+        ///
+        /// - Parameters:
+        ///   - trainCount: training points.
+        ///   - testCount: test points.
+        ///   - noise: the standard deviation of the Gaussian noise on the unit-scale moons.
+        ///   - scale: the factor the coordinates are multiplied by.
+        ///   - seed: the training points' seed; the test points use `seed + 1000`.
         public init(trainCount: Int = 200, testCount: Int = 2000, noise: Float = 0.35, scale: Float = Problem.scale, seed: UInt64 = 1) {
             train = SyntheticData.twoMoons(count: trainCount, noise: noise, seed: seed)
             test = SyntheticData.twoMoons(count: testCount, noise: noise, seed: seed &+ 1000)
@@ -43,9 +54,13 @@ public enum WeightDecayExperiment {
 
     /// One trained network.
     public struct Result {
+        /// λ in the slides' summed convention (E = Σₙ CEₙ + λ/2 · Σ‖W‖²).
         public var lambda: Float
+        /// The trained network.
         public var model: Sequential
+        /// The error on the training points.
         public var trainError: Float
+        /// The error on the test points.
         public var testError: Float
         /// Σ‖W‖² over the weight matrices at the end of training.
         public var weightSquares: Float

@@ -8,8 +8,10 @@ import Darwin
 
 /// Errors writing files.
 public enum WriteError: Error, Equatable, CustomStringConvertible {
+    /// The file at `path` could not be written; `reason` is the system's message.
     case cannotWrite(path: String, reason: String)
 
+    /// `path: cannot write: reason`.
     public var description: String {
         switch self {
         case let .cannotWrite(path, reason): return "\(path): cannot write: \(reason)"

@@ -26,7 +26,7 @@ public final class AtomicFileWriter {
     public let temporaryPath: String
     private var fd: Int32
     private var committed = false
-    /// Bytes written so far (by ``write(_:)``).
+    /// Bytes written so far (by the `write(_:)` methods).
     public private(set) var size = 0
 
     /// Creates the temporary file.

@@ -10,6 +10,7 @@ public struct CRC32C: Sendable {
 
     private var state: UInt32 = 0xFFFF_FFFF
 
+    /// A checksum that has seen no bytes yet.
     public init() {}
 
     /// Feeds more bytes.

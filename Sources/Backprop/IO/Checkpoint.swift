@@ -2,14 +2,20 @@ import Foundation
 
 /// Errors restoring a model or training run from a checkpoint.
 public enum CheckpointError: Error, CustomStringConvertible {
+    /// The file could not be read or is malformed.
     case data(DataError)
+    /// A checkpoint could not be written.
     case write(WriteError)
+    /// The file lacks a tensor the model needs.
     case missingTensor(path: String, name: String)
+    /// A tensor's shape differs from the model's.
     case shapeMismatch(path: String, name: String, expected: [Int], actual: [Int])
+    /// A metadata entry is missing or does not decode.
     case invalidMetadata(path: String, key: String, reason: String)
     /// A tensor the model does not have, or one of the wrong dtype or with values it cannot hold.
     case invalidTensor(path: String, name: String, reason: String)
 
+    /// A one-line message naming the file and, where there is one, the tensor or metadata key.
     public var description: String {
         switch self {
         case let .data(e): return e.description
@@ -33,13 +39,25 @@ public enum CheckpointError: Error, CustomStringConvertible {
 public enum Checkpoint {
     /// Metadata keys.
     public enum Key {
+        /// The file's kind and version, e.g. a model file or a training checkpoint.
         public static let format = "format"
+        /// The model's description (``TrainableModel``) as JSON.
         public static let architecture = "architecture"
+        /// The input ``Normalization`` fitted on the training set, as JSON.
         public static let normalization = "normalization"
+        /// The ``TrainingConfiguration`` the run was started with, as JSON.
         public static let configuration = "configuration"
+        /// The optimizer's rule, hyper-parameters and step counts, as JSON (its buffers are tensors).
         public static let optimizer = "optimizer"
+        /// The training loop's state (epochs and steps completed, the best epoch and its
+        /// validation metrics, early stopping's count, the history, the schedule and gradient
+        /// noise), as JSON.
         public static let training = "training"
+        /// The states of the model's random generators (dropout masks, input noise), as JSON, so
+        /// a resumed run draws what an uninterrupted one would (the data order needs none: it is
+        /// a function of the seed and the epoch).
         public static let randomState = "rng"
+        /// The metrics history so far, as JSON.
         public static let metrics = "metrics"
     }
 

@@ -9,6 +9,7 @@ public struct NumPyArchive: Sendable {
     /// The arrays, in archive order.
     public var arrays: [(key: String, array: NumPyArray)]
 
+    /// An archive of the given arrays (keys become `KEY.npy` members).
     public init(arrays: [(key: String, array: NumPyArray)] = []) {
         self.arrays = arrays
     }

@@ -3,9 +3,12 @@ import SwiftProtobuf
 
 /// Why a model cannot be exported.
 public enum ExportError: Error, Equatable, CustomStringConvertible {
+    /// The model holds something ONNX cannot express here (e.g. majority voting).
     case unsupported(what: String, reason: String)
+    /// The ONNX file could not be written.
     case write(WriteError)
 
+    /// A one-line message saying what cannot be exported and why.
     public var description: String {
         switch self {
         case let .unsupported(what, reason): return "cannot export \(what): \(reason)"
@@ -44,9 +47,13 @@ public enum ExportError: Error, Equatable, CustomStringConvertible {
 /// Weight initializers are named as in the safetensors checkpoint (`0.weight`,
 /// `members.1.2.bias`, `gate.0.weight`, …), so the two files can be matched tensor by tensor.
 public enum ONNXExport {
+    /// The ONNX operator set the graphs use: 13.
     public static let opsetVersion: Int64 = 13
+    /// The ONNX IR version of the files: 7.
     public static let irVersion: Int64 = 7
+    /// The name of the graph's input, [batch, features].
     public static let inputName = "input"
+    /// The name of a classifier's output, [batch, classes]: softmax probabilities.
     public static let outputName = "probabilities"
     /// The output of a regression model: its values in the data's units, [batch, targets].
     public static let valuesOutputName = "values"

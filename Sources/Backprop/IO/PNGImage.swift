@@ -9,19 +9,27 @@ import Darwin
 /// An 8-bit image in memory, grey or RGBA, read from and written to PNG through libpng's
 /// simplified API.
 public struct PNGImage: Sendable, Equatable {
+    /// The pixel layouts: one grey byte, or four RGBA bytes.
     public enum Format: Sendable, Equatable {
+        /// One grey byte per pixel, or four (red, green, blue, alpha).
         case gray, rgba
         var channels: Int { self == .gray ? 1 : 4 }
         // PNG_FORMAT_GRAY and PNG_FORMAT_RGBA (= COLOR | ALPHA): composite macros Swift does not import.
         var libpng: UInt32 { self == .gray ? 0 : UInt32(PNG_FORMAT_FLAG_COLOR | PNG_FORMAT_FLAG_ALPHA) }
     }
 
+    /// Width in pixels.
     public var width: Int
+    /// Height in pixels.
     public var height: Int
+    /// Grey or RGBA.
     public var format: Format
     /// Row-major pixels, `channels` bytes each.
     public var pixels: [UInt8]
 
+    /// An image from its pixels.
+    ///
+    /// - Precondition: positive sizes, and `pixels.count == width · height · channels`.
     public init(width: Int, height: Int, format: Format, pixels: [UInt8]) {
         precondition(width > 0 && height > 0 && pixels.count == width * height * format.channels,
                      "PNGImage: \(pixels.count) bytes for \(width)×\(height) \(format)")

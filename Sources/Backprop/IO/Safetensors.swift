@@ -43,9 +43,12 @@ public struct Safetensors: Sendable {
     /// Element types. Backprop computes in F32; I64 carries integer counters such as
     /// BatchNorm's `num_batches_tracked`.
     public enum DType: String, Sendable, CaseIterable {
+        /// Floating point: 64-, 32- and 16-bit IEEE, and bfloat16.
         case f64 = "F64", f32 = "F32", f16 = "F16", bf16 = "BF16"
+        /// Integers (64, 32, 16, 8 bits signed; 8 bits unsigned) and booleans (one byte).
         case i64 = "I64", i32 = "I32", i16 = "I16", i8 = "I8", u8 = "U8", bool = "BOOL"
 
+        /// Bytes per element.
         public var size: Int {
             switch self {
             case .f64, .i64: return 8
@@ -58,11 +61,16 @@ public struct Safetensors: Sendable {
 
     /// One stored tensor.
     public struct Entry: Sendable {
+        /// The element type.
         public var dtype: DType
+        /// The tensor's shape (empty for a scalar).
         public var shape: [Int]
         /// Raw little-endian bytes.
         public var bytes: [UInt8]
 
+        /// An entry from its raw bytes.
+        ///
+        /// - Precondition: `bytes.count` is the shape's element count times the dtype's size.
         public init(dtype: DType, shape: [Int], bytes: [UInt8]) {
             precondition(shape.reduce(1, *) * dtype.size == bytes.count,
                          "Safetensors.Entry: \(bytes.count) bytes for \(dtype.rawValue) \(shape)")
@@ -124,6 +132,7 @@ public struct Safetensors: Sendable {
     /// String metadata (`__metadata__`).
     public var metadata: [String: String]
 
+    /// A file's contents, to be written with ``write(to:)`` or read back.
     public init(entries: [(name: String, entry: Entry)] = [], metadata: [String: String] = [:]) {
         self.entries = entries
         self.metadata = metadata

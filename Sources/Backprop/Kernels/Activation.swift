@@ -39,6 +39,10 @@ import Foundation
 /// SSE2 `baseline` (no FMA: its multiply-adds round twice) differs by rounding. `leakyReLUSlope`
 /// and `eluAlpha` are compiled into the C kernels.
 public enum Activation: String, CaseIterable, Sendable, Codable {
+    /// `identity`: x (a linear layer); `sigmoid`: 1/(1 + e⁻ˣ); `tanh`; `relu`: max(0, x);
+    /// `leakyReLU`: x for x > 0, else ``leakyReLUSlope`` · x; `elu`: x for x > 0, else
+    /// ``eluAlpha`` · (eˣ − 1); `gelu`: the tanh approximation x/2 · (1 + tanh(√(2/π)(x + 0.044715x³)));
+    /// `softplus`: log(1 + eˣ).
     case identity, sigmoid, tanh, relu, leakyReLU, elu, gelu, softplus
 
     /// Slope of `leakyReLU` for negative inputs.
@@ -146,6 +150,8 @@ public enum Activation: String, CaseIterable, Sendable, Codable {
     ///   - z: On entry the product `x·Wᵀ`; on return `x·Wᵀ + bias`.
     ///   - bias: `cols` values, or `nil` for no bias.
     ///   - y: Receives the activations. May be `z` itself when the pre-activation is not needed.
+    ///   - rows: The number of rows (examples).
+    ///   - cols: The number of columns (units); `bias` has this many values.
     public func biasForward(
         z: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>,
         rows: Int, cols: Int
@@ -164,6 +170,8 @@ public enum Activation: String, CaseIterable, Sendable, Codable {
     ///     `dy` itself.
     ///   - biasGradient: `cols` accumulators that the column sums of `dz` are added to (not
     ///     overwritten), or `nil`. Summation is in `Float`, row by row.
+    ///   - rows: The number of rows (examples).
+    ///   - cols: The number of columns (units).
     public func biasBackward(
         z: UnsafePointer<Float>, y: UnsafePointer<Float>, dy: UnsafePointer<Float>,
         dz: UnsafeMutablePointer<Float>, biasGradient: UnsafeMutablePointer<Float>?,

@@ -16,7 +16,9 @@ import CBackpropSupport
 /// (they propagate as in the dense product) and −0 is dropped. Skipping a zero skips its `0 · w`
 /// term: where a weight is ±∞ or NaN, the dense product has NaN and this one does not.
 public final class CompressedRows {
+    /// Rows of the dense matrix.
     public let rows: Int
+    /// Columns of the dense matrix.
     public let columns: Int
     /// Stored elements.
     public private(set) var count: Int
@@ -29,6 +31,7 @@ public final class CompressedRows {
     public let elementsBefore: UnsafeMutablePointer<Int32>
     /// Column of each stored element, increasing within a row.
     public let indices: UnsafeMutablePointer<Int32>
+    /// Value of each stored element, in the order of ``indices``.
     public let values: UnsafeMutablePointer<Float>
     /// `rows` positions for ``SparseGemm``'s chunked walk over the rows (scratch; each row's
     /// is touched only by the thread that multiplies that row).

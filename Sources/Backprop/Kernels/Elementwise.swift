@@ -20,6 +20,7 @@ import CBackpropSupport
 /// arithmetic (no `addingProduct`), which SSE2 does in vector instructions. Inputs and outputs
 /// may alias exactly (in place) but must not otherwise overlap.
 public enum Elementwise {
+    /// The vector the loops work in: 16 floats (four SSE2 registers, one AVX-512 register).
     public typealias V = SIMD16<Float>
 
     /// 16 floats from p (any alignment).

@@ -4,7 +4,7 @@ import CBackpropSupport
 ///
 /// The implementation follows Goto/BLIS: B is packed in `kc × nc` blocks of `nr`-wide panels, A
 /// is read in place (its bottom edge padded), a register-blocked micro-kernel computes `mr × nr`
-/// tiles of C, and the rectangle of C is split over a ``ThreadPool`` (``GemmPartition``). The
+/// tiles of C, and the rectangle of C is split over a ``ThreadPool`` (`GemmPartition`). The
 /// blocking and micro-kernels are C, compiled once per instruction-set level with that level's
 /// tile (Sources/CBackpropSupport/kernels/gemm.h); this type splits the work and picks the
 /// level's table (``KernelTable/current`` unless a caller names one).

@@ -78,6 +78,8 @@ public enum CPULevelError: Error, Equatable, CustomStringConvertible {
     /// The level exists but this CPU (or this build's architecture) cannot run it.
     case unsupported(CPULevel, supported: [CPULevel])
 
+    /// A one-line message naming the `BACKPROP_CPU` value, why it cannot be used, and the levels
+    /// this machine supports.
     public var description: String {
         switch self {
         case .unknown(let name):

@@ -36,9 +36,14 @@ public enum SparseGemm {
     /// `C[i, 0..<n] = (accumulate ? C[i, 0..<n] : 0) + Σₚ S[i, p] · B[p, 0..<n]` for every row of S.
     ///
     /// - Parameters:
+    ///   - s: the sparse left operand S.
     ///   - panels: B (`S.columns × n`) in panels, as ``packPanels(_:rows:columns:ld:into:)`` or
     ///     ``packTransposedPanels(_:rows:columns:ld:into:pool:)`` write it.
+    ///   - n: the columns of B and C.
     ///   - c: `S.rows` rows, row `i` at `c + i * ldc`; only its first `n` columns are written.
+    ///   - ldc: C's row stride in floats, at least `n`.
+    ///   - accumulate: add to C's values (true) or overwrite them (false).
+    ///   - pool: the threads the rows are split over; nil runs on the calling thread.
     ///
     /// Uses S's scratch cursors: two products with the same S must not run at the same time.
     public static func multiply(_ s: CompressedRows, panels: UnsafePointer<Float>, n: Int,

@@ -27,6 +27,7 @@ import CBackpropSupport
 /// subnormal is the subnormal spacing. The tests assert a bound slightly above each figure, at
 /// every level the machine supports.
 public enum VectorMath {
+    /// The vector the functions work in: 16 floats.
     public typealias Vector = SIMD16<Float>
 
     /// The lane-wise functions of the kernel table.

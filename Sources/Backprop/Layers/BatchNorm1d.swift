@@ -15,22 +15,38 @@
 /// Parameters `weight` (γ, initialized to 1) and `bias` (β, 0); buffers `running_mean`,
 /// `running_var` and `num_batches_tracked`, as PyTorch names them.
 public final class BatchNorm1d: Module {
+    /// γ, the per-feature scale (PyTorch's `weight`), initialized to 1.
     public let weight: Variable
+    /// β, the per-feature shift (PyTorch's `bias`), initialized to 0.
     public let bias: Variable
+    /// E[x], the population mean estimate used in evaluation (`running_mean`), initialized to 0.
     public let runningMean: Variable
+    /// Var[x], the population variance estimate used in evaluation (`running_var`, unbiased),
+    /// initialized to 1.
     public let runningVariance: Variable
     /// The number of training batches whose statistics went into the running estimates.
     public private(set) var batchesTracked: Int = 0
+    /// ε, added to the variance before the square root.
     public let epsilon: Float
     /// The running-average factor, or nil for a cumulative average.
     public var momentum: Float?
+    /// Training mode normalizes with the batch's statistics (Algorithm 1) and updates the running
+    /// estimates; evaluation mode uses the running estimates (Algorithm 2).
     public var isTraining = true
     /// Synchronized BatchNorm: in training, statistics over every rank's shard of the global
     /// batch (set by ``DataParallel/synchronizeBatchNorm(in:)``); nil normalizes per process.
     public var synchronizer: BatchNormSynchronizer?
 
+    /// The number of features normalized.
     public var featureCount: Int { weight.shape[0] }
 
+    /// A layer normalizing `features` features.
+    ///
+    /// - Parameters:
+    ///   - features: the input's width; positive.
+    ///   - epsilon: added to the variance; PyTorch's 1e-5 by default.
+    ///   - momentum: the running averages' factor in (0, 1], or nil for the cumulative average of
+    ///     every batch seen (Algorithm 2's expectation).
     public init(_ features: Int, epsilon: Float = 1e-5, momentum: Float? = 0.1) {
         precondition(features > 0, "BatchNorm1d: feature count must be positive, got \(features)")
         if let momentum { precondition(momentum > 0 && momentum <= 1, "BatchNorm1d: momentum \(momentum) must be in (0, 1]") }
@@ -42,6 +58,12 @@ public final class BatchNorm1d: Module {
         self.momentum = momentum
     }
 
+    /// Normalizes each feature of a [batch, features] input: in training mode with the batch's
+    /// mean and biased variance (and updates the running estimates), in evaluation mode with the
+    /// running estimates.
+    ///
+    /// - Precondition: `input` is [batch, ``featureCount``]; in training mode the batch holds at
+    ///   least two examples (one example has no variance).
     public func callAsFunction(_ input: Variable) -> Variable {
         precondition(input.value.rank == 2 && input.shape[1] == featureCount,
                      "BatchNorm1d(\(featureCount)): input must be [batch, \(featureCount)], got \(input.shape)")
@@ -143,10 +165,12 @@ public final class BatchNorm1d: Module {
         }
     }
 
+    /// `weight` (γ) and `bias` (β).
     public func namedParameters() -> [(name: String, parameter: Variable)] {
         [("weight", weight), ("bias", bias)]
     }
 
+    /// `running_mean`, `running_var` and `num_batches_tracked`, PyTorch's buffer names.
     public func namedBuffers() -> [(name: String, buffer: Variable)] {
         [("running_mean", runningMean), ("running_var", runningVariance),
          ("num_batches_tracked", Variable(Tensor(scalar: Float(batchesTracked))))]
@@ -155,5 +179,6 @@ public final class BatchNorm1d: Module {
     /// Restores the count of tracked batches (when loading a checkpoint).
     public func setBatchesTracked(_ n: Int) { batchesTracked = n }
 
+    /// E.g. `BatchNorm1d(100, ε: 1e-05, momentum: 0.1)`.
     public var summary: String { "BatchNorm1d(\(featureCount), ε: \(epsilon), momentum: \(momentum.map { "\($0)" } ?? "cumulative"))" }
 }

@@ -8,12 +8,19 @@
 /// - `normal(standardDeviation:)` is the small Gaussian of older papers (Ioffe & Szegedy's MNIST
 ///   network), `zeros` is for biases.
 public enum Initializer: Sendable, Hashable, Codable {
+    /// Uniform on ±√(6/(fanIn + fanOut)) (Glorot & Bengio 2010): for sigmoid and tanh layers.
     case glorotUniform
+    /// Normal with σ = √(2/(fanIn + fanOut)).
     case glorotNormal
+    /// Uniform on ±√(6/fanIn) (He et al. 2015): for ReLU layers.
     case heUniform
+    /// Normal with σ = √(2/fanIn): for ReLU layers.
     case heNormal
+    /// Normal with the given σ, the small Gaussian of older papers.
     case normal(standardDeviation: Float)
+    /// Uniform on ±`bound`.
     case uniform(bound: Float)
+    /// Every element 0 (biases; a weight matrix of zeros gives every unit the same gradient).
     case zeros
 
     /// The initializer that suits a hidden activation: He for the ReLU family, Glorot otherwise.

@@ -23,7 +23,9 @@ public protocol Module: AnyObject {
 }
 
 extension Module {
+    /// None: the default for modules without parameters (activations, dropout, noise).
     public func namedParameters() -> [(name: String, parameter: Variable)] { [] }
+    /// None: the default for modules without buffers.
     public func namedBuffers() -> [(name: String, buffer: Variable)] { [] }
 
     /// The trainable parameters, in the order of ``namedParameters()``.

@@ -2,10 +2,15 @@ import Foundation
 
 /// Errors in a network description that came from user input.
 public enum ModelError: Error, Equatable, CustomStringConvertible {
+    /// A layer list that cannot build a network (e.g. fewer than two sizes, a size that is not a
+    /// positive whole number, or too many parameters), with the text and the reason.
     case invalidLayerList(String, reason: String)
+    /// An activation name that is not one of ``Activation``'s.
     case unknownActivation(String)
+    /// An option whose value cannot build the model (the option's name, then why).
     case invalidOption(String, reason: String)
 
+    /// A one-line message naming the input and what is wrong with it.
     public var description: String {
         switch self {
         case let .invalidLayerList(text, reason): return "invalid layer list '\(text)': \(reason)"

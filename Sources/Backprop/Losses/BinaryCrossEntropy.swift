@@ -4,6 +4,7 @@
 /// - Parameters:
 ///   - logits: any shape (typically [batch, 1]).
 ///   - targets: the same shape, values in [0, 1].
+///   - reduction: ``Reduction/mean`` over elements (the default) or ``Reduction/sum``.
 public func binaryCrossEntropy(logits: Variable, targets: Tensor, reduction: Reduction = .mean) -> Variable {
     precondition(targets.shape == logits.shape,
                  "binaryCrossEntropy: targets \(targets.shape) must match logits \(logits.shape)")

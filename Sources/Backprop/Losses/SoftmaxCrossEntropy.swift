@@ -6,6 +6,8 @@
 /// - Parameters:
 ///   - logits: [batch, classes], the output layer before softmax.
 ///   - labels: the class index of each example, in 0..<classes.
+///   - reduction: ``Reduction/mean`` over examples (the default) or the course's
+///     ``Reduction/sum``.
 public func softmaxCrossEntropy(logits: Variable, labels: [Int32], reduction: Reduction = .mean) -> Variable {
     precondition(logits.value.rank == 2, "softmaxCrossEntropy: logits must be [batch, classes], got \(logits.shape)")
     let rows = logits.shape[0], cols = logits.shape[1]

@@ -27,20 +27,30 @@ import Synchronization
 /// Parameter names (checkpoints): `members.<k>.<name>`, where `<name>` is member k's own name
 /// (for a ``Sequential``, `0.weight`, `0.bias`, …), e.g. `members.0.0.weight`.
 public final class Ensemble: Module {
+    /// How the members' outputs become the ensemble's output (see ``Ensemble``'s overview).
     public enum Combination: String, Sendable, Codable, CaseIterable {
+        /// The log of the members' mean softmax probabilities, for classification.
         case averageProbabilities
+        /// The mean of the members' outputs, for regression (or averaged logits).
         case averageOutputs
+        /// Each member votes for its most probable class; ties go to the higher mean probability.
+        /// Not differentiable.
         case majorityVote
     }
 
     /// The members, each mapping [batch, inputs] to [batch, outputs] of the same width.
     public let members: [any Module]
+    /// How the members' outputs are combined; it can be changed after training (a checkpoint
+    /// records it).
     public var combination: Combination
 
+    /// Setting it sets every member's mode.
     public var isTraining: Bool = true {
         didSet { for member in members { member.isTraining = isTraining } }
     }
 
+    /// An ensemble of trained (or to-be-trained) members, combined by `combination`.
+    ///
     /// - Precondition: at least one member.
     public init(members: [any Module], combination: Combination = .averageProbabilities) {
         precondition(!members.isEmpty, "Ensemble: no members")
@@ -48,6 +58,7 @@ public final class Ensemble: Module {
         self.combination = combination
     }
 
+    /// The members' outputs on `input`, combined by ``combination``.
     public func callAsFunction(_ input: Variable) -> Variable {
         combine(members.map { $0(input) })
     }
@@ -81,18 +92,21 @@ public final class Ensemble: Module {
         withoutGradient { members.map { $0(Variable(input)).value } }
     }
 
+    /// Every member's parameters, named `members.<k>.<name>`.
     public func namedParameters() -> [(name: String, parameter: Variable)] {
         members.enumerated().flatMap { k, member in
             member.namedParameters().map { ("members.\(k).\($0.name)", $0.parameter) }
         }
     }
 
+    /// Every member's buffers, named `members.<k>.<name>`.
     public func namedBuffers() -> [(name: String, buffer: Variable)] {
         members.enumerated().flatMap { k, member in
             member.namedBuffers().map { ("members.\(k).\($0.name)", $0.buffer) }
         }
     }
 
+    /// The member count and combination, then each member's summary.
     public var summary: String {
         (["Ensemble(\(members.count) members, \(combination.rawValue))"]
             + members.enumerated().map { k, member in
@@ -137,6 +151,7 @@ public final class Ensemble: Module {
 public struct EnsembleTrainingConfiguration: Sendable, Equatable, Codable {
     /// Passes over each member's training sample.
     public var epochs: Int
+    /// Examples per mini-batch.
     public var batchSize: Int
     /// Every member's optimizer.
     public var optimizer: OptimizerSpecification
@@ -151,6 +166,16 @@ public struct EnsembleTrainingConfiguration: Sendable, Equatable, Codable {
     /// Applied to every batch (as for the single-model trainer).
     public var normalization: Normalization
 
+    /// A configuration; every member trains with the same settings and its own seed.
+    ///
+    /// - Parameters:
+    ///   - epochs: passes over each member's training sample.
+    ///   - batchSize: examples per mini-batch.
+    ///   - optimizer: every member's optimizer.
+    ///   - seed: the base seed of the members' data orders and bootstrap samples.
+    ///   - bagging: train each member on a bootstrap sample.
+    ///   - parallel: train the members concurrently.
+    ///   - normalization: applied to every batch.
     public init(epochs: Int = 5, batchSize: Int = 64, optimizer: OptimizerSpecification = OptimizerSpecification(Adam(), learningRate: 0.001), seed: UInt64 = 0,
                 bagging: Bool = false, parallel: Bool = true, normalization: Normalization = .none) {
         self.epochs = epochs
@@ -168,6 +193,7 @@ public struct EnsembleTrainingConfiguration: Sendable, Equatable, Codable {
 
 /// What training one member produced.
 public struct MemberTrainingReport: Sendable, Codable {
+    /// The member's index, 0-based.
     public var member: Int
     /// The seed of this member's data order and sample.
     public var seed: UInt64
@@ -175,12 +201,15 @@ public struct MemberTrainingReport: Sendable, Codable {
     public var sampleSize: Int
     /// Distinct examples in the sample (N with bagging ≈ 0.632 N).
     public var distinctExamples: Int
+    /// Optimizer steps taken.
     public var steps: Int
     /// Mean loss and accuracy over the last epoch's batches.
     public var finalLoss: Float
+    /// The fraction of the last epoch's training examples classified correctly.
     public var trainAccuracy: Float
     /// The member alone on the validation set, if one was given.
     public var validation: Evaluation?
+    /// Training time in seconds.
     public var seconds: Double
 }
 
@@ -205,7 +234,7 @@ extension Ensemble {
     /// each with its own optimizer, data order and, with bagging, bootstrap sample; concurrently
     /// when ``EnsembleTrainingConfiguration/parallel``. Leaves the ensemble in evaluation mode.
     ///
-    /// A shorthand for ``train(on:validation:configuration:bagging:parallel:normalization:transform:members:runDirectory:resume:)``
+    /// A shorthand for ``train(on:validation:configuration:bagging:parallel:normalization:transform:objective:members:runDirectory:resume:)``
     /// with a ``TrainingConfiguration`` of the given epochs, batch size, optimizer and seed.
     ///
     /// - Returns: one report per member, in member order.
@@ -234,9 +263,18 @@ extension Ensemble {
     /// bit as if never stopped. Leaves the ensemble in evaluation mode.
     ///
     /// - Parameters:
-    ///   - members: the members' descriptions (needed with a run folder).
+    ///   - source: the training examples.
+    ///   - validation: each member's validation set, or nil.
+    ///   - configuration: every member's settings (its seed is derived per member).
+    ///   - bagging: train each member on a bootstrap sample of `source`.
     ///   - parallel: train the members concurrently (see ``forEachMember(parallel:_:)``); the
     ///     results are the same bits either way.
+    ///   - normalization: applied to every batch.
+    ///   - transform: applied to every training batch after normalization (augmentation).
+    ///   - objective: what each member minimizes (softmax cross-entropy by default).
+    ///   - descriptions: the members' descriptions (`members:`; needed with a run folder).
+    ///   - runDirectory: the ensemble's run folder, or nil to keep everything in memory.
+    ///   - resume: continue every member from its checkpoint in `runDirectory`.
     /// - Returns: one report per member, in member order.
     public func train(on source: any ExampleSource, validation: (any ExampleSource)?,
                       configuration: TrainingConfiguration, bagging: Bool, parallel: Bool = true,
@@ -321,7 +359,9 @@ extension Ensemble {
 /// An ensemble described by sizes, for the command line and checkpoints: K members, each a
 /// ``MultilayerPerceptronArchitecture`` (usually the same shape), and how they combine.
 public struct EnsembleArchitecture: Sendable, Hashable, Codable {
+    /// The members' shapes, one per member.
     public var members: [MultilayerPerceptronArchitecture]
+    /// How the members' outputs are combined.
     public var combination: Ensemble.Combination
     /// Whether the members were trained on bootstrap samples (recorded for `info`).
     public var bagging: Bool
@@ -329,6 +369,13 @@ public struct EnsembleArchitecture: Sendable, Hashable, Codable {
     /// The metadata key under which a checkpoint stores this description as JSON.
     public static let metadataKey = "ensemble"
 
+    /// An ensemble of the given members.
+    ///
+    /// - Parameters:
+    ///   - members: the members' shapes; at least one.
+    ///   - combination: how their outputs are combined.
+    ///   - bagging: whether the members are (to be) trained on bootstrap samples.
+    /// - Throws: ``ModelError/invalidOption(_:reason:)`` for an empty list.
     public init(members: [MultilayerPerceptronArchitecture], combination: Ensemble.Combination = .averageProbabilities,
                 bagging: Bool = false) throws(ModelError) {
         guard !members.isEmpty else { throw .invalidOption("ensemble", reason: "an ensemble needs at least 1 member") }

@@ -27,6 +27,7 @@ import Foundation
 ///   - targets: [batch, D].
 ///   - standardDeviation: σ of each expert's Gaussian: the scale of errors that count as
 ///     "explained" (targets of order 1 want σ well below 1 for the experts to compete).
+///   - reduction: ``Reduction/mean`` over examples (the default) or ``Reduction/sum``.
 public func competitiveLoss(gates: Variable, expertOutputs: [Variable], targets: Tensor,
                             standardDeviation: Float = 1, reduction: Reduction = .mean) -> Variable {
     precondition(!expertOutputs.isEmpty, "competitiveLoss: no experts")

@@ -45,8 +45,10 @@ public final class MixtureOfExperts: Module {
     public let gate: Sequential
     /// Experts kept per example (sparse gating), or nil for the dense mixture of all of them.
     public let topK: Int?
+    /// How the experts' outputs are combined with the gate's weights.
     public let combination: Combination
 
+    /// Setting it sets the gate's and every expert's mode.
     public var isTraining: Bool = true {
         didSet {
             gate.isTraining = isTraining
@@ -54,6 +56,9 @@ public final class MixtureOfExperts: Module {
         }
     }
 
+    /// A mixture of `experts` weighted by `gate`'s softmax, dense or routed to the `topK` largest
+    /// gate weights per example.
+    ///
     /// - Precondition: at least one expert; `topK`, if given, in 1...experts.count.
     public init(experts: [Sequential], gate: Sequential, topK: Int? = nil, combination: Combination = .weightedOutputs) {
         precondition(!experts.isEmpty, "MixtureOfExperts: no experts")
@@ -140,10 +145,12 @@ public final class MixtureOfExperts: Module {
                        expertOutputs: expertOutputs, chosen: chosen, routedRows: routedRows)
     }
 
+    /// The mixed output, ``forward(_:)``'s ``Forward/output``.
     public func callAsFunction(_ input: Variable) -> Variable {
         forward(input).output
     }
 
+    /// The gate's parameters (`gate.<name>`), then each expert's (`experts.<e>.<name>`).
     public func namedParameters() -> [(name: String, parameter: Variable)] {
         gate.namedParameters().map { ("gate.\($0.name)", $0.parameter) }
             + experts.enumerated().flatMap { e, expert in
@@ -151,6 +158,7 @@ public final class MixtureOfExperts: Module {
             }
     }
 
+    /// The gate's and the experts' buffers, named as their parameters.
     public func namedBuffers() -> [(name: String, buffer: Variable)] {
         gate.namedBuffers().map { ("gate.\($0.name)", $0.buffer) }
             + experts.enumerated().flatMap { e, expert in
@@ -158,6 +166,8 @@ public final class MixtureOfExperts: Module {
             }
     }
 
+    /// The expert count, the routing and the combination, then the gate's and every expert's
+    /// summary, indented.
     public var summary: String {
         let routing = isSparse ? "top-\(topK ?? 0) of \(experts.count)" : "dense over \(experts.count)"
         let parts = ["MixtureOfExperts(\(experts.count) experts, \(routing), \(combination.rawValue))",
@@ -199,6 +209,8 @@ public final class MixtureOfExperts: Module {
         /// argmaxCounts as fractions of the examples.
         public var argmaxFractions: [Float] { argmaxCounts.map { Float($0) / Float(max(count, 1)) } }
 
+        /// One line per expert: its share of the examples by largest gate weight, the examples routed
+        /// to it and its mean gate weight.
         public var description: String {
             argmaxCounts.indices.map { e in
                 String(format: "expert %d: %5.1f%% of examples (top gate), routed %d, mean gate %.3f",
@@ -266,19 +278,27 @@ public struct MixtureOfExpertsArchitecture: Sendable, Hashable, Codable {
     public var expert: MultilayerPerceptronArchitecture
     /// The gate's network (input size … E).
     public var gate: MultilayerPerceptronArchitecture
+    /// E, the number of experts.
     public var expertCount: Int
+    /// Experts kept per example (sparse gating), or nil for the dense mixture.
     public var topK: Int?
+    /// How the experts' outputs are combined.
     public var combination: MixtureOfExperts.Combination
 
     /// The metadata key under which a checkpoint stores this description as JSON.
     public static let metadataKey = "mixture_of_experts"
 
+    /// A description of E experts of one shape and their gate.
+    ///
     /// - Parameters:
-    ///   - inputSize, outputSize: features in, outputs (or classes) out.
+    ///   - inputSize: features in.
+    ///   - outputSize: outputs (or classes) out.
     ///   - expertCount: E ≥ 1.
     ///   - expertHidden: each expert's hidden sizes (`--expert-layers`), possibly empty.
     ///   - gateHidden: the gate's hidden sizes (`--gate-layers`); empty gives a linear gate.
     ///   - topK: sparse gating with k of the E experts per example; nil (or E) is dense.
+    ///   - activation: the hidden non-linearity of the experts and the gate.
+    ///   - combination: how the experts' outputs are combined.
     /// - Throws: ``ModelError`` for sizes or options that cannot build a network.
     public init(inputSize: Int, outputSize: Int, expertCount: Int, expertHidden: [Int], gateHidden: [Int] = [],
                 topK: Int? = nil, activation: Activation = .relu,

@@ -17,10 +17,16 @@ import CBackpropSupport
 /// The element-wise loop is C, one copy per instruction-set level chosen at run time
 /// (Sources/CBackpropSupport/kernels/optimizer_updates.h); this type computes its constants.
 public struct AMSGrad: OptimizerRule {
+    /// β₁, the decay of the first-moment average.
     public var beta1: Float
+    /// β₂, the decay of the second-moment average.
     public var beta2: Float
+    /// ε, added to √v̂.
     public var epsilon: Float
 
+    /// AMSGrad with the given hyper-parameters.
+    ///
+    /// - Precondition: β₁ and β₂ in [0, 1), ε ≥ 0.
     public init(beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8) {
         validateAdamFamily("AMSGrad", beta1: beta1, beta2: beta2, epsilon: epsilon)
         self.beta1 = beta1
@@ -28,12 +34,18 @@ public struct AMSGrad: OptimizerRule {
         self.epsilon = epsilon
     }
 
+    /// `"amsgrad"`, the name ``OptimizerName`` and saved optimizer state know this rule by.
     public var name: String { OptimizerName.amsgrad.rawValue }
+    /// η = 0.001 (Adam's).
     public var defaultLearningRate: Float { 0.001 }
+    /// The per-element state: `m`, `v` and `vhat`, the maximum of the v seen so far.
     public var stateNames: [String] { ["m", "v", "vhat"] }
+    /// The hyper-parameters by key: `beta1`, `beta2` and `epsilon`.
     public var hyperParameters: [String: Float] { ["beta1": beta1, "beta2": beta2, "epsilon": epsilon] }
+    /// True: every element is updated independently, so ``Optimizer`` may split a large parameter into ranges updated in parallel.
     public var isElementwise: Bool { true }
 
+    /// One step on one parameter, θ ← θ − η m / (√v̂ + ε), v̂ the running maximum of v, on the kernels of ``KernelTable/current``'s level.
     public func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
                        state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate eta: Float) {
         update(parameter: parameter, gradient: gradient, state: state, step: step, learningRate: eta, kernels: .current)

@@ -16,21 +16,32 @@ import CBackpropSupport
 /// The element-wise loop is C, one copy per instruction-set level chosen at run time
 /// (Sources/CBackpropSupport/kernels/optimizer_updates.h); this type computes its constants.
 public struct AdaMax: OptimizerRule {
+    /// β₁, the decay of the first-moment average.
     public var beta1: Float
+    /// β₂, the decay applied to the running maximum u before it is compared with |g|.
     public var beta2: Float
 
+    /// AdaMax with the given hyper-parameters.
+    ///
+    /// - Precondition: β₁ and β₂ in [0, 1).
     public init(beta1: Float = 0.9, beta2: Float = 0.999) {
         validateAdamFamily("AdaMax", beta1: beta1, beta2: beta2, epsilon: 0)
         self.beta1 = beta1
         self.beta2 = beta2
     }
 
+    /// `"adamax"`, the name ``OptimizerName`` and saved optimizer state know this rule by.
     public var name: String { OptimizerName.adamax.rawValue }
+    /// η = 0.002 (Kingma & Ba).
     public var defaultLearningRate: Float { 0.002 }
+    /// The per-element state: `m`, the first moment average, and `u`, the decayed maximum of |g|.
     public var stateNames: [String] { ["m", "u"] }
+    /// The hyper-parameters by key: `beta1` and `beta2`.
     public var hyperParameters: [String: Float] { ["beta1": beta1, "beta2": beta2] }
+    /// True: every element is updated independently, so ``Optimizer`` may split a large parameter into ranges updated in parallel.
     public var isElementwise: Bool { true }
 
+    /// One step on one parameter, θ ← θ − η/(1 − β₁ᵗ) · m/u, on the kernels of ``KernelTable/current``'s level.
     public func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
                        state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate eta: Float) {
         update(parameter: parameter, gradient: gradient, state: state, step: step, learningRate: eta, kernels: .current)

@@ -30,6 +30,12 @@ public struct Adadelta: OptimizerRule {
     /// ε, which also sets the size of the very first steps (√ε / RMS[g]).
     public var epsilon: Float
 
+    /// Adadelta with the given hyper-parameters.
+    ///
+    /// - Parameters:
+    ///   - rho: ρ, the decay of both running averages, in [0, 1).
+    ///   - epsilon: ε > 0, added inside both roots; it sets the size of the first steps, when
+    ///     E[Δθ²] is still 0.
     public init(rho: Float = 0.95, epsilon: Float = 1e-6) {
         precondition(rho >= 0 && rho < 1, "Adadelta: ρ must be in [0, 1), got \(rho)")
         precondition(epsilon > 0, "Adadelta: ε must be positive, got \(epsilon)")
@@ -37,12 +43,18 @@ public struct Adadelta: OptimizerRule {
         self.epsilon = epsilon
     }
 
+    /// `"adadelta"`, the name ``OptimizerName`` and saved optimizer state know this rule by.
     public var name: String { OptimizerName.adadelta.rawValue }
+    /// η = 1: η only damps Zeiler's step, and 1 is his method exactly.
     public var defaultLearningRate: Float { 1 }
+    /// The per-element state: `Eg2` (E[g²]) and `Edx2` (E[Δθ²]).
     public var stateNames: [String] { ["Eg2", "Edx2"] }
+    /// The hyper-parameters by key: `rho` (ρ) and `epsilon` (ε).
     public var hyperParameters: [String: Float] { ["rho": rho, "epsilon": epsilon] }
+    /// True: every element is updated independently, so ``Optimizer`` may split a large parameter into ranges updated in parallel.
     public var isElementwise: Bool { true }
 
+    /// One step on one parameter, Zeiler's step −RMS[Δθ]/RMS[g] · g, times η, on the kernels of ``KernelTable/current``'s level.
     public func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
                        state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate eta: Float) {
         update(parameter: parameter, gradient: gradient, state: state, step: step, learningRate: eta, kernels: .current)

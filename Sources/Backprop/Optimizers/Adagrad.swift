@@ -21,17 +21,26 @@ public struct Adagrad: OptimizerRule {
     /// ε, the smoothing term.
     public var epsilon: Float
 
+    /// Adagrad with the given ε (η is the optimizer's).
+    ///
+    /// - Parameter epsilon: added to G inside the root; non-negative.
     public init(epsilon: Float = 1e-8) {
         precondition(epsilon >= 0, "Adagrad: ε must be non-negative, got \(epsilon)")
         self.epsilon = epsilon
     }
 
+    /// `"adagrad"`, the name ``OptimizerName`` and saved optimizer state know this rule by.
     public var name: String { OptimizerName.adagrad.rawValue }
+    /// η = 0.01 (Ruder: "most implementations use a default value of 0.01").
     public var defaultLearningRate: Float { 0.01 }
+    /// The per-element state: `G`, the running sum of squared gradients.
     public var stateNames: [String] { ["G"] }
+    /// The hyper-parameters by key: `epsilon` (ε).
     public var hyperParameters: [String: Float] { ["epsilon": epsilon] }
+    /// True: every element is updated independently, so ``Optimizer`` may split a large parameter into ranges updated in parallel.
     public var isElementwise: Bool { true }
 
+    /// One step on one parameter, G ← G + g², θ ← θ − η g / √(G + ε), on the kernels of ``KernelTable/current``'s level.
     public func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
                        state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate eta: Float) {
         update(parameter: parameter, gradient: gradient, state: state, step: step, learningRate: eta, kernels: .current)

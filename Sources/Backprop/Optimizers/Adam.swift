@@ -24,6 +24,9 @@ public struct Adam: OptimizerRule {
     /// ε, added to √v̂ (outside the root, as in the paper).
     public var epsilon: Float
 
+    /// Adam with the given hyper-parameters (η is the optimizer's).
+    ///
+    /// - Precondition: β₁ and β₂ in [0, 1), ε ≥ 0.
     public init(beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8) {
         validateAdamFamily("Adam", beta1: beta1, beta2: beta2, epsilon: epsilon)
         self.beta1 = beta1
@@ -31,12 +34,18 @@ public struct Adam: OptimizerRule {
         self.epsilon = epsilon
     }
 
+    /// `"adam"`, the name ``OptimizerName`` and saved optimizer state know this rule by.
     public var name: String { OptimizerName.adam.rawValue }
+    /// η = 0.001 (Kingma & Ba, Algorithm 1).
     public var defaultLearningRate: Float { 0.001 }
+    /// The per-element state: `m` and `v`, the first and second moment averages.
     public var stateNames: [String] { ["m", "v"] }
+    /// The hyper-parameters by key: `beta1`, `beta2` and `epsilon`.
     public var hyperParameters: [String: Float] { ["beta1": beta1, "beta2": beta2, "epsilon": epsilon] }
+    /// True: every element is updated independently, so ``Optimizer`` may split a large parameter into ranges updated in parallel.
     public var isElementwise: Bool { true }
 
+    /// One step on one parameter, θ ← θ − η m̂ / (√v̂ + ε), with the bias-corrected moments, on the kernels of ``KernelTable/current``'s level.
     public func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
                        state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate eta: Float) {
         update(parameter: parameter, gradient: gradient, state: state, step: step, learningRate: eta, kernels: .current)

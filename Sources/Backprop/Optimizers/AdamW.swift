@@ -22,12 +22,18 @@ import CBackpropSupport
 /// The element-wise loop is C, one copy per instruction-set level chosen at run time
 /// (Sources/CBackpropSupport/kernels/optimizer_updates.h); this type computes its constants.
 public struct AdamW: OptimizerRule {
+    /// β₁, the decay of the first-moment average.
     public var beta1: Float
+    /// β₂, the decay of the second-moment average.
     public var beta2: Float
+    /// ε, added to √v̂.
     public var epsilon: Float
     /// λ, applied decoupled: θ ← θ − ηλθ.
     public var weightDecay: Float
 
+    /// AdamW with the given hyper-parameters (η is the optimizer's).
+    ///
+    /// - Precondition: β₁ and β₂ in [0, 1), ε ≥ 0, λ ≥ 0.
     public init(beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8, weightDecay: Float = 0.01) {
         validateAdamFamily("AdamW", beta1: beta1, beta2: beta2, epsilon: epsilon)
         precondition(weightDecay >= 0, "AdamW: λ must be non-negative, got \(weightDecay)")
@@ -37,15 +43,23 @@ public struct AdamW: OptimizerRule {
         self.weightDecay = weightDecay
     }
 
+    /// `"adamw"`, the name ``OptimizerName`` and saved optimizer state know this rule by.
     public var name: String { OptimizerName.adamw.rawValue }
+    /// η = 0.001 (Adam's).
     public var defaultLearningRate: Float { 0.001 }
+    /// The per-element state: `m` and `v`, as Adam's.
     public var stateNames: [String] { ["m", "v"] }
+    /// The hyper-parameters by key: `beta1`, `beta2`, `epsilon` and `weight-decay` (λ).
     public var hyperParameters: [String: Float] {
         ["beta1": beta1, "beta2": beta2, "epsilon": epsilon, "weight-decay": weightDecay]
     }
+    /// ``WeightDecay/decoupled(_:)`` with ``weightDecay``: what makes this rule AdamW rather
+    /// than Adam. A parameter group given its own decay overrides it.
     public var defaultWeightDecay: WeightDecay { .decoupled(weightDecay) }
+    /// True: every element is updated independently, so ``Optimizer`` may split a large parameter into ranges updated in parallel.
     public var isElementwise: Bool { true }
 
+    /// One step on one parameter, Adam's step; the decoupled decay −ηλθ is applied by ``Optimizer``, on the kernels of ``KernelTable/current``'s level.
     public func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
                        state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate eta: Float) {
         update(parameter: parameter, gradient: gradient, state: state, step: step, learningRate: eta, kernels: .current)

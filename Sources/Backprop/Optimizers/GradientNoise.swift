@@ -18,7 +18,7 @@ import Darwin
 /// t is the number of optimizer steps taken before this one (0 for the first step), so pass
 /// ``Optimizer/stepCount`` before calling ``Optimizer/step()``.
 ///
-/// The generator is part of the value and ``Codable``: saving and restoring it continues the
+/// The generator is part of the value and `Codable`: saving and restoring it continues the
 /// same noise sequence bit for bit.
 public struct GradientNoise: Codable, Sendable, Equatable {
     /// η, the noise scale (the paper's choices are 0.01, 0.3 and 1.0).
@@ -28,6 +28,12 @@ public struct GradientNoise: Codable, Sendable, Equatable {
     /// The noise source.
     public var generator: RandomGenerator
 
+    /// Gradient noise with the given scale, annealing and seed.
+    ///
+    /// - Parameters:
+    ///   - eta: η, non-negative and finite; 0 adds no noise.
+    ///   - gamma: γ, the annealing exponent of σ²_t = η/(1 + t)^γ.
+    ///   - seed: the noise generator's seed.
     public init(eta: Float, gamma: Float = 0.55, seed: UInt64) {
         precondition(eta >= 0 && eta.isFinite, "GradientNoise: η must be non-negative, got \(eta)")
         precondition(gamma >= 0 && gamma.isFinite, "GradientNoise: γ must be non-negative, got \(gamma)")

@@ -23,6 +23,7 @@ import Darwin
 /// warm-up keeps adaptive methods from taking large steps while their second-moment estimates
 /// are still noisy; reduce-on-plateau anneals only when validation loss says progress stopped.
 public enum LearningRateSchedule: Sendable, Equatable, Codable {
+    /// η at every step.
     case constant
     /// Multiply by γ every k steps.
     case step(every: Int, gamma: Float)
@@ -198,12 +199,20 @@ extension LearningRateSchedule: CustomStringConvertible {
 /// without improvement η becomes max(η·factor, min), the count restarts, and the next
 /// `cooldown` epochs are not counted.
 public struct ReduceOnPlateau: Sendable, Equatable, Codable {
+    /// The factor η is multiplied by at a reduction, in (0, 1).
     public var factor: Float = 0.1
+    /// Epochs without improvement tolerated before a reduction.
     public var patience: Int = 10
+    /// The relative improvement that counts: L < best · (1 − threshold).
     public var threshold: Float = 1e-4
+    /// Epochs after a reduction that are not counted.
     public var cooldown: Int = 0
+    /// The floor η is never reduced below.
     public var minimumLearningRate: Float = 0
 
+    /// Settings with PyTorch's defaults unless given.
+    ///
+    /// - Precondition: `factor` in (0, 1); the others non-negative.
     public init(factor: Float = 0.1, patience: Int = 10, threshold: Float = 1e-4, cooldown: Int = 0,
                 minimumLearningRate: Float = 0) {
         precondition(factor > 0 && factor < 1, "ReduceOnPlateau: factor must be in (0, 1), got \(factor)")
@@ -217,12 +226,13 @@ public struct ReduceOnPlateau: Sendable, Equatable, Codable {
     }
 }
 
-/// A schedule with its base rate and, for reduce-on-plateau, its state; ``Codable`` so a
+/// A schedule with its base rate and, for reduce-on-plateau, its state; `Codable` so a
 /// checkpoint resumes it exactly.
 ///
 /// Use: before each step, ``apply(to:)``; after each validation pass,
 /// ``recordValidationLoss(_:)``.
 public struct LearningRateScheduler: Sendable, Equatable, Codable {
+    /// The schedule the rate follows.
     public let schedule: LearningRateSchedule
     /// η, the rate the schedule starts from.
     public let baseLearningRate: Float
@@ -237,6 +247,9 @@ public struct LearningRateScheduler: Sendable, Equatable, Codable {
     /// How many times the rate was reduced (plateau schedules).
     public private(set) var reductions: Int = 0
 
+    /// A scheduler for `schedule` starting from `baseLearningRate`.
+    ///
+    /// - Precondition: `baseLearningRate` is non-negative and finite.
     public init(_ schedule: LearningRateSchedule, baseLearningRate: Float) {
         precondition(baseLearningRate >= 0 && baseLearningRate.isFinite,
                      "LearningRateScheduler: base rate must be non-negative and finite, got \(baseLearningRate)")
@@ -286,12 +299,18 @@ public struct LearningRateScheduler: Sendable, Equatable, Codable {
 
 /// A schedule spec string that could not be used.
 public enum LearningRateScheduleError: Error, Equatable, CustomStringConvertible {
+    /// A schedule name that does not exist; `valid` lists those that do.
     case unknownSchedule(String, valid: [String])
+    /// A key the schedule does not take; `valid` lists those it does.
     case unknownKey(String, schedule: String, valid: [String])
+    /// A key the schedule needs was not given.
     case missingKey(String, schedule: String)
+    /// A value that does not parse or is out of range.
     case invalidValue(String, value: String, reason: String)
+    /// A specification that is not `NAME[:key=value,…]`.
     case malformed(String, reason: String)
 
+    /// A one-line message naming the schedule, the key or the value, and what is accepted.
     public var description: String {
         switch self {
         case let .unknownSchedule(name, valid):

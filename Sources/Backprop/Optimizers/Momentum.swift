@@ -21,17 +21,26 @@ public struct Momentum: OptimizerRule {
     /// γ, the fraction of the previous velocity kept.
     public var momentum: Float
 
+    /// Momentum with the given γ (η is the optimizer's).
+    ///
+    /// - Parameter momentum: γ, in [0, 1); 0 is plain SGD.
     public init(momentum: Float = 0.9) {
         precondition(momentum >= 0 && momentum < 1, "Momentum: γ must be in [0, 1), got \(momentum)")
         self.momentum = momentum
     }
 
+    /// `"momentum"`, the name ``OptimizerName`` and saved optimizer state know this rule by.
     public var name: String { OptimizerName.momentum.rawValue }
+    /// η = 0.01.
     public var defaultLearningRate: Float { 0.01 }
+    /// The per-element state: `v`, the velocity.
     public var stateNames: [String] { ["v"] }
+    /// The hyper-parameters by key: `momentum` (γ).
     public var hyperParameters: [String: Float] { ["momentum": momentum] }
+    /// True: every element is updated independently, so ``Optimizer`` may split a large parameter into ranges updated in parallel.
     public var isElementwise: Bool { true }
 
+    /// One step on one parameter, v ← γv + ηg, θ ← θ − v, on the kernels of ``KernelTable/current``'s level.
     public func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
                        state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate eta: Float) {
         update(parameter: parameter, gradient: gradient, state: state, step: step, learningRate: eta, kernels: .current)

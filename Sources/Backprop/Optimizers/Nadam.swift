@@ -18,10 +18,16 @@ import CBackpropSupport
 /// The element-wise loop is C, one copy per instruction-set level chosen at run time
 /// (Sources/CBackpropSupport/kernels/optimizer_updates.h); this type computes its constants.
 public struct Nadam: OptimizerRule {
+    /// β₁, the decay of the first-moment average.
     public var beta1: Float
+    /// β₂, the decay of the second-moment average.
     public var beta2: Float
+    /// ε, added to √v̂.
     public var epsilon: Float
 
+    /// Nadam with the given hyper-parameters (η is the optimizer's).
+    ///
+    /// - Precondition: β₁ and β₂ in [0, 1), ε ≥ 0.
     public init(beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8) {
         validateAdamFamily("Nadam", beta1: beta1, beta2: beta2, epsilon: epsilon)
         self.beta1 = beta1
@@ -29,12 +35,18 @@ public struct Nadam: OptimizerRule {
         self.epsilon = epsilon
     }
 
+    /// `"nadam"`, the name ``OptimizerName`` and saved optimizer state know this rule by.
     public var name: String { OptimizerName.nadam.rawValue }
+    /// η = 0.002 (Dozat; Keras).
     public var defaultLearningRate: Float { 0.002 }
+    /// The per-element state: `m` and `v`, the first and second moment averages.
     public var stateNames: [String] { ["m", "v"] }
+    /// The hyper-parameters by key: `beta1`, `beta2` and `epsilon`.
     public var hyperParameters: [String: Float] { ["beta1": beta1, "beta2": beta2, "epsilon": epsilon] }
+    /// True: every element is updated independently, so ``Optimizer`` may split a large parameter into ranges updated in parallel.
     public var isElementwise: Bool { true }
 
+    /// One step on one parameter, Adam's step with Nesterov's look-ahead momentum, on the kernels of ``KernelTable/current``'s level.
     public func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
                        state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate eta: Float) {
         update(parameter: parameter, gradient: gradient, state: state, step: step, learningRate: eta, kernels: .current)

@@ -106,6 +106,10 @@ public final class Optimizer {
     /// group 1 without decay — the usual convention, since decaying a bias only adds bias.
     ///
     /// - Parameters:
+    ///   - parameters: the parameters with their unique names, typically a model's
+    ///     ``Module/namedParameters()``.
+    ///   - rule: the algorithm.
+    ///   - learningRate: η; nil takes the rule's default.
     ///   - weightDecay: the decay for decaying parameters; nil takes the rule's default
     ///     (decoupled 0.01 for AdamW, none otherwise).
     public convenience init(_ parameters: [(name: String, parameter: Variable)], rule: any OptimizerRule,

@@ -20,6 +20,7 @@ public enum OptimizerError: Error, Equatable, CustomStringConvertible {
     /// A saved state's entry lacks a buffer, or one has the wrong length.
     case invalidStateBuffer(parameter: String, buffer: String, reason: String)
 
+    /// A one-line message naming the optimizer, parameter or key, and the problem.
     public var description: String {
         switch self {
         case let .unknownOptimizer(name, valid):

@@ -19,6 +19,9 @@
 /// is decoupled (θ ← θ − ηλθ, default 0.01). It applies to parameters that
 /// ``Variable/decays`` only.
 public enum OptimizerName: String, CaseIterable, Sendable, Codable {
+    /// One case per ``OptimizerRule``: ``SGD``, ``Momentum``, ``Nesterov``, ``Adagrad``,
+    /// ``Adadelta``, ``RMSprop``, ``Adam``, ``AdaMax``, ``Nadam``, ``AMSGrad`` and ``AdamW``; the
+    /// raw value is the name on the command line.
     case sgd, momentum, nesterov, adagrad, adadelta, rmsprop, adam, adamax, nadam, amsgrad, adamw
 
     /// The key of the weight-decay hyper-parameter, valid for every optimizer.

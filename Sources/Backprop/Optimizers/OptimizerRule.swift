@@ -68,13 +68,18 @@ public protocol OptimizerRule: Sendable, CustomStringConvertible {
 }
 
 extension OptimizerRule {
+    /// Calls the plain ``update(parameter:gradient:state:step:learningRate:)``, ignoring
+    /// `kernels`: the default for rules written in Swift.
     public func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
                        state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate: Float, kernels: KernelTable) {
         update(parameter: parameter, gradient: gradient, state: state, step: step, learningRate: learningRate)
     }
 
+    /// ``WeightDecay/none``: only ``AdamW`` decays by default.
     public var defaultWeightDecay: WeightDecay { .none }
+    /// False: a rule is assumed to couple elements unless it says otherwise.
     public var isElementwise: Bool { false }
+    /// The name and the hyper-parameters, sorted by key, e.g. `adam(beta1=0.9, beta2=0.999, epsilon=1e-08)`.
     public var description: String {
         let shown = hyperParameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
         return "\(name)(\(shown.joined(separator: ", ")))"

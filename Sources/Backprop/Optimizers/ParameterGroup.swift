@@ -9,6 +9,12 @@ public struct ParameterGroup {
     /// The group's weight decay; nil takes the rule's ``OptimizerRule/defaultWeightDecay``.
     public var weightDecay: WeightDecay?
 
+    /// A group of named parameters.
+    ///
+    /// - Parameters:
+    ///   - parameters: the parameters with their unique names.
+    ///   - learningRateScale: multiplies the optimizer's η for this group.
+    ///   - weightDecay: the group's decay; nil takes the rule's default.
     public init(_ parameters: [(name: String, parameter: Variable)], learningRateScale: Float = 1,
                 weightDecay: WeightDecay? = nil) {
         self.parameters = parameters

@@ -20,6 +20,11 @@ public struct RMSprop: OptimizerRule {
     /// ε, the smoothing term.
     public var epsilon: Float
 
+    /// RMSprop with the given hyper-parameters (η is the optimizer's).
+    ///
+    /// - Parameters:
+    ///   - rho: ρ, the decay of the running average of g², in [0, 1).
+    ///   - epsilon: added inside the root; non-negative.
     public init(rho: Float = 0.9, epsilon: Float = 1e-8) {
         precondition(rho >= 0 && rho < 1, "RMSprop: ρ must be in [0, 1), got \(rho)")
         precondition(epsilon >= 0, "RMSprop: ε must be non-negative, got \(epsilon)")
@@ -27,12 +32,18 @@ public struct RMSprop: OptimizerRule {
         self.epsilon = epsilon
     }
 
+    /// `"rmsprop"`, the name ``OptimizerName`` and saved optimizer state know this rule by.
     public var name: String { OptimizerName.rmsprop.rawValue }
+    /// η = 0.001 (Hinton, via Ruder).
     public var defaultLearningRate: Float { 0.001 }
+    /// The per-element state: `Eg2`, the running average of g².
     public var stateNames: [String] { ["Eg2"] }
+    /// The hyper-parameters by key: `rho` (ρ) and `epsilon` (ε).
     public var hyperParameters: [String: Float] { ["rho": rho, "epsilon": epsilon] }
+    /// True: every element is updated independently, so ``Optimizer`` may split a large parameter into ranges updated in parallel.
     public var isElementwise: Bool { true }
 
+    /// One step on one parameter, E[g²] ← ρE[g²] + (1 − ρ)g², θ ← θ − η g / √(E[g²] + ε), on the kernels of ``KernelTable/current``'s level.
     public func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
                        state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate eta: Float) {
         update(parameter: parameter, gradient: gradient, state: state, step: step, learningRate: eta, kernels: .current)

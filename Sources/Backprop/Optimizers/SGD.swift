@@ -12,14 +12,21 @@ import CBackpropSupport
 /// The element-wise loop is C, one copy per instruction-set level chosen at run time
 /// (Sources/CBackpropSupport/kernels/optimizer_updates.h); this type computes its constants.
 public struct SGD: OptimizerRule {
+    /// Plain gradient descent: it has no hyper-parameters besides the optimizer's η.
     public init() {}
 
+    /// `"sgd"`, the name ``OptimizerName`` and saved optimizer state know this rule by.
     public var name: String { OptimizerName.sgd.rawValue }
+    /// η = 0.01, the customary starting point (there is no paper default).
     public var defaultLearningRate: Float { 0.01 }
+    /// None: plain gradient descent keeps no state.
     public var stateNames: [String] { [] }
+    /// None: SGD has no hyper-parameters besides η.
     public var hyperParameters: [String: Float] { [:] }
+    /// True: every element is updated independently, so ``Optimizer`` may split a large parameter into ranges updated in parallel.
     public var isElementwise: Bool { true }
 
+    /// One step on one parameter, θ ← θ − η g, on the kernels of ``KernelTable/current``'s level.
     public func update(parameter: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
                        state: [UnsafeMutableBufferPointer<Float>], step: Int, learningRate eta: Float) {
         update(parameter: parameter, gradient: gradient, state: state, step: step, learningRate: eta, kernels: .current)

@@ -10,8 +10,11 @@
 ///   (so a paper λ corresponds to λ·α/η here), which keeps decay proportional to the step size
 ///   under every schedule.
 public enum WeightDecay: Sendable, Equatable, Codable {
+    /// No decay.
     case none
+    /// L2 regularization: λθ is added to the gradient before the rule sees it.
     case coupled(Float)
+    /// Decoupled decay: θ ← θ − ηλθ beside the rule's update (AdamW's).
     case decoupled(Float)
 
     /// λ, or 0 for ``none``.

@@ -2,6 +2,7 @@ import Foundation
 
 /// How data values map to positions along an axis.
 public enum AxisScale: Sendable, Equatable {
+    /// Equal data differences are equal pixel distances.
     case linear
     /// Base-10 logarithmic; values ≤ 0 are not drawn.
     case log
@@ -181,11 +182,23 @@ public enum AxisTicks {
 public struct PlotTransform: Sendable, Equatable {
     /// The plot area in figure pixels.
     public var area: PixelRect
+    /// The data range shown on the horizontal axis.
     public var xRange: ClosedRange<Double>
+    /// The data range shown on the vertical axis.
     public var yRange: ClosedRange<Double>
+    /// How x values map to pixels (linear or logarithmic).
     public var xScale: AxisScale
+    /// How y values map to pixels (linear or logarithmic).
     public var yScale: AxisScale
 
+    /// A transform from data ranges to a plot area.
+    ///
+    /// - Parameters:
+    ///   - area: the plot area in figure pixels.
+    ///   - xRange: the data range mapped onto the area's width.
+    ///   - yRange: the data range mapped onto the area's height.
+    ///   - xScale: linear or logarithmic (a logarithmic range must be positive).
+    ///   - yScale: linear or logarithmic (a logarithmic range must be positive).
     public init(area: PixelRect, xRange: ClosedRange<Double>, yRange: ClosedRange<Double>,
                 xScale: AxisScale = .linear, yScale: AxisScale = .linear) {
         self.area = area

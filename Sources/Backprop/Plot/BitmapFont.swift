@@ -5,7 +5,9 @@
 /// Glyphs sit in a cell of `advance` × `lineHeight` pixels (at scale 1): one blank column after
 /// the glyph, and two blank rows below it so lines of text do not touch.
 public enum BitmapFont {
+    /// Glyph width in pixels, at scale 1.
     public static let glyphWidth = 5
+    /// Glyph height in pixels, at scale 1.
     public static let glyphHeight = 7
     /// Horizontal distance from one character to the next, at scale 1.
     public static let advance = 6

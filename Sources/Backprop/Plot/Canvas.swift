@@ -2,27 +2,44 @@ import Foundation
 
 /// A point in pixel coordinates: x to the right, y down; pixel (i, j) covers [i, i+1) × [j, j+1).
 public struct PixelPoint: Sendable, Equatable {
+    /// The horizontal coordinate, growing to the right.
     public var x: Double
+    /// The vertical coordinate, growing downwards.
     public var y: Double
+    /// A point at (x, y).
     public init(x: Double, y: Double) { self.x = x; self.y = y }
 }
 
 /// A rectangle in pixel coordinates.
 public struct PixelRect: Sendable, Equatable {
+    /// The left edge.
     public var x: Double
+    /// The top edge.
     public var y: Double
+    /// The width (a rectangle of width 0 contains only its edge).
     public var width: Double
+    /// The height.
     public var height: Double
+    /// A rectangle from its top-left corner and size.
     public init(x: Double, y: Double, width: Double, height: Double) {
         self.x = x; self.y = y; self.width = width; self.height = height
     }
+    /// The left edge, ``x``.
     public var minX: Double { x }
+    /// The top edge, ``y``.
     public var minY: Double { y }
+    /// The right edge, x + width.
     public var maxX: Double { x + width }
+    /// The bottom edge, y + height.
     public var maxY: Double { y + height }
+    /// The horizontal centre.
     public var midX: Double { x + width / 2 }
+    /// The vertical centre.
     public var midY: Double { y + height / 2 }
+    /// Whether `p` lies inside or on the edge.
     public func contains(_ p: PixelPoint) -> Bool { p.x >= minX && p.x <= maxX && p.y >= minY && p.y <= maxY }
+    /// The rectangle shrunk by `dx` on the left and right and `dy` at the top and bottom (grown for
+    /// negative insets); the size never goes below 0.
     public func insetBy(dx: Double, dy: Double) -> PixelRect {
         PixelRect(x: x + dx, y: y + dy, width: max(0, width - 2 * dx), height: max(0, height - 2 * dy))
     }
@@ -37,7 +54,9 @@ public struct PixelRect: Sendable, Equatable {
 /// polylines, discs, bitmap text and scaled images, composited with alpha blending inside a clip
 /// rectangle. Pixels are stored premultiplied, as floats.
 public struct Canvas: Sendable {
+    /// Width in pixels.
     public let width: Int
+    /// Height in pixels.
     public let height: Int
     var data: [Float]
     /// Drawing outside this rectangle is discarded.
@@ -45,6 +64,9 @@ public struct Canvas: Sendable {
     /// What ``drawText(_:at:scale:color:rotated:bold:)`` draws with.
     public var typeface: Typeface = .standard
 
+    /// A canvas filled with `background`.
+    ///
+    /// - Precondition: positive sizes.
     public init(width: Int, height: Int, background: Color = .white) {
         precondition(width > 0 && height > 0, "Canvas: size \(width)×\(height)")
         self.width = width

@@ -4,6 +4,7 @@ import Foundation
 public enum LegendPosition: Sendable, Equatable {
     /// The inside corner that hides the least data.
     case best
+    /// A fixed inside corner of the plot area.
     case topLeft, topRight, bottomLeft, bottomRight
     /// No legend.
     case none
@@ -11,10 +12,15 @@ public enum LegendPosition: Sendable, Equatable {
 
 /// Colours, sizes and fonts shared by a figure's panels.
 public struct Theme: Sendable {
+    /// The colour the figure is filled with.
     public var background: Color = .white
+    /// The colour of titles, labels and tick labels.
     public var text: Color = Color(grey: 0.1)
+    /// The colour of axes and ticks.
     public var axis: Color = Color(grey: 0.25)
+    /// The colour of the grid lines.
     public var gridLines: Color = Color(grey: 0.9)
+    /// The colours given to successive series that name none (tab10 by default).
     public var palette: [Color] = Color.categorical
     /// The font of every text (see ``Typeface``: DejaVu Sans through FreeType, or the 5×7 bitmap
     /// font when none can be opened).
@@ -27,6 +33,7 @@ public struct Theme: Sendable {
     /// Blank pixels around each panel.
     public var padding: Double = 10
 
+    /// The standard theme (``standard``).
     public init() {}
 
     /// White background, grey grid, dark axes, tab10 palette, text at twice the font's size.
@@ -44,15 +51,23 @@ public struct Theme: Sendable {
 
 /// One chart inside a figure: title, axis labels, scales, ranges, legend and the layers drawn.
 public struct Panel: Sendable {
+    /// The panel's title, drawn bold above it.
     public var title: String?
+    /// The label under the horizontal axis.
     public var xLabel: String?
+    /// The label beside the vertical axis.
     public var yLabel: String?
+    /// How x values map to pixels.
     public var xScale: AxisScale
+    /// How y values map to pixels.
     public var yScale: AxisScale
     /// Fixed axis ranges; nil fits the data (with a small margin for lines and points).
     public var xRange: ClosedRange<Double>?
+    /// A fixed y range; nil fits the data.
     public var yRange: ClosedRange<Double>?
+    /// Where the legend goes (only series with a label are listed).
     public var legend: LegendPosition = .best
+    /// Whether grid lines are drawn at the major ticks.
     public var showsGrid: Bool = true
     /// Nil: axes are shown unless every layer is an image.
     public var showsAxes: Bool?
@@ -60,9 +75,22 @@ public struct Panel: Sendable {
     public var equalAspect: Bool?
     /// A colour bar for the first heatmap or contour layer. Nil: shown when there is one.
     public var colorBar: Bool?
+    /// The colour bar's label.
     public var colorBarLabel: String?
+    /// The layers, in drawing order.
     public private(set) var layers: [Layer] = []
 
+    /// An empty panel; add layers with ``add(_:)``.
+    ///
+    /// - Parameters:
+    ///   - title: drawn above the panel.
+    ///   - xLabel: the label under the horizontal axis.
+    ///   - yLabel: the label beside the vertical axis.
+    ///   - xScale: a linear or logarithmic horizontal axis.
+    ///   - yScale: a linear or logarithmic vertical axis.
+    ///   - xRange: a fixed horizontal range; nil fits the data.
+    ///   - yRange: a fixed vertical range; nil fits the data.
+    ///   - legend: where the legend goes.
     public init(title: String? = nil, xLabel: String? = nil, yLabel: String? = nil,
                 xScale: AxisScale = .linear, yScale: AxisScale = .linear,
                 xRange: ClosedRange<Double>? = nil, yRange: ClosedRange<Double>? = nil,
@@ -94,14 +122,24 @@ public struct Panel: Sendable {
 /// try figure.write(png: "out/loss.png")
 /// ```
 public struct Figure: Sendable {
+    /// Width in pixels.
     public var width: Int
+    /// Height in pixels.
     public var height: Int
+    /// Rows of the panel grid.
     public var rows: Int
+    /// Columns of the panel grid.
     public var columns: Int
+    /// The figure's title, drawn above every panel.
     public var title: String?
+    /// Colours, font sizes and padding.
     public var theme: Theme
+    /// The panels, row by row.
     public private(set) var panels: [Panel] = []
 
+    /// A figure of one panel cell (more panels add rows).
+    ///
+    /// - Precondition: at least 16 × 16 pixels.
     public init(width: Int = 800, height: Int = 500, title: String? = nil, theme: Theme = .standard) {
         self.init(width: width, height: height, grid: (rows: 1, columns: 1), title: title, theme: theme)
     }
@@ -119,6 +157,7 @@ public struct Figure: Sendable {
         self.theme = theme
     }
 
+    /// Adds a panel in the next grid cell (a new row once the grid is full).
     public mutating func add(_ panel: Panel) {
         panels.append(panel)
     }

@@ -2,11 +2,16 @@ import Foundation
 
 /// A colour with straight (not premultiplied) alpha, each channel in 0...1, in sRGB.
 public struct Color: Sendable, Equatable, Hashable {
+    /// The red channel, 0...1.
     public var red: Double
+    /// The green channel, 0...1.
     public var green: Double
+    /// The blue channel, 0...1.
     public var blue: Double
+    /// Opacity, 0 (transparent) ... 1 (opaque).
     public var alpha: Double
 
+    /// A colour from its channels, each in 0...1.
     public init(red: Double, green: Double, blue: Double, alpha: Double = 1) {
         self.red = red
         self.green = green
@@ -48,16 +53,27 @@ public struct Color: Sendable, Equatable, Hashable {
         return (byte(red), byte(green), byte(blue), byte(alpha))
     }
 
+    /// Opaque white.
     public static let white = Color(grey: 1)
+    /// Opaque black.
     public static let black = Color(grey: 0)
+    /// Fully transparent.
     public static let clear = Color(grey: 0, alpha: 0)
+    /// Mid grey (0.5).
     public static let grey = Color(grey: 0.5)
+    /// Light grey (0.88), for grid lines and backgrounds.
     public static let lightGrey = Color(grey: 0.88)
+    /// Dark grey (0.2), for text.
     public static let darkGrey = Color(grey: 0.2)
+    /// tab10's red, #D62728.
     public static let red = Color(hex: 0xD62728)
+    /// tab10's blue, #1F77B4.
     public static let blue = Color(hex: 0x1F77B4)
+    /// tab10's green, #2CA02C.
     public static let green = Color(hex: 0x2CA02C)
+    /// tab10's orange, #FF7F0E.
     public static let orange = Color(hex: 0xFF7F0E)
+    /// tab10's purple, #9467BD.
     public static let purple = Color(hex: 0x9467BD)
 
     /// Ten colours that stay distinguishable side by side (the tab10 palette of matplotlib).
@@ -80,6 +96,11 @@ public struct ColorMap: Sendable, Equatable {
     /// Whether values are signed around a centre: automatic ranges are made symmetric about zero.
     public var isDiverging: Bool
 
+    /// A map through the given stops.
+    ///
+    /// - Parameters:
+    ///   - stops: at least two colours, evenly spaced from 0 to 1.
+    ///   - isDiverging: the values are signed around zero.
     public init(stops: [Color], isDiverging: Bool = false) {
         precondition(stops.count >= 2, "ColorMap needs at least two stops")
         self.stops = stops

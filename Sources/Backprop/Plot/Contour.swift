@@ -4,12 +4,20 @@ import Foundation
 /// node (c, r) is at x = x.lowerBound + c·Δx, y = y.lowerBound + r·Δy, and its value is
 /// `values[r * columns + c]` (row 0 at the bottom, as on a plot). NaN marks a missing value.
 public struct Grid2D: Sendable, Equatable {
+    /// The x range the columns span.
     public var x: ClosedRange<Double>
+    /// The y range the rows span.
     public var y: ClosedRange<Double>
+    /// Nodes per row (at least 2).
     public var columns: Int
+    /// Nodes per column (at least 2).
     public var rows: Int
+    /// The values, row by row from the bottom: `values[r * columns + c]`.
     public var values: [Double]
 
+    /// A grid from its values.
+    ///
+    /// - Precondition: at least 2 × 2 nodes and `columns · rows` values.
     public init(x: ClosedRange<Double>, y: ClosedRange<Double>, columns: Int, rows: Int, values: [Double]) {
         precondition(columns >= 2 && rows >= 2, "Grid2D: needs at least 2×2 nodes, got \(columns)×\(rows)")
         precondition(values.count == columns * rows, "Grid2D: \(values.count) values for \(columns)×\(rows) nodes")
@@ -35,8 +43,11 @@ public struct Grid2D: Sendable, Equatable {
         self.init(x: x, y: y, columns: columns, rows: rows, values: values)
     }
 
+    /// The x coordinate of (possibly fractional) column `c`.
     public func xAt(column c: Double) -> Double { x.lowerBound + (x.upperBound - x.lowerBound) * c / Double(columns - 1) }
+    /// The y coordinate of (possibly fractional) row `r`.
     public func yAt(row r: Double) -> Double { y.lowerBound + (y.upperBound - y.lowerBound) * r / Double(rows - 1) }
+    /// The value at node (c, r).
     public subscript(column c: Int, row r: Int) -> Double { values[r * columns + c] }
 
     /// The finite values' minimum and maximum, nil when there are none.

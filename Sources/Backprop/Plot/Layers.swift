@@ -2,19 +2,34 @@ import Foundation
 
 /// A number that can be plotted: `Double`, `Float` or `Int`.
 public protocol PlotValue: Sendable {
+    /// The value as a `Double`, the type axes and layers compute in.
     var plotValue: Double { get }
 }
-extension Double: PlotValue { public var plotValue: Double { self } }
-extension Float: PlotValue { public var plotValue: Double { Double(self) } }
-extension Int: PlotValue { public var plotValue: Double { Double(self) } }
+/// `Double` plots as itself.
+extension Double: PlotValue {
+    /// The value itself.
+    public var plotValue: Double { self }
+}
+/// `Float` plots as its exact `Double` value.
+extension Float: PlotValue {
+    /// The value, exactly (every `Float` is a `Double`).
+    public var plotValue: Double { Double(self) }
+}
+/// `Int` plots as its nearest `Double`.
+extension Int: PlotValue {
+    /// The value, rounded to the nearest `Double` beyond ±2⁵³.
+    public var plotValue: Double { Double(self) }
+}
 
 /// Marker shapes for scatter plots, paths and legend swatches.
 public enum MarkerShape: Sendable, Equatable {
+    /// Filled shapes (`circle`, `square`, `triangle`, `diamond`) and strokes (`cross` ×, `plus` +).
     case circle, square, triangle, diamond, cross, plus
 }
 
 /// How a line is drawn.
 public enum LineStyle: Sendable, Equatable {
+    /// A continuous line, dashes, or dots.
     case solid, dashed, dotted
 
     /// On/off lengths in pixels for a line of `width`, nil when solid.

@@ -24,6 +24,12 @@ public final class Backend: Sendable {
     /// pixels are 19% nonzero.
     public let sparseInputDensity: Double
 
+    /// A backend on `threads`.
+    ///
+    /// - Parameters:
+    ///   - threads: the pool that runs the parallel kernels.
+    ///   - buffers: the pool that recycles tensor storage.
+    ///   - sparseInputDensity: see ``sparseInputDensity``; in [0, 1].
     public init(threads: ThreadPool, buffers: BufferPool = BufferPool(), sparseInputDensity: Double = Backend.defaultSparseInputDensity) {
         precondition(sparseInputDensity >= 0 && sparseInputDensity <= 1, "Backend: sparseInputDensity must be in [0, 1]")
         self.threads = threads

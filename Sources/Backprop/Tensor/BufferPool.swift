@@ -31,6 +31,8 @@ public final class BufferPool: Sendable {
     /// Upper bound on the bytes kept for reuse.
     public let maximumCachedBytes: Int
 
+    /// A pool that keeps at most `maximumCachedBytes` of released buffers for reuse (1 GiB by
+    /// default); 0 keeps none.
     public init(maximumCachedBytes: Int = 1 << 30) {
         self.maximumCachedBytes = maximumCachedBytes
     }

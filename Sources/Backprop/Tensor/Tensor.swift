@@ -184,6 +184,7 @@ extension Tensor: Equatable {
 }
 
 extension Tensor: CustomStringConvertible {
+    /// The shape and the first 16 elements, e.g. `Tensor(shape: [2, 2], [1.0, 2.0, 3.0, 4.0])`.
     public var description: String {
         let shown = scalars.prefix(16).map { "\($0)" }.joined(separator: ", ")
         return "Tensor(shape: \(shape), [\(shown)\(count > 16 ? ", …" : "")])"

@@ -66,20 +66,46 @@ extension Tensor {
         return out
     }
 
+    /// The elementwise sum, broadcasting as training needs it: equal shapes, a one-element
+    /// operand on either side, a row vector ([n] or [1, n]) added to every row of an [m, n]
+    /// matrix, or a column vector ([m, 1]) to every column.
+    ///
+    /// ```swift
+    /// let batch = Tensor([[1, 2, 3], [4, 5, 6]])
+    /// let bias = Tensor([10, 20, 30])
+    /// let shifted = batch + bias   // [[11, 22, 33], [14, 25, 36]]
+    /// ```
+    ///
+    /// - Precondition: the shapes broadcast in one of those ways; anything else (e.g. [2, 3] and
+    ///   [3, 2]) is a programming error that stops with both shapes in the message.
     public static func + (a: Tensor, b: Tensor) -> Tensor { broadcasting(a, b, "+", { $0 + $1 }, { $0 + $1 }) }
+    /// The elementwise difference `a − b`, broadcasting as `+` does.
     public static func - (a: Tensor, b: Tensor) -> Tensor { broadcasting(a, b, "-", { $0 - $1 }, { $0 - $1 }) }
+    /// The elementwise (Hadamard) product, broadcasting as `+` does.
     public static func * (a: Tensor, b: Tensor) -> Tensor { broadcasting(a, b, "*", { $0 * $1 }, { $0 * $1 }) }
+    /// The elementwise quotient `a / b`, broadcasting as `+` does; IEEE
+    /// rules apply (x / 0 is ±∞, 0 / 0 is NaN).
     public static func / (a: Tensor, b: Tensor) -> Tensor { broadcasting(a, b, "/", { $0 / $1 }, { $0 / $1 }) }
 
+    /// Adds `s` to every element.
     public static func + (a: Tensor, s: Float) -> Tensor { a.mapped({ $0 + s }, { $0 + s }) }
+    /// Subtracts `s` from every element.
     public static func - (a: Tensor, s: Float) -> Tensor { a.mapped({ $0 - s }, { $0 - s }) }
+    /// Multiplies every element by `s`.
     public static func * (a: Tensor, s: Float) -> Tensor { a.mapped({ $0 * s }, { $0 * s }) }
+    /// Divides every element by `s` (IEEE rules: dividing by 0 gives ±∞ or NaN).
     public static func / (a: Tensor, s: Float) -> Tensor { a.mapped({ $0 / s }, { $0 / s }) }
+    /// Adds `s` to every element.
     public static func + (s: Float, a: Tensor) -> Tensor { a + s }
+    /// Multiplies every element by `s`.
     public static func * (s: Float, a: Tensor) -> Tensor { a * s }
+    /// `s − x` for every element x.
     public static func - (s: Float, a: Tensor) -> Tensor { a.mapped({ s - $0 }, { s - $0 }) }
+    /// Negates every element (0 becomes −0).
     public static prefix func - (a: Tensor) -> Tensor { a.mapped({ -$0 }, { -$0 }) }
 
+    /// Adds `b` into `a`; in place (no new buffer) when the shapes are equal and `a`'s storage is
+    /// not shared, otherwise as `a = a + b` with broadcasting.
     public static func += (a: inout Tensor, b: Tensor) {
         if a.shape == b.shape {
             let n = a.count
@@ -88,7 +114,9 @@ extension Tensor {
             a = a + b
         }
     }
+    /// `a = a − b`, broadcasting as `-` does.
     public static func -= (a: inout Tensor, b: Tensor) { a = a - b }
+    /// Multiplies every element of `a` by `s`, in place.
     public static func *= (a: inout Tensor, s: Float) {
         let n = a.count
         let p = a.mutablePointer()

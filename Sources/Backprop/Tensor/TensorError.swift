@@ -8,6 +8,7 @@ public enum TensorError: Error, Equatable, CustomStringConvertible {
     /// Two shapes that had to agree did not.
     case shapeMismatch([Int], [Int], operation: String)
 
+    /// A one-line message naming the shape and what is wrong with it.
     public var description: String {
         switch self {
         case let .countMismatch(expected, actual, shape):

@@ -27,10 +27,12 @@ public final class AdaptiveThreading {
     public let serial: Backend
     /// Steps run on each mode so far.
     public private(set) var pooledSteps = 0
+    /// Steps run on ``serial`` so far.
     public private(set) var serialSteps = 0
 
     /// Steps and seconds of step time each measuring window lasts at least.
     public static let minimumWindowSteps = 8
+    /// The least seconds of step time a measuring window lasts.
     public static let minimumWindowSeconds = 0.02
     /// The winner runs this many times the measuring windows' length before the next measurement.
     public static let exploitFactor = 30.0

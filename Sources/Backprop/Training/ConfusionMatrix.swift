@@ -5,10 +5,12 @@ public struct ConfusionMatrix: Sendable, Equatable, Codable {
     /// `counts[truth][prediction]`.
     public private(set) var counts: [[Int]]
 
+    /// An empty matrix for `classCount` classes (all counts 0).
     public init(classCount: Int) {
         counts = Array(repeating: Array(repeating: 0, count: classCount), count: classCount)
     }
 
+    /// The number of classes: the matrix is `classCount` × `classCount`.
     public var classCount: Int { counts.count }
 
     /// Records one example.

@@ -21,9 +21,11 @@
 public struct EarlyStopping: Sendable {
     /// Whether a smaller (loss) or larger (accuracy) metric is better.
     public enum Mode: String, Sendable, Codable {
+        /// `minimize` for a loss (smaller is better), `maximize` for an accuracy.
         case minimize, maximize
     }
 
+    /// Whether smaller or larger values of the monitored metric are better.
     public let mode: Mode
     /// How much better a value must be to count as an improvement (≥ 0).
     public let minDelta: Float
@@ -42,6 +44,14 @@ public struct EarlyStopping: Sendable {
     /// The parameters at ``bestEpoch`` by name (empty unless `keepsBestWeights`).
     public private(set) var bestWeights: [String: Tensor] = [:]
 
+    /// A tracker for a metric recorded once per evaluation.
+    ///
+    /// - Parameters:
+    ///   - mode: ``Mode/minimize`` for a loss, ``Mode/maximize`` for an accuracy.
+    ///   - minDelta: how much better a value must be to count as an improvement; non-negative.
+    ///   - patience: evaluations without improvement before stopping; nil never stops, only
+    ///     selects the best epoch.
+    ///   - keepsBestWeights: snapshot the parameters at every improvement, so they can be restored.
     public init(mode: Mode = .minimize, minDelta: Float = 0, patience: Int?, keepsBestWeights: Bool = true) {
         precondition(patience.map { $0 >= 0 } ?? true, "EarlyStopping: patience must be non-negative, got \(patience ?? 0)")
         precondition(minDelta >= 0 && minDelta.isFinite, "EarlyStopping: minDelta must be non-negative, got \(minDelta)")
@@ -81,6 +91,8 @@ public struct EarlyStopping: Sendable {
     /// Records one epoch's metric; snapshots `parameters` when it improves.
     ///
     /// - Parameters:
+    ///   - value: the epoch's metric; NaN never counts as an improvement.
+    ///   - epoch: the epoch it was measured after.
     ///   - parameters: what to snapshot (a model's ``Module/namedParameters()``, plus
     ///     ``Module/namedBuffers()`` to include BatchNorm's running statistics).
     /// - Returns: ``shouldStop``: whether training should stop now.
@@ -136,10 +148,14 @@ public struct EarlyStopping: Sendable {
 
 /// Why best weights could not be restored.
 public enum EarlyStoppingError: Error, Equatable, CustomStringConvertible {
+    /// Restoring was asked for before any value was recorded, or without `keepsBestWeights`.
     case noSnapshot
+    /// The model has a parameter that the snapshot does not.
     case missingParameter(String)
+    /// A parameter's shape differs from the snapshot's.
     case shapeMismatch(parameter: String, expected: [Int], found: [Int])
 
+    /// A one-line message naming the missing or misshapen parameter.
     public var description: String {
         switch self {
         case .noSnapshot:

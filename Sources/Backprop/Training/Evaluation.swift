@@ -17,6 +17,8 @@ public struct Evaluation: Sendable, Codable {
     /// The number of examples.
     public var count: Int { examples ?? confusion.total }
 
+    /// An evaluation from its parts (``measure(_:on:normalization:batchSize:)`` computes them from a
+    /// model and a data set).
     public init(loss: Float, confusion: ConfusionMatrix, binary: BinaryMetrics? = nil, regression: RegressionMetrics? = nil,
                 examples: Int? = nil) {
         self.loss = loss
@@ -117,6 +119,7 @@ public struct BinaryMetrics: Sendable, Codable, Equatable {
     /// random negative, ties counting one half (Mann–Whitney U / (P·N)); NaN without both classes.
     public var rocAUC: Float
 
+    /// Metrics from their values.
     public init(precision: Float, recall: Float, f1: Float, rocAUC: Float) {
         self.precision = precision
         self.recall = recall
@@ -165,6 +168,7 @@ public struct RegressionMetrics: Sendable, Codable, Equatable {
     /// R² of each target.
     public var rSquaredPerTarget: [Float]
 
+    /// Metrics from their values.
     public init(meanSquaredError: Float, meanAbsoluteError: Float, rSquared: Float, rSquaredPerTarget: [Float]) {
         self.meanSquaredError = meanSquaredError
         self.meanAbsoluteError = meanAbsoluteError
@@ -177,6 +181,7 @@ public struct RegressionMetrics: Sendable, Codable, Equatable {
         var count = 0
         var squared: [Double], absolute: [Double], sum: [Double], sumSquares: [Double]
 
+        /// An accumulator for `targets` outputs per example, with nothing added yet.
         public init(targets: Int) {
             squared = Array(repeating: 0, count: targets)
             absolute = squared
@@ -184,6 +189,9 @@ public struct RegressionMetrics: Sendable, Codable, Equatable {
             sumSquares = squared
         }
 
+        /// Adds a batch of predictions and their targets, both [rows, targets].
+        ///
+        /// - Precondition: the shapes are equal, and have this accumulator's target count.
         public mutating func add(predictions: Tensor, targets: Tensor) {
             precondition(predictions.shape == targets.shape && targets.rank == 2 && targets.shape[1] == sum.count,
                          "RegressionMetrics: predictions \(predictions.shape), targets \(targets.shape)")
@@ -198,6 +206,7 @@ public struct RegressionMetrics: Sendable, Codable, Equatable {
             count += targets.shape[0]
         }
 
+        /// The metrics of everything added so far (R² is NaN for a target that was constant).
         public var metrics: RegressionMetrics {
             let n = Double(max(count, 1)), elements = n * Double(max(sum.count, 1))
             let perTarget = (0..<sum.count).map { k -> Float in

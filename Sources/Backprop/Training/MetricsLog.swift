@@ -2,21 +2,32 @@ import Foundation
 
 /// One evaluation's numbers, as logged.
 public struct MetricsRecord: Sendable, Codable, Equatable {
+    /// The epoch the record was taken after (1-based; 0 before training).
     public var epoch: Int
+    /// Optimizer steps taken so far.
     public var step: Int
+    /// η at the last step.
     public var learningRate: Float
+    /// The mean loss over the epoch's training batches (as seen in training: dropout and noise on).
     public var trainLoss: Float
+    /// The fraction of the epoch's training examples classified right (0 for regression).
     public var trainAccuracy: Float
+    /// The loss on the validation set, if there is one.
     public var validationLoss: Float?
+    /// The accuracy on the validation set, if there is one.
     public var validationAccuracy: Float?
+    /// The loss on the test set, if there is one (reported only; never used to choose).
     public var testLoss: Float?
+    /// The accuracy on the test set, if there is one.
     public var testAccuracy: Float?
+    /// Seconds of training so far.
     public var seconds: Double
 }
 
 /// Appends every evaluation to `metrics.csv` and `metrics.jsonl` in a run folder, so a run can
 /// be plotted or compared without parsing console output.
 public final class MetricsLog {
+    /// The run folder holding `metrics.csv` and `metrics.jsonl`.
     public let directory: String
     private static let columns = ["epoch", "step", "learning_rate", "train_loss", "train_accuracy", "validation_loss",
                                   "validation_accuracy", "test_loss", "test_accuracy", "seconds"]
@@ -80,6 +91,9 @@ public final class MetricsLog {
         if cut.utf8.count != data.count { try AtomicFile.write(Array(cut.utf8), to: path) }
     }
 
+    /// Appends one record to both files, as a CSV row and a JSON line.
+    ///
+    /// - Throws: ``WriteError`` when a file cannot be written.
     public func append(_ r: MetricsRecord) throws(WriteError) {
         func f(_ v: Float?) -> String { v.map { "\($0)" } ?? "" }
         let row = ["\(r.epoch)", "\(r.step)", f(r.learningRate), f(r.trainLoss), f(r.trainAccuracy), f(r.validationLoss),

@@ -16,6 +16,11 @@ public final class ProgressReporter: @unchecked Sendable {
     public let isQuiet: Bool
     private var lastDraw = Date.distantPast
 
+    /// A reporter for standard output.
+    ///
+    /// - Parameters:
+    ///   - interactive: draw a live bar; nil decides from whether standard output is a terminal.
+    ///   - quiet: print nothing.
     public init(interactive: Bool? = nil, quiet: Bool = false) {
         isInteractive = interactive ?? (isatty(STDOUT_FILENO) == 1)
         isQuiet = quiet

@@ -8,6 +8,7 @@ import Foundation
 /// Callbacks cannot throw, so a write failure is kept in ``error`` (the first one) and logging
 /// stops; the caller reports it after training.
 public final class TensorBoardLogger: TrainingCallback {
+    /// The event file being written.
     public let writer: TensorBoardWriter
     /// The first write failure, if any.
     public private(set) var error: WriteError?
@@ -17,10 +18,12 @@ public final class TensorBoardLogger: TrainingCallback {
         writer = try TensorBoardWriter(directory: directory)
     }
 
+    /// Logs the step's training loss as `train/loss_step`.
     public func trainer(_ trainer: Trainer, didStep step: Int, loss: Float) {
         log { () throws(WriteError) in try writer.addScalars([("train/loss_step", loss)], step: step) }
     }
 
+    /// Logs the record's scalars and every parameter's histogram; never stops training.
     public func trainer(_ trainer: Trainer, didEvaluate record: MetricsRecord) -> Bool {
         log { () throws(WriteError) in try log(record, parameters: trainer.model.namedParameters()) }
         return true

@@ -8,7 +8,9 @@ import Foundation
 /// for a network (as it always has), ``MixtureOfExpertsArchitecture/metadataKey`` for a mixture — so
 /// `eval`, `predict`, `info` and `export` open what the trainer wrote.
 public enum TrainableModel: Sendable, Hashable, Codable {
+    /// A multilayer perceptron, trained as a ``Sequential``.
     case network(MultilayerPerceptronArchitecture)
+    /// A mixture of experts, trained on ``MixtureOfExpertsObjective``.
     case mixtureOfExperts(MixtureOfExpertsArchitecture)
 
     /// The module, with initial weights drawn from `seed`.

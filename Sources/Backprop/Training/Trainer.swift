@@ -2,14 +2,19 @@ import Foundation
 
 /// Why training stopped with an error.
 public enum TrainingError: Error, CustomStringConvertible {
+    /// The configuration cannot train this model on this data (the message says why).
     case invalidConfiguration(String)
     /// The loss became NaN or infinite; the last good checkpoint (if any) is left intact.
     case nonFiniteLoss(epoch: Int, step: Int, loss: Float, lastCheckpoint: String?)
+    /// A checkpoint could not be read or written.
     case checkpoint(CheckpointError)
+    /// A run file (metrics, model) could not be written.
     case write(WriteError)
     /// A collective operation of data-parallel training failed (a rank died, the network failed).
     case distributed(CollectiveError)
 
+    /// A one-line message: what went wrong and, for a non-finite loss, the epoch, the step and
+    /// what to try.
     public var description: String {
         switch self {
         case let .invalidConfiguration(reason): return "invalid training configuration: \(reason)"
@@ -29,6 +34,7 @@ public struct TrainingSummary: Sendable {
     public var history: [MetricsRecord]
     /// The epoch whose weights were kept (best validation accuracy), if there was validation.
     public var bestEpoch: Int?
+    /// The validation accuracy of the kept epoch, if there was validation.
     public var bestValidationAccuracy: Float?
     /// The kept model's validation loss (regression selects on it).
     public var bestValidationLoss: Float? = nil
@@ -36,7 +42,9 @@ public struct TrainingSummary: Sendable {
     public var test: Evaluation?
     /// Wall-clock seconds spent in training steps and evaluations (this session).
     public var seconds: Double
+    /// Optimizer steps taken over the whole run (resumed ones included).
     public var steps: Int
+    /// Whether early stopping (or a callback) ended training before the last epoch.
     public var stoppedEarly: Bool
 }
 
@@ -47,7 +55,7 @@ public struct TrainingSummary: Sendable {
 /// written atomically to a run folder;
 /// `resume(from:)` continuing a run bit-identically to one that never stopped.
 ///
-/// Every kind of model trains through this one loop and its one ``step(_:)``: a network, a
+/// Every kind of model trains through this one loop and its one ``step(_:epoch:)``: a network, a
 /// mixture of experts (``TrainableModel``), each member of an ensemble
 /// (``Ensemble/train(on:validation:configuration:)``), a rank or replica of data-parallel
 /// training (``parallel``), and the experiments. The objective (``TrainingObjective``) says what
@@ -60,18 +68,29 @@ public final class Trainer {
     public let modelDescription: TrainableModel?
     /// What each step minimizes.
     public let objective: any TrainingObjective
+    /// The settings this trainer was made with.
     public let configuration: TrainingConfiguration
+    /// The optimizer that updates the model's parameters.
     public let optimizer: Optimizer
+    /// The learning-rate schedule and its state, applied before every step.
     public private(set) var scheduler: LearningRateScheduler
     /// Clipping and gradient noise, in the configuration's order, with the noise's state.
     public private(set) var gradientTransformations: GradientTransformationChain
     /// The chain's gradient noise, if it adds any.
     public var gradientNoise: GradientNoise? { gradientTransformations.noise }
+    /// The loader that cuts every epoch of the training set into mini-batches.
     public let loader: DataLoader
+    /// The validation set model selection and early stopping use, if any.
     public let validation: (any ExampleSource)?
+    /// The test set, evaluated and reported but never used to choose.
     public let test: (any ExampleSource)?
+    /// The input normalization applied to every batch and evaluation (its statistics come from
+    /// the training set).
     public let normalization: Normalization
+    /// The run folder the model, the checkpoint and the metrics are written to, or nil to keep
+    /// everything in memory.
     public let runDirectory: String?
+    /// Prints progress during ``fit()``.
     public let reporter: ProgressReporter
     /// Called at every step and evaluation, in order.
     public var callbacks: [any TrainingCallback] = []
@@ -147,8 +166,20 @@ public final class Trainer {
     /// A trainer for a module as it is (its current weights), e.g. an ensemble's member.
     ///
     /// - Parameters:
+    ///   - module: the model to train, in place.
     ///   - description: what the module is; needed for a run folder (model files describe
     ///     their model) and for ``resume(from:)``.
+    ///   - objective: what each step minimizes; it must accept the module.
+    ///   - configuration: epochs, batch size, optimizer, schedule and the other settings.
+    ///   - train: the training examples.
+    ///   - validation: the examples model selection and early stopping use, or nil.
+    ///   - test: examples evaluated and reported at the end (never used to choose), or nil.
+    ///   - normalization: applied to every batch and evaluation (fit it on `train`).
+    ///   - transform: applied to every training batch after normalization (augmentation).
+    ///   - runDirectory: the run folder for the model, checkpoint and metrics; nil keeps
+    ///     everything in memory.
+    ///   - reporter: prints progress.
+    ///   - parallel: data-parallel training over a collective, or nil for one process.
     ///   - prefetches: prepare batches on a background thread (nil: when that pays, see
     ///     ``prefetchPays(threads:cores:transforms:replicasInThreads:)``).
     /// - Throws: ``TrainingError/invalidConfiguration(_:)`` for a configuration that cannot

@@ -23,14 +23,18 @@ public enum TrainingBenchmark {
         public var key: String
         /// A description for the table.
         public var title: String
+        /// The layer sizes, input to output.
         public var sizes: [Int]
         /// `sigmoid` or `relu` (hidden layers; the output layer is linear, the loss is softmax
         /// cross-entropy).
         public var activation: String
+        /// Whether the network has Batch Normalization in every hidden layer.
         public var batchNorm: Bool
+        /// Examples per mini-batch.
         public var batchSize: Int
         public var optimizer: OptimizerSpecification
 
+        /// A configuration from its parts.
         public init(key: String, title: String, sizes: [Int], activation: String, batchNorm: Bool,
                     batchSize: Int, optimizer: OptimizerSpecification) {
             self.key = key
@@ -63,10 +67,13 @@ public enum TrainingBenchmark {
 
     /// One timed run of whole epochs.
     public struct Run: Sendable, Codable {
+        /// The whole epochs timed.
         public var epochs: Int
         /// Training examples processed per wall-clock second.
         public var samplesPerSecond: Double
+        /// Wall-clock seconds of the timed epochs.
         public var wallSeconds: Double
+        /// Process CPU seconds over the same epochs.
         public var cpuSeconds: Double
         /// Process CPU time / wall time: how many cores the run really had.
         public var cores: Double

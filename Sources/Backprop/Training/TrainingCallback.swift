@@ -10,6 +10,8 @@ public protocol TrainingCallback: AnyObject {
 }
 
 extension TrainingCallback {
+    /// Does nothing.
     public func trainer(_ trainer: Trainer, didStep step: Int, loss: Float) {}
+    /// Does nothing and continues training.
     public func trainer(_ trainer: Trainer, didEvaluate record: MetricsRecord) -> Bool { true }
 }

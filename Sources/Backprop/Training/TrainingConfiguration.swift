@@ -43,6 +43,9 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
     /// The data set's name (as `backprop train --dataset` takes it), so `eval` can find it.
     public var dataset: String? = nil
 
+    /// The defaults: 15 epochs of Adam at its default η (0.001), constant, on mini-batches of 128
+    /// in a fresh order every epoch, seed 1, a twelfth of the training set for validation, and no
+    /// weight decay, clipping, gradient noise, early stopping or augmentation.
     public init() {}
 
     /// The global-norm limit of the chain's ``GradientTransformation/clipByGlobalNorm(_:)``, if

@@ -31,6 +31,7 @@ public protocol TrainingObjective: Sendable {
 }
 
 extension TrainingObjective {
+    /// Accepts every model.
     public func accepts(_ model: any Module) -> Bool { true }
 }
 
@@ -41,6 +42,7 @@ public struct ObjectiveValue {
     /// Rows whose prediction is their label (0 for regression).
     public var correct: Int
 
+    /// A value from a batch's loss and its count of right predictions.
     public init(loss: Variable, correct: Int) {
         self.loss = loss
         self.correct = correct
@@ -66,14 +68,22 @@ public enum LossFunction: String, Sendable, Codable, CaseIterable {
 /// `predict`, `info` and `export` treat its outputs right: the loss, and for regression the
 /// scaling of its targets and their names.
 public struct TrainingTask: Sendable, Equatable, Codable {
+    /// The cost the network is trained on.
     public var loss: LossFunction
     /// Regression: the training set's target statistics; outputs are standardized targets.
     public var targetScaling: TargetScaling?
     /// Regression: the targets' column names, when the data named them.
     public var targetNames: [String]?
 
+    /// The checkpoint metadata key under which the task is stored as JSON.
     public static let metadataKey = "task"
 
+    /// A task from its parts.
+    ///
+    /// - Parameters:
+    ///   - loss: the cost.
+    ///   - targetScaling: regression: the training set's target statistics.
+    ///   - targetNames: regression: the targets' column names.
     public init(loss: LossFunction, targetScaling: TargetScaling? = nil, targetNames: [String]? = nil) {
         self.loss = loss
         self.targetScaling = targetScaling
@@ -83,6 +93,7 @@ public struct TrainingTask: Sendable, Equatable, Codable {
     /// K-class classification with softmax cross-entropy: what a file without a task entry holds.
     public static let classification = TrainingTask(loss: .crossEntropy)
 
+    /// Whether the outputs are real values (``LossFunction/isRegression``).
     public var isRegression: Bool { loss.isRegression }
 
     /// The objective that trains this task.
@@ -124,16 +135,21 @@ func correctPredictions(_ outputs: Tensor, _ labels: [Int32]) -> Int {
 /// Softmax cross-entropy of the model's outputs (logits, [batch, classes]) against class labels,
 /// averaged over the batch: the course's output layer and cost for K classes.
 public struct SoftmaxCrossEntropyObjective: TrainingObjective {
+    /// The objective; it has no settings.
     public init() {}
 
+    /// Softmax cross-entropy of `model(batch.features)` against `batch.labels`, with the rows
+    /// whose largest logit is their label counted right.
     public func loss(of model: any Module, batch: Batch) -> ObjectiveValue {
         let logits = model(Variable(batch.features))
         let loss = softmaxCrossEntropy(logits: logits, labels: batch.labels)
         return ObjectiveValue(loss: loss, correct: correctPredictions(logits.value, batch.labels))
     }
 
+    /// ``TrainingTask/classification``.
     public var task: TrainingTask { .classification }
 
+    /// The mean cross-entropy, the accuracy and the confusion matrix on `source`.
     public func measure(_ model: any Module, on source: any ExampleSource, normalization: Normalization) -> Evaluation {
         Evaluation.measure(model, on: source, normalization: normalization)
     }
@@ -143,8 +159,11 @@ public struct SoftmaxCrossEntropyObjective: TrainingObjective {
 /// cross-entropy −[t log σ(v) + (1 − t) log(1 − σ(v))] averaged over the batch (computed from
 /// the logit, stable for any v). An example is predicted class 1 when v > 0 (σ(v) > ½).
 public struct BinaryCrossEntropyObjective: TrainingObjective {
+    /// The objective; it has no settings.
     public init() {}
 
+    /// Binary cross-entropy of the one output's logit against the 0/1 labels; a row counts right
+    /// when its logit is positive exactly when its label is 1.
     public func loss(of model: any Module, batch: Batch) -> ObjectiveValue {
         let logits = model(Variable(batch.features))
         let targets = Tensor(shape: [batch.labels.count, 1], scalars: batch.labels.map { Float($0) })
@@ -153,10 +172,13 @@ public struct BinaryCrossEntropyObjective: TrainingObjective {
         return ObjectiveValue(loss: loss, correct: correct)
     }
 
+    /// Every model but a ``MixtureOfExperts`` (whose objective is ``MixtureOfExpertsObjective``).
     public func accepts(_ model: any Module) -> Bool { !(model is MixtureOfExperts) }
 
+    /// A task with ``LossFunction/binaryCrossEntropy``.
     public var task: TrainingTask { TrainingTask(loss: .binaryCrossEntropy) }
 
+    /// The loss and accuracy, plus precision, recall, F1 and ROC AUC (``BinaryMetrics``).
     public func measure(_ model: any Module, on source: any ExampleSource, normalization: Normalization) -> Evaluation {
         Evaluation.measureBinary(model, on: source, normalization: normalization)
     }
@@ -166,17 +188,29 @@ public struct BinaryCrossEntropyObjective: TrainingObjective {
 /// targets, its mean over every element of the batch (`.mean`, `--loss mse`) or the course's
 /// sum (`.sum`, `--loss sse`). Scored in the data's own units: MSE, MAE and R².
 public struct SquaredErrorObjective: TrainingObjective {
+    /// ``Reduction/mean`` (`--loss mse`) or the course's ``Reduction/sum`` (`--loss sse`).
     public var reduction: Reduction
     /// Applied to the batch's targets before the loss, and undone on outputs when scoring.
     public var targetScaling: TargetScaling?
+    /// The targets' column names, recorded in the task.
     public var targetNames: [String]?
 
+    /// A squared-error objective.
+    ///
+    /// - Parameters:
+    ///   - reduction: mean or sum over the batch's elements.
+    ///   - targetScaling: standardizes the targets the loss sees; nil uses them as they are.
+    ///   - targetNames: the targets' names, for the task.
     public init(reduction: Reduction = .mean, targetScaling: TargetScaling? = nil, targetNames: [String]? = nil) {
         self.reduction = reduction
         self.targetScaling = targetScaling
         self.targetNames = targetNames
     }
 
+    /// The squared error between `model(batch.features)` and the batch's (standardized) targets;
+    /// `correct` is 0.
+    ///
+    /// - Precondition: the batch has targets (``Trainer`` checks that the source has them).
     public func loss(of model: any Module, batch: Batch) -> ObjectiveValue {
         guard let targets = batch.targets else {
             preconditionFailure("SquaredErrorObjective: a batch without targets (Trainer checks the source has them)")
@@ -186,13 +220,16 @@ public struct SquaredErrorObjective: TrainingObjective {
         return ObjectiveValue(loss: loss, correct: 0)
     }
 
+    /// Every model but a ``MixtureOfExperts``.
     public func accepts(_ model: any Module) -> Bool { !(model is MixtureOfExperts) }
 
+    /// Regression with this objective's reduction, scaling and target names.
     public var task: TrainingTask {
         TrainingTask(loss: reduction == .mean ? .meanSquaredError : .sumSquaredError, targetScaling: targetScaling,
                      targetNames: targetNames)
     }
 
+    /// MSE, MAE and R² in the data's own units (the scaling undone).
     public func measure(_ model: any Module, on source: any ExampleSource, normalization: Normalization) -> Evaluation {
         Evaluation.measureRegression(model, on: source, normalization: normalization, targetScaling: targetScaling)
     }
@@ -203,14 +240,20 @@ public struct SquaredErrorObjective: TrainingObjective {
 /// gate keeps every expert in use) and, with top-k routing, `loadBalancingWeight` × the
 /// load-balancing loss.
 public struct MixtureOfExpertsObjective: TrainingObjective {
+    /// The weight of Shazeer's importance loss (``importanceLoss(gates:)``).
     public var importanceWeight: Float
+    /// The weight of the load-balancing loss, added only with top-k routing.
     public var loadBalancingWeight: Float
 
+    /// An objective with the given weights (Shazeer et al.'s 0.1 and 0.01 by default).
     public init(importanceWeight: Float = 0.1, loadBalancingWeight: Float = 0.01) {
         self.importanceWeight = importanceWeight
         self.loadBalancingWeight = loadBalancingWeight
     }
 
+    /// The mixture's softmax cross-entropy plus the weighted balancing losses.
+    ///
+    /// - Precondition: `model` is a ``MixtureOfExperts`` (``Trainer`` checks ``accepts(_:)``).
     public func loss(of model: any Module, batch: Batch) -> ObjectiveValue {
         guard let mixture = model as? MixtureOfExperts else {
             preconditionFailure("MixtureOfExpertsObjective trains a MixtureOfExperts, not \(type(of: model)) (Trainer checks accepts(_:))")
@@ -221,10 +264,13 @@ public struct MixtureOfExpertsObjective: TrainingObjective {
         return ObjectiveValue(loss: loss, correct: correctPredictions(forward.output.value, batch.labels))
     }
 
+    /// Only a ``MixtureOfExperts``.
     public func accepts(_ model: any Module) -> Bool { model is MixtureOfExperts }
 
+    /// ``TrainingTask/classification``.
     public var task: TrainingTask { .classification }
 
+    /// The mixture's cross-entropy, accuracy and confusion matrix on `source`.
     public func measure(_ model: any Module, on source: any ExampleSource, normalization: Normalization) -> Evaluation {
         Evaluation.measure(model, on: source, normalization: normalization)
     }
