@@ -22,8 +22,11 @@ import Foundation
 public struct ModelFile {
     /// What the file describes.
     public enum Description: Equatable, Sendable {
+        /// One network (`architecture` metadata).
         case network(MultilayerPerceptronArchitecture)
+        /// An ensemble of networks (`ensemble` metadata).
         case ensemble(EnsembleArchitecture)
+        /// A mixture of experts with its gate (`mixture-of-experts` metadata).
         case mixtureOfExperts(MixtureOfExpertsArchitecture)
 
         /// Features in.
@@ -61,6 +64,7 @@ public struct ModelFile {
     public let path: String
     /// The file as parsed (checksums already checked).
     public let file: Safetensors
+    /// The model the metadata describes, checked against the tensors.
     public let description: Description
     /// The model, its weights and statistics restored from the file, in evaluation mode.
     public let model: any Module
@@ -75,7 +79,9 @@ public struct ModelFile {
     /// A checkpoint's optimizer state (its buffers' values are in the `optimizer.*` tensors).
     public let optimizer: OptimizerState?
 
+    /// Features the model reads.
     public var inputSize: Int { description.inputSize }
+    /// Outputs the model writes (classes, one logit, or regression targets).
     public var outputSize: Int { description.outputSize }
     /// Whether the file is a training checkpoint (optimizer state, counters, generators).
     public var isCheckpoint: Bool { optimizer != nil }

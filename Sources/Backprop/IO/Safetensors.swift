@@ -30,7 +30,9 @@ public struct Safetensors: Sendable {
     ///   the value, each preceded by its length as a little-endian UInt64. The two checksum keys
     ///   themselves are left out (a checksum cannot cover itself; a damaged one fails to match).
     public enum ChecksumKey {
+        /// SHA-256 of the tensors, in name order (see the README's byte layout).
         public static let tensors = "checksum.tensors"
+        /// SHA-256 of every other metadata entry, in key order.
         public static let metadata = "checksum.metadata"
         static let prefix = "sha256:"
     }

@@ -33,6 +33,7 @@ public enum GradientTransformation: Sendable, Equatable, Codable, CustomStringCo
         }
     }
 
+    /// The transformation and its values, e.g. `clip-by-global-norm(1.0)`.
     public var description: String {
         switch self {
         case .clipByGlobalNorm(let limit): return "clip-by-global-norm(\(limit))"
@@ -44,10 +45,12 @@ public enum GradientTransformation: Sendable, Equatable, Codable, CustomStringCo
 
 /// A gradient transformation that cannot be applied.
 public enum GradientTransformationError: Error, Equatable, CustomStringConvertible {
+    /// A limit, η or γ out of its range: the transformation, the value and the range.
     case invalidValue(GradientTransformation, value: Float, reason: String)
     /// Two noise transformations in one chain (one noise stream is saved in checkpoints).
     case repeatedNoise
 
+    /// One line naming the transformation and what is wrong.
     public var description: String {
         switch self {
         case let .invalidValue(transformation, value, reason):
@@ -59,7 +62,7 @@ public enum GradientTransformationError: Error, Equatable, CustomStringConvertib
 }
 
 /// Gradient transformations applied in order, with the state they carry (the noise generator),
-/// built once per training run. ``Codable`` with that state, so a resumed run continues the
+/// built once per training run. `Codable` with that state, so a resumed run continues the
 /// same noise bit for bit.
 ///
 /// ```swift
@@ -93,7 +96,11 @@ public struct GradientTransformationChain: Sendable, Equatable, Codable {
 
     /// Applies every transformation to the parameters' gradients, in order.
     ///
-    /// - Parameter step: t, the optimizer steps taken before this one (the noise's annealing).
+    /// - Parameters:
+    ///   - parameters: the variables whose `grad` is transformed in place (those without one are
+    ///     skipped).
+    ///   - step: t, the optimizer steps taken before this one (the noise's annealing).
+    ///   - kernels: the instruction-set level's kernels the clipping runs on.
     public mutating func apply(to parameters: [Variable], step: Int, kernels: KernelTable = .current) {
         for transformation in transformations {
             switch transformation {

@@ -14,15 +14,24 @@
 /// ``OptimizerName/hyperParameterKeys``) with ``init(parsing:)``. The string is only an input
 /// format: nothing parses it again after that.
 ///
-/// Encoded (``Codable``) as its fields; decoding also accepts the one-string form, which files
+/// Encoded (`Codable`) as its fields; decoding also accepts the one-string form, which files
 /// written by earlier versions hold.
 public struct OptimizerSpecification: Sendable, Equatable, Codable, CustomStringConvertible {
+    /// The algorithm.
     public var name: OptimizerName
     /// η; nil takes the rule's ``OptimizerRule/defaultLearningRate``.
     public var learningRate: Float?
     /// By ``OptimizerName/hyperParameterKeys``; absent keys take the rule's defaults.
     public var hyperParameters: [String: Float]
 
+    /// A specification from its parts, unchecked (``validate()`` checks it; ``Trainer`` does
+    /// before the first step).
+    ///
+    /// - Parameters:
+    ///   - name: the algorithm.
+    ///   - learningRate: η, or nil for the rule's default.
+    ///   - hyperParameters: values by ``OptimizerName/hyperParameterKeys``; missing keys take
+    ///     the rule's defaults.
     public init(name: OptimizerName, learningRate: Float? = nil, hyperParameters: [String: Float] = [:]) {
         self.name = name
         self.learningRate = learningRate
@@ -34,6 +43,10 @@ public struct OptimizerSpecification: Sendable, Equatable, Codable, CustomString
     ///
     /// - Precondition: `rule` is one of Backprop's rules (its name is an ``OptimizerName``): a
     ///   rule of your own has no name to be recorded under; give it to ``Optimizer`` directly.
+    ///
+    /// - Parameters:
+    ///   - rule: the algorithm with its hyper-parameters.
+    ///   - learningRate: η, or nil for the rule's default.
     public init(_ rule: some OptimizerRule, learningRate: Float? = nil) {
         guard let name = OptimizerName(rawValue: rule.name) else {
             preconditionFailure("OptimizerSpecification: '\(rule.name)' is not one of Backprop's optimizers (\(OptimizerName.allCases.map(\.rawValue).joined(separator: ", ")))")
@@ -113,6 +126,10 @@ public struct OptimizerSpecification: Sendable, Equatable, Codable, CustomString
 
     private enum CodingKeys: String, CodingKey { case name, learningRate, hyperParameters }
 
+    /// Reads a specification from its fields, or from the one-string form earlier versions
+    /// wrote (parsed and checked as ``init(parsing:)`` does).
+    ///
+    /// - Throws: `DecodingError` for a string that is not a valid specification.
     public init(from decoder: any Decoder) throws {
         if let text = try? decoder.singleValueContainer().decode(String.self) {
             do { self = try OptimizerSpecification(parsing: text) } catch {
@@ -126,6 +143,7 @@ public struct OptimizerSpecification: Sendable, Equatable, Codable, CustomString
                   hyperParameters: try container.decodeIfPresent([String: Float].self, forKey: .hyperParameters) ?? [:])
     }
 
+    /// Writes the name, η (when given) and the hyper-parameters (when any).
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(name, forKey: .name)

@@ -58,6 +58,10 @@ public final class Typeface: @unchecked Sendable {
 
     /// A TrueType or OpenType font file through FreeType, with an optional bold face.
     ///
+    /// - Parameters:
+    ///   - path: the font file.
+    ///   - boldPath: the family's bold face, if it has one (otherwise bold text is drawn twice,
+    ///     one pixel apart).
     /// - Returns: nil when FreeType cannot open `path` as a scalable font.
     public init?(path: String, boldPath: String? = nil) {
         var library: FT_Library?
@@ -281,10 +285,14 @@ public final class Typeface: @unchecked Sendable {
 
 /// Why no TrueType font could be used.
 public enum TypefaceError: Error, Equatable, CustomStringConvertible {
+    /// `BACKPROP_FONT` names a file that does not exist.
     case noFile(String)
+    /// No installed font has the family asked for (`found`: what fontconfig offered instead).
     case noMatch(String, found: String?)
+    /// The file is not a scalable font FreeType can read.
     case unreadable(String)
 
+    /// One line saying which font could not be used and why.
     public var description: String {
         switch self {
         case .noFile(let path): return "no font file \(path)"

@@ -32,6 +32,7 @@ public enum TrainingBenchmark {
         public var batchNorm: Bool
         /// Examples per mini-batch.
         public var batchSize: Int
+        /// The optimizer every side of the comparison uses.
         public var optimizer: OptimizerSpecification
 
         /// A configuration from its parts.

@@ -118,6 +118,8 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
         dataset = try c.decodeIfPresent(String.self, forKey: .dataset)
     }
 
+    /// Writes every setting (the optimizer and schedule as their fields, the gradient
+    /// transformations as a list).
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(epochs, forKey: .epochs)
