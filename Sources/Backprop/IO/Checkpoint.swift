@@ -64,6 +64,19 @@ public enum Checkpoint {
     /// The format tag written in every file.
     public static let formatTag = "backprop-1"
 
+    /// Writes `model`'s tensors with its description under `descriptionKey`, the format tag and
+    /// the caller's `metadata`, atomically. Loading requires the normalization (a skipped
+    /// standardization gives other answers), so a caller that gives none has its inputs used as
+    /// they are, and the file says so.
+    static func writeModelFile(_ model: any Module, to path: String, descriptionKey: String, description: String,
+                               metadata: [String: String]) throws(WriteError) {
+        var all = metadata
+        all[Key.format] = formatTag
+        all[descriptionKey] = description
+        if all[Key.normalization] == nil { all[Key.normalization] = json(Normalization.none) }
+        try Safetensors(entries: modelEntries(model), metadata: all).write(to: path)
+    }
+
     /// The model's parameters and buffers as named entries.
     public static func modelEntries(_ model: any Module) -> [(name: String, entry: Safetensors.Entry)] {
         var entries: [(name: String, entry: Safetensors.Entry)] = model.namedParameters().map { ($0.name, Safetensors.Entry($0.parameter.value)) }

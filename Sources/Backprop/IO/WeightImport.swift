@@ -79,10 +79,9 @@ public enum WeightImport {
                             normalization: Normalization = .none, metadata: [String: String] = [:],
                             to path: String) throws(WriteError) {
         var all = metadata
-        all[Checkpoint.Key.format] = Checkpoint.formatTag
-        all[Checkpoint.Key.architecture] = Checkpoint.json(architecture)
         all[Checkpoint.Key.normalization] = Checkpoint.json(normalization)
-        try Safetensors(entries: Checkpoint.modelEntries(model), metadata: all).write(to: path)
+        try Checkpoint.writeModelFile(model, to: path, descriptionKey: Checkpoint.Key.architecture,
+                                      description: Checkpoint.json(architecture), metadata: all)
     }
 }
 

@@ -425,13 +425,8 @@ extension Ensemble {
     /// safetensors file, atomically; `metadata` adds keys (normalization, metrics, …).
     public func save(to path: String, architecture: EnsembleArchitecture,
                      metadata: [String: String] = [:]) throws(WriteError) {
-        var all = metadata
-        all[Checkpoint.Key.format] = Checkpoint.formatTag
-        all[EnsembleArchitecture.metadataKey] = Checkpoint.json(architecture)
-        // Loading requires the normalization (a skipped standardization gives other answers),
-        // so a caller that gives none has its inputs used as they are, and the file says so.
-        if all[Checkpoint.Key.normalization] == nil { all[Checkpoint.Key.normalization] = Checkpoint.json(Normalization.none) }
-        try Safetensors(entries: Checkpoint.modelEntries(self), metadata: all).write(to: path)
+        try Checkpoint.writeModelFile(self, to: path, descriptionKey: EnsembleArchitecture.metadataKey,
+                                      description: Checkpoint.json(architecture), metadata: metadata)
     }
 
     /// Copies the tensors of `file` into the members, checking names and shapes.

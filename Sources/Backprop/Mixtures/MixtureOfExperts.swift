@@ -374,12 +374,8 @@ extension MixtureOfExperts {
     /// file, atomically; `metadata` adds keys (normalization, metrics, …).
     public func save(to path: String, architecture: MixtureOfExpertsArchitecture,
                      metadata: [String: String] = [:]) throws(WriteError) {
-        var all = metadata
-        all[Checkpoint.Key.format] = Checkpoint.formatTag
-        all[MixtureOfExpertsArchitecture.metadataKey] = Checkpoint.json(architecture)
-        // As for ensembles: the loader requires the normalization, so the file states it.
-        if all[Checkpoint.Key.normalization] == nil { all[Checkpoint.Key.normalization] = Checkpoint.json(Normalization.none) }
-        try Safetensors(entries: Checkpoint.modelEntries(self), metadata: all).write(to: path)
+        try Checkpoint.writeModelFile(self, to: path, descriptionKey: MixtureOfExpertsArchitecture.metadataKey,
+                                      description: Checkpoint.json(architecture), metadata: metadata)
     }
 
     /// Copies the tensors of `file` into this module, checking names and shapes.

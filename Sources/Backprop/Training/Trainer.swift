@@ -418,7 +418,11 @@ public final class Trainer {
                                  lastCheckpoint: checkpointPath.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil })
         }
         Backend.$current.withValue(backend) {
-            gradientTransformations.apply(to: model.parameters, step: state.step)
+            // `model.parameters` builds an array of the variables: only when there is a
+            // transformation to apply (most runs have none), not on every step.
+            if !gradientTransformations.transformations.isEmpty {
+                gradientTransformations.apply(to: model.parameters, step: state.step)
+            }
             optimizer.step()
         }
         threading?.stepFinished()
