@@ -15,6 +15,7 @@
 #define GEMM_PACK_TRANSPOSED_A 1
 #define GEMM_COPY_B_IN_FIRST_SLIVER 1
 #define GEMM_PACK_LARGE_A 1
+#define GEMM_PACK_TRANSPOSED_B_PER_PANEL 1
 #include "kernels/prelude.h"
 #pragma clang attribute push(__attribute__((target("avx2,fma,bmi,bmi2,f16c"))), apply_to = function)
 #include "kernels/all.h"

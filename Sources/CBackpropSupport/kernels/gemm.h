@@ -30,13 +30,18 @@
 // Per-level choices (0 unless the level's kernels_<level>.c defines them; measured on Zen 5):
 //   GEMM_COPY_B_IN_FIRST_SLIVER  copy B panel by panel during the first sliver (see gemm_blocking).
 //   GEMM_PACK_LARGE_A            large C packs A and keeps panels outer, instead of rows outer.
-// Both win at avx2 (6 x 16) and lose 2-4 % at avx512 (8 x 32: 32 KiB panels, 2048-cubed 109
-// GFLOP/s rows outer vs 105), so only kernels_avx2.c turns them on.
+//   GEMM_PACK_TRANSPOSED_B_PER_PANEL  a large transposed B block packed panel by panel too.
+// The first two win at avx2 (6 x 16) and lose 2-4 % at avx512 (8 x 32: 32 KiB panels, 2048-cubed
+// 109 GFLOP/s rows outer vs 105), so only kernels_avx2.c turns them on; the third is for the
+// smaller L2 of the AVX2-only cores (Zen 3: 512 KiB) and stays off at avx512.
 #ifndef GEMM_COPY_B_IN_FIRST_SLIVER
 #define GEMM_COPY_B_IN_FIRST_SLIVER 0
 #endif
 #ifndef GEMM_PACK_LARGE_A
 #define GEMM_PACK_LARGE_A 0
+#endif
+#ifndef GEMM_PACK_TRANSPOSED_B_PER_PANEL
+#define GEMM_PACK_TRANSPOSED_B_PER_PANEL 0
 #endif
 
 typedef float gemm_vec __attribute__((ext_vector_type(GEMM_VW)));
@@ -170,6 +175,21 @@ BP_INLINE void gemm_transpose16x16(const float *src, long ss, float *dst, long d
 /// of nr columns: panel q at dst + q * depth * nr holds (p, j) at p * width + j, zero-padded.
 static void gemm_pack_b(long depth, long columns, const float *b, long ds, long cs, float *dst) {
     const long panels = (columns + GEMM_NR - 1) / GEMM_NR;
+    if (cs == 1 && columns % GEMM_NR == 0) {
+        // Row by row: each row of B is read once, front to back, and its nr-wide pieces go to
+        // their panels. Panel by panel (below) reads 64 bytes of every row a row stride apart,
+        // a new page at every step when rows are 4 KiB or more, which the hardware prefetchers
+        // do not follow: every line is a demand miss whenever B is not in L2.
+        for (long p = 0; p < depth; p++) {
+            const float *from = b + p * ds;
+            float *to = dst + p * GEMM_NR;
+            for (long panel = 0; panel < panels; panel++)
+#pragma clang loop unroll(full)
+                for (long j = 0; j < GEMM_NR; j += GEMM_VW)
+                    gv_store(to + panel * depth * GEMM_NR + j, gv_load(from + panel * GEMM_NR + j));
+        }
+        return;
+    }
     for (long panel = 0; panel < panels; panel++) {
         const long width = gemm_panel_width(columns, panel);
         const long used = columns - panel * GEMM_NR < GEMM_NR ? columns - panel * GEMM_NR : GEMM_NR;
@@ -289,8 +309,15 @@ BP_INLINE gemm_blocking gemm_blocking_for(const bp_gemm_problem *op, long rows, 
     // Packing a kc x 1024 block of B (1 MiB, an L2's worth) in its own pass cost ~6 % of
     // (128, 1024, K) at avx2; copied by the first sliver of each panel instead: 128 x 1024 x 256
     // 106 -> 110 GFLOP/s, x 1024 103 -> 107.
-    g.b_single_panel = GEMM_COPY_B_IN_FIRST_SLIVER && !g.b_in_place && op->b_column_stride == 1 &&
-                       rows <= gemm_row_chunk && !g.rows_outer;
+    // Transposed B (A·Bᵀ) too when its block is large (over 256 KiB), each panel packed
+    // (transposing) just before its slivers run, into one kc x nr buffer that stays in L1:
+    // packing a whole kc x 1024 block first puts 1 MiB through L2 (all of Zen 5's, twice Zen 3's),
+    // evicting the A chunk that every sliver reads. Small blocks stay packed whole: (60, 100, 784)
+    // NT was ~8 % slower panel by panel on Zen 5 (10 slivers per panel do not hide the packing).
+    const long block_floats = g.kc_nominal * (g.nc_nominal + GEMM_NR - 1) / GEMM_NR * GEMM_NR;
+    g.b_single_panel = !g.b_in_place && rows <= gemm_row_chunk && !g.rows_outer &&
+                       (op->b_column_stride == 1 ? GEMM_COPY_B_IN_FIRST_SLIVER
+                                                 : GEMM_PACK_TRANSPOSED_B_PER_PANEL && block_floats > (1 << 16));
     g.packed_b_floats = g.kc_nominal * (g.b_in_place || g.b_single_panel ? GEMM_NR : (g.nc_nominal + GEMM_NR - 1) / GEMM_NR * GEMM_NR);
     // Transposed A (depth steps a stored row apart) is packed per row chunk into mr-row slivers
     // at levels where that measured faster (GEMM_PACK_TRANSPOSED_A): read in place, each sliver
@@ -477,10 +504,42 @@ static void gemm_block(const bp_gemm_problem *op, long row_begin, long row_end, 
                     continue;
                 }
                 for (long panel = 0; panel < panels; panel++) {
-                    const int copy = g.b_single_panel && panel < full_panels;
+                    const long cs = op->b_column_stride;
+                    const int copy = g.b_single_panel && cs == 1 && panel < full_panels;
                     if (g.b_single_panel && !copy)
-                        gemm_pack_b(kc, nc - panel * GEMM_NR, b_block + panel * GEMM_NR, op->b_depth_stride, 1, packed_b);
+                        gemm_pack_b(kc, GEMM_NR < nc - panel * GEMM_NR ? GEMM_NR : nc - panel * GEMM_NR,
+                                    b_block + panel * GEMM_NR * cs, op->b_depth_stride, cs, packed_b);
+                    // When B is copied panel by panel, the first sliver reads the panel's kc rows
+                    // of nr floats a row stride apart, each on a new page: prefetch the next
+                    // panel's rows into L2, spread over this panel's slivers, so that they are not
+                    // demand misses to L3 or memory. (128, 1024, 1024) at avx2, 1 thread: see the
+                    // README's bench gemm table.
+                    // Transposed B: the next panel's nr stored rows of kc floats, line by line.
+                    const float *next_b = 0;
+                    long next_b_rows = 0, next_b_lines = 0, next_b_done = 0, next_b_per_tile = 0;
+                    if (g.b_single_panel) {
+                        if (panel + 1 < panels) {
+                            next_b = b_block + (panel + 1) * GEMM_NR * cs, next_b_rows = kc;
+                        } else if (pc + g.kc_nominal < k) {
+                            next_b = op->b + (pc + g.kc_nominal) * op->b_depth_stride + jc * cs;
+                            next_b_rows = g.kc_nominal < k - pc - g.kc_nominal ? g.kc_nominal : k - pc - g.kc_nominal;
+                        } else if (jc + g.nc_nominal < col_end) {
+                            next_b = op->b + (jc + g.nc_nominal) * cs, next_b_rows = g.kc_nominal;
+                        }
+                        next_b_lines = cs == 1 ? next_b_rows : GEMM_NR * ((next_b_rows + 15) / 16);
+                        const long slivers = (ic_end - ic + GEMM_MR - 1) / GEMM_MR;
+                        next_b_per_tile = (next_b_lines + slivers - 1) / slivers;
+                    }
+                    const int next_b_straddles = ((unsigned long)next_b & 63) != 0;
                     for (long ir = ic; ir < ic_end; ir += GEMM_MR) {
+                        for (long q = 0; q < next_b_per_tile && next_b_done < next_b_lines; q++, next_b_done++) {
+                            const long lines_per_column = (next_b_rows + 15) / 16;
+                            const float *line = cs == 1 ? next_b + next_b_done * op->b_depth_stride
+                                                        : next_b + next_b_done / lines_per_column * cs +
+                                                              next_b_done % lines_per_column * 16;
+                            __builtin_prefetch(line, 0, 2);
+                            if (next_b_straddles) __builtin_prefetch(line + 15, 0, 2);
+                        }
                         for (long q = 0; q < next_per_tile && next_done < next_segments; q++, next_done++) {
                             const float *segment = next_a + next_done * next_stride;
                             for (long off = 0; off < next_length; off += 16) __builtin_prefetch(segment + off, 0, 3);
