@@ -141,6 +141,18 @@ import Backprop
         }
     }
 
+    /// Each level's panels are as wide as one pass of its product kernel (README, SparseGemm):
+    /// 8 accumulators of 16, 8 or 4 floats (16 of NEON's 4).
+    @Test func panelWidthIsOnePassOfTheLevelsKernel() throws {
+        let expected: [CPULevel: Int] = [.avx512: 128, .avx2: 64, .neon: 64, .baseline: 32]
+        for level in CPULevel.supported {
+            let table = try #require(KernelTable(level: level))
+            #expect(table.sparsePanelWidth == expected[level], "\(level.rawValue)")
+            #expect(128 % table.sparsePanelWidth == 0)
+        }
+        #expect(SparseGemm.panelWidth == KernelTable.current.sparsePanelWidth)
+    }
+
     @Test func compressionDeclinesADenseMatrix() {
         let a = Self.sparseMatrix(rows: 20, columns: 40, density: 0.6, seed: 2)
         let nonzero = a.filter { $0 != 0 }.count
@@ -292,7 +304,8 @@ import Backprop
     /// `linear` on a sparse batch gives the dense path's values and gradients (up to rounding),
     /// whether or not the input needs its own gradient, on 1 and 2 threads.
     @Test(arguments: [(batch: 4, inputs: 60, outputs: 100), (batch: 61, inputs: 784, outputs: 100),
-                      (batch: 33, inputs: 200, outputs: 256), (batch: 8, inputs: 50, outputs: 17)])
+                      (batch: 33, inputs: 200, outputs: 256), (batch: 8, inputs: 50, outputs: 17),
+                      (batch: 20, inputs: 300, outputs: 200)])
     func linearOnSparseInputsMatchesTheDensePath(shape: (batch: Int, inputs: Int, outputs: Int)) {
         let (batch, inputs, outputs) = shape
         let xValues = Self.sparseMatrix(rows: batch, columns: inputs, density: 0.19, seed: 11)

@@ -102,22 +102,25 @@ public func linear(_ x: Variable, weight: Variable, bias: Variable?, activation:
                 }
                 var dzPanels = Tensor(uninitializedShape: [SparseGemm.panelFloats(rows: batch, n: outputs)], backend: backend)
                 SparseGemm.packPanels(dzp, rows: batch, columns: outputs, ld: outputs, into: dzPanels.mutablePointer())
-                // One panel of dWᵀ's columns at a time (inputs × 128, 400 KB for MNIST): it is
-                // transposed into W's gradient while L2 still holds it, where the whole dWᵀ of a
-                // wide layer (3.2 MB for 1024 outputs) would be read back from L3 or memory.
-                let panelColumns = min(outputs, SparseGemm.panelWidth)
+                // 128 of dWᵀ's columns at a time (inputs × 128, 400 KB for MNIST; whole panels at
+                // every level, whose panel widths divide 128): they are transposed into W's
+                // gradient while L2 still holds them, where the whole dWᵀ of a wide layer (3.2 MB
+                // for 1024 outputs) would be read back from L3 or memory.
+                let columnsAtATime = 128
+                precondition(columnsAtATime % SparseGemm.panelWidth == 0, "linear: panel width \(SparseGemm.panelWidth) does not divide 128")
+                let panelColumns = min(outputs, columnsAtATime)
                 let gwtStride = SparseGemm.unaliasedStride(panelColumns)
                 var gwt = Tensor(uninitializedShape: [inputs, gwtStride], backend: backend)
                 let gwtp = gwt.mutablePointer()
                 withExtendedLifetime(dzPanels) {
                     var column = 0
                     while column < outputs {
-                        let width = min(SparseGemm.panelWidth, outputs - column)
+                        let width = min(columnsAtATime, outputs - column)
                         SparseGemm.multiply(xt, panels: dzPanels.pointer + column * batch, n: width, c: gwtp, ldc: gwtStride,
                                             accumulate: false, pool: threads)
                         SparseGemm.transpose(gwtp, rows: inputs, columns: width, lda: gwtStride,
                                              into: gw + column * inputs, ldt: inputs, accumulate: accumulate, pool: threads)
-                        column += SparseGemm.panelWidth
+                        column += columnsAtATime
                     }
                 }
                 withExtendedLifetime(gwt) {}

@@ -140,6 +140,10 @@ public struct KernelTable: @unchecked Sendable {
     /// Floats per native vector register at this level (4, 8 or 16).
     public var vectorWidth: Int { Int(table.pointee.vector_floats) }
 
+    /// Columns of one panel of a dense operand of the sparse-input product at this level
+    /// (``SparseGemm/panelWidth``): 128 at avx512, 64 at avx2 and neon, 32 at baseline.
+    public var sparsePanelWidth: Int { Int(table.pointee.sparse_panel_width) }
+
     /// The GEMM micro-kernel's register tile at this level: rows × columns of C per block.
     public var gemmTile: (rows: Int, columns: Int) { (Int(table.pointee.gemm_mr), Int(table.pointee.gemm_nr)) }
 

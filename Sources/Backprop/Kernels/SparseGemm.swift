@@ -16,8 +16,14 @@ import CBackpropSupport
 /// the row alone, so results differ from a dense GEMM's only by rounding and are the same for
 /// any thread count.
 public enum SparseGemm {
-    /// Columns of one panel of B: 8 AVX-512 registers of accumulators per row of C.
-    public static let panelWidth = 128
+    /// Columns of one panel of B at the level in use (``KernelTable/sparsePanelWidth``): the
+    /// columns the kernel keeps in registers during one pass over a row's nonzeros (8 AVX-512
+    /// accumulators of 16 floats: 128; 8 of AVX2's 8 floats or 16 of NEON's 4: 64; 8 of SSE2's 4: 32). A
+    /// panel as wide as the pass makes each depth chunk of it one contiguous run of memory that
+    /// L1 holds whole: a 128-wide panel walked 64 columns at a time at avx2 used every other
+    /// 256-byte half of its 512-byte rows, half of L1's sets, and spilled its 32 KiB chunk to L2
+    /// (the product 1.1-1.4× slower on Zen 5; bench sparse).
+    public static var panelWidth: Int { KernelTable.current.sparsePanelWidth }
 
     /// Floats of the panels of a `rows × n` dense operand (the last panel padded to full width;
     /// the padding may hold anything, it reaches only discarded lanes).
@@ -63,6 +69,7 @@ public enum SparseGemm {
 
     /// Copies a `rows × columns` matrix (row `i` at `a + i * ld`) into panels.
     public static func packPanels(_ a: UnsafePointer<Float>, rows: Int, columns: Int, ld: Int, into panels: UnsafeMutablePointer<Float>) {
+        let panelWidth = Self.panelWidth
         var column = 0
         while column < columns {
             let width = min(panelWidth, columns - column)
@@ -73,11 +80,12 @@ public enum SparseGemm {
     }
 
     /// Writes the transpose of a `rows × columns` matrix A (row `i` at `a + i * ld`) into panels:
-    /// B = Aᵀ is `columns × rows`, so A's rows `128q ..< 128q + 128` become panel `q`. Threads
+    /// B = Aᵀ is `columns × rows`, so A's rows `wq ..< wq + w` become panel `q` (w = ``panelWidth``). Threads
     /// take bands of 16 rows of A (16 columns of one panel).
     public static func packTransposedPanels(_ a: UnsafePointer<Float>, rows: Int, columns: Int, ld: Int,
                                      into panels: UnsafeMutablePointer<Float>, pool: ThreadPool?) {
         let bands = (rows + 15) / 16
+        let panelWidth = Self.panelWidth
         func packBands(_ range: Range<Int>) {
             for band in range {
                 let first = band * 16
@@ -113,6 +121,7 @@ public enum SparseGemm {
 
     static func multiplyRows(_ s: CompressedRows, _ rows: Range<Int>, panels: UnsafePointer<Float>, n: Int,
                              c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+        let panelWidth = Self.panelWidth
         var column = 0
         while column < n {
             KernelTable.current.sparsePanelProduct(s.rowStarts, s.rowEnds, s.indices, s.values, s.cursors, rows.lowerBound, rows.upperBound,

@@ -81,6 +81,10 @@ typedef struct bp_kernels {
     void (*sparse_panel_product)(const int32_t *starts, const int32_t *ends, const int32_t *indices,
                                  const float *values, int32_t *cursors, long rowBegin, long rowEnd, long depth,
                                  const float *b, long ldb, long valid, float *c, long ldc, int accumulate);
+    /// Columns of one panel of B at this level: the columns sparse_panel_product takes in one
+    /// pass over a row's nonzeros (16 x its vector count: 128 at avx512, 64 at avx2 and neon, 32
+    /// at baseline), so a depth chunk of a panel is one contiguous run of memory.
+    int sparse_panel_width;
 
     // --- Element-wise math and activations (kernels/vector_math.h; see bp_math_kernels.h) ---------
     bp_math_kernels math;

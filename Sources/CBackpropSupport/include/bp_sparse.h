@@ -37,9 +37,9 @@
 
 /// For rows rowBegin ..< rowEnd of a compressed-row matrix S (row i's elements at positions
 /// starts[i] ..< ends[i] of indices and values; `depth` columns) and one panel B of `depth` rows (row p at b + p * ldb) with `valid` real columns
-/// (1...128): c[i * ldc + k] = (accumulate ? c[i * ldc + k] : 0) + sum over p of S[i, p] * B[p, k]
+/// (1...128, at most the level's sparse_panel_width when B is laid out in its panels): c[i * ldc + k] = (accumulate ? c[i * ldc + k] : 0) + sum over p of S[i, p] * B[p, k]
 /// for k < valid. Each row of B is read as whole 16-float vectors, 16 * ceil(valid / 16) floats
-/// (a 128-wide panel always has them; lanes past `valid` reach only discarded lanes). Walks B in depth chunks that fit L1, resuming each row at cursors[i]
+/// (a whole panel always has them; lanes past `valid` reach only discarded lanes). Walks B in depth chunks that fit L1, resuming each row at cursors[i]
 /// (scratch, rows rowBegin ..< rowEnd only). Writes no other element of c, so threads may take
 /// disjoint row ranges.
 // void bp_sparse_panel_product(const int32_t *starts, const int32_t *ends, const int32_t *indices, const float *values,

@@ -26,6 +26,7 @@ const bp_kernels BP_TABLE_NAME = {
     .compress_rows = sparse_compress_rows,
     .compress_columns = sparse_compress_columns,
     .sparse_panel_product = sparse_panel_product,
+    .sparse_panel_width = 16 * SPARSE_PASS_VECTORS,
     .math = BP_MATH_KERNELS_INIT,
     .rows = BP_ROW_KERNELS_INIT,
 };
