@@ -217,27 +217,11 @@ static void gemm_pack_b(long depth, long columns, const float *b, long ds, long 
                 for (; p0 + 8 <= depth; p0 += 8)
                     for (long j0 = 0; j0 < width; j0 += 8) {
                         const float *from = source + j0 * cs + p0;
-                        __m256 r[8], t[8], u[8];
-#pragma clang loop unroll(full)
+                        __m256 r[8];
                         for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(from + i * cs);
-#pragma clang loop unroll(full)
-                        for (int i = 0; i < 8; i += 2) {
-                            t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-                            t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-                        }
-#pragma clang loop unroll(full)
-                        for (int i = 0; i < 8; i += 4) {
-                            u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
-                            u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
-                            u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-                            u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-                        }
+                        avx2_transpose8x8(r);
                         float *to = target + p0 * width + j0;
-#pragma clang loop unroll(full)
-                        for (int q = 0; q < 4; q++) {
-                            _mm256_storeu_ps(to + q * width, _mm256_permute2f128_ps(u[q], u[q + 4], 0x20));
-                            _mm256_storeu_ps(to + (q + 4) * width, _mm256_permute2f128_ps(u[q], u[q + 4], 0x31));
-                        }
+                        for (int i = 0; i < 8; i++) _mm256_storeu_ps(to + i * width, r[i]);
                     }
             }
 #endif

@@ -65,11 +65,20 @@ static inline void transpose_tile16(const float *a, long lda, float *t, long ldt
 #if !BP_ISA_AVX512
 typedef float tr_v8 __attribute__((ext_vector_type(8)));
 
-/// Transposes the whole 8 x 8 tile at a (stride lda) into t (stride ldt), or adds it. Three
-/// rounds of "unzip" (even/odd lanes of two concatenated rows) swap rows and lanes, as the GEMM
-/// packer's 16 x 16 does; on AVX2 each unzip is two vpermps-class shuffles, on SSE2 and NEON a
-/// few more.
+/// Transposes the whole 8 x 8 tile at a (stride lda) into t (stride ldt), or adds it. AVX2: in
+/// ymm registers (avx2_transpose8x8). SSE2 and NEON: three rounds of "unzip" (even/odd lanes
+/// of two concatenated rows) swap rows and lanes, as the GEMM packer's 16 x 16 does.
 BP_INLINE void transpose_tile8(const float *a, long lda, float *t, long ldt, int accumulate) {
+#if BP_ISA_AVX2
+    __m256 v[8];
+    for (int i = 0; i < 8; i++) v[i] = _mm256_loadu_ps(a + i * lda);
+    avx2_transpose8x8(v);
+    for (int j = 0; j < 8; j++) {
+        __m256 value = v[j];
+        if (accumulate) value = _mm256_add_ps(value, _mm256_loadu_ps(t + j * ldt));
+        _mm256_storeu_ps(t + j * ldt, value);
+    }
+#else
     tr_v8 r[8], u[8];
 #pragma clang loop unroll(full)
     for (int i = 0; i < 8; i++) __builtin_memcpy(&r[i], a + i * lda, sizeof r[i]);
@@ -93,6 +102,7 @@ BP_INLINE void transpose_tile8(const float *a, long lda, float *t, long ldt, int
         }
         __builtin_memcpy(t + j * ldt, &value, sizeof value);
     }
+#endif
 }
 
 /// Whole 8 x 8 tiles through registers, the ragged right and bottom edges element by element.
