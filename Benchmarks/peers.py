@@ -7,8 +7,12 @@ Usage:
       exit 0 and print the version when the framework is importable, else exit 1 with a reason.
   peers.py --framework torch|jax --config JSON --threads N [--runs 3] [--max-attempts 10] [--seconds 1]
       JSON is the Swift TrainingBenchmark.Configuration: {"key", "sizes", "activation",
-      "batchNorm", "batchSize", "optimizer"} with optimizer "sgd:lr=…", "momentum:lr=…,momentum=…"
-      or "adam:lr=…".
+      "batchNorm", "batchSize", "optimizer"}, the optimizer as Backprop encodes an
+      OptimizerSpecification ({"name": "sgd"|"momentum"|"adam", "learningRate", "hyperParameters"})
+      or the older string "sgd:lr=…", "momentum:lr=…,momentum=…", "adam:lr=…".
+  peers.py --describe-config JSON
+      print the configuration as this script reads it (optimizer name and hyper-parameters) and exit;
+      needs neither framework (Backprop's tests call it).
 
 Prints one JSON line {"kind": "result", "framework", "config", "threads", "runs": [{samples_per_second,
 cores, other_load, clean, epochs, loss}], "peak_rss_bytes"}, parsed by the Swift bench.
@@ -49,12 +53,33 @@ def load_mnist():
     return images, labels
 
 
-def parse_optimizer(text):
-    name, _, rest = text.partition(":")
-    hyper = {}
-    for part in filter(None, rest.split(",")):
-        key, _, value = part.partition("=")
-        hyper[key.strip()] = float(value)
+# The optimizers this script builds, and the hyper-parameters each takes from Backprop's
+# configuration (Backprop's keys; "lr" is the learning rate). Anything else is refused rather than
+# silently dropped, so the peers never train with settings Backprop does not use.
+OPTIMIZER_KEYS = {"sgd": {"lr"}, "momentum": {"lr", "momentum"}, "adam": {"lr", "beta1", "beta2", "epsilon"}}
+
+
+def parse_optimizer(spec):
+    """(name, hyper) from the configuration's optimizer: Backprop's OptimizerSpecification as JSON
+    ({"name", "learningRate", "hyperParameters"}), or the older one-string form "name:lr=…,key=…"."""
+    if isinstance(spec, dict):
+        name = spec.get("name")
+        hyper = {key: float(value) for key, value in (spec.get("hyperParameters") or {}).items()}
+        if spec.get("learningRate") is not None:
+            hyper["lr"] = float(spec["learningRate"])
+    elif isinstance(spec, str):
+        name, _, rest = spec.partition(":")
+        hyper = {}
+        for part in filter(None, rest.split(",")):
+            key, _, value = part.partition("=")
+            hyper[key.strip()] = float(value)
+    else:
+        raise SystemExit(f"peers.py: optimizer {spec!r} is neither an object nor a string")
+    if name not in OPTIMIZER_KEYS:
+        raise SystemExit(f"peers.py: unknown optimizer {name!r} (expected one of {sorted(OPTIMIZER_KEYS)})")
+    unknown = sorted(set(hyper) - OPTIMIZER_KEYS[name])
+    if unknown:
+        raise SystemExit(f"peers.py: {name} does not take {', '.join(unknown)} here")
     return name, hyper
 
 
@@ -132,7 +157,8 @@ def torch_bench(config, threads, args):
         elif name == "momentum":
             opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=hyper.get("momentum", 0.9))
         elif name == "adam":
-            opt = torch.optim.Adam(model.parameters(), lr=lr)
+            opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(hyper.get("beta1", 0.9), hyper.get("beta2", 0.999)),
+                                   eps=hyper.get("epsilon", 1e-8))
         else:
             raise SystemExit(f"unknown optimizer {name}")
         return model, opt
@@ -195,7 +221,7 @@ def jax_bench(config, threads, args):
     elif name == "momentum":
         tx = optax.sgd(lr, momentum=hyper.get("momentum", 0.9))
     elif name == "adam":
-        tx = optax.adam(lr)
+        tx = optax.adam(lr, b1=hyper.get("beta1", 0.9), b2=hyper.get("beta2", 0.999), eps=hyper.get("epsilon", 1e-8))
     else:
         raise SystemExit(f"unknown optimizer {name}")
 
@@ -278,11 +304,21 @@ def main():
     parser.add_argument("--check", choices=["torch", "jax"])
     parser.add_argument("--framework", choices=["torch", "jax"])
     parser.add_argument("--config")
+    parser.add_argument("--describe-config", metavar="JSON",
+                        help="print what would be trained for this configuration (no framework needed) and exit")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--max-attempts", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=1.0)
     args = parser.parse_args()
+
+    if args.describe_config:
+        config = json.loads(args.describe_config)
+        name, hyper = parse_optimizer(config["optimizer"])
+        print(json.dumps({"key": config["key"], "sizes": config["sizes"], "activation": config["activation"],
+                          "batchNorm": config["batchNorm"], "batchSize": config["batchSize"],
+                          "optimizer": name, "hyper": hyper}, sort_keys=True))
+        return
 
     if args.check:
         try:

@@ -38,6 +38,8 @@ enum Python {
         return result.status == 0
     }
 
+    /// Whether python3 starts at all.
+    static let available = (try? run(["-c", "pass"]))?.status == 0
     static let hasONNX = imports(["numpy", "onnx", "onnxruntime"])
     static let hasSafetensors = imports(["numpy", "safetensors.numpy"])
     static let hasTensorBoard = imports(["tensorboard.backend.event_processing.event_accumulator"])
