@@ -2,6 +2,10 @@
 """numpy side of `backprop bench gemm`: times float32 matmul on the shapes given on the command line.
 
 Usage: gemm_numpy.py MIN_SECONDS M,N,K,LAYOUT [M,N,K,LAYOUT ...]
+       gemm_numpy.py --serve
+         reads "M,N,K,LAYOUT MIN_SECONDS" lines from stdin and answers each with one result line, so
+         the Swift bench can alternate its own figures with numpy's shape by shape (both sides then
+         meet the same moments of a shared machine); ends at end of input.
 LAYOUT is NN, NT, TN or TT. Transposed operands are numpy views (`a.T @ b`), which is how numpy
 users write them; OpenBLAS receives them as transposed GEMMs without copies.
 
@@ -71,8 +75,21 @@ def time_shape(np, m, n, k, layout, min_seconds):
             "best_gflops": flops / min(per_run) / 1e9}
 
 
+def serve(np):
+    print(json.dumps(blas_info(np)), flush=True)
+    for line in sys.stdin:
+        parts = line.split()
+        if len(parts) != 2:
+            continue
+        m, n, k, layout = parts[0].split(",")
+        print(json.dumps(time_shape(np, int(m), int(n), int(k), layout, float(parts[1]))), flush=True)
+
+
 def main():
     import numpy as np
+    if sys.argv[1:] == ["--serve"]:
+        serve(np)
+        return
     min_seconds = float(sys.argv[1])
     print(json.dumps(blas_info(np)), flush=True)
     for spec in sys.argv[2:]:

@@ -16,9 +16,13 @@ public struct BenchGemm: ParsableCommand {
         abstract: "Time sgemm on training-sized shapes against the measured FP32 peak and numpy.",
         discussion: """
             Each shape is timed on 1 thread and on all threads (median and best of repeated runs \
-            after warm-up, >= 50 ms per figure). "cores" is process CPU time / wall time during \
-            the multi-threaded runs: the machine may be shared, so it shows how many cores the \
-            figure really had. numpy runs as a child process with OPENBLAS_CORETYPE and \
+            after warm-up, >= 50 ms per figure and round). "cores" is process CPU time / wall time \
+            during the multi-threaded runs: the machine may be shared, so it shows how many cores \
+            the figure really had. Backprop and numpy take turns shape by shape, in --rounds \
+            rounds whose order flips each round, so both meet the same moments of a shared \
+            machine: a figure is the median of its rounds' medians (best: the best run of any \
+            round), and "ratio med" the median of the rounds' ratios, each Backprop median over \
+            the numpy median measured next to it. numpy runs as a child process with OPENBLAS_CORETYPE and \
             OPENBLAS_L2_SIZE removed from its environment, so OpenBLAS picks its best kernels; \
             with --cpu LEVEL both sides run that instruction-set level instead (Backprop's \
             LEVEL kernels, and OpenBLAS's kernel of that level: avx2 = Haswell, avx512 = \
@@ -41,6 +45,9 @@ public struct BenchGemm: ParsableCommand {
     @Flag(help: "Speed guard (for CI): fail unless the level in use is the best this CPU has and the large shape's all-thread median is at least a tenth of the measured peak.")
     var guardSpeed = false
 
+    @Option(help: "Rounds of alternating Backprop and numpy figures per shape (default: 3; 1 with --quick).")
+    var rounds: Int?
+
     @Flag(help: "Do not run the numpy comparison.")
     var noNumpy = false
 
@@ -55,6 +62,8 @@ public struct BenchGemm: ParsableCommand {
         var threadCounts = threads.map { [$0] } ?? (quick ? [allThreads] : [1, allThreads])
         threadCounts = threadCounts.reduce(into: []) { if !$0.contains($1) { $0.append($1) } }
         guard threadCounts.allSatisfy({ $0 >= 1 }) else { throw ValidationError("--threads must be >= 1") }
+        let rounds = self.rounds ?? (quick ? 1 : 3)
+        guard rounds >= 1 else { throw ValidationError("--rounds must be >= 1") }
         let minSeconds = quick ? 0.2 : 0.05
         let kernels = try benchKernels(cpu)
         let numpy = noNumpy ? nil : GemmNumpyRunner(python: python, level: cpu)
@@ -70,26 +79,40 @@ public struct BenchGemm: ParsableCommand {
             // Peak is measured before and after the shapes and the higher figure kept: on a shared
             // machine a single probe can land in a busy moment and inflate every "% of peak".
             let peakBefore = PeakFlops.measure(threads: threadCount, pool: pool, kernels: kernels)
-            let numpyResults = numpy?.run(shapes: benchShapes, threads: threadCount, minSeconds: minSeconds) ?? [:]
-            var timings: [GemmBenchTiming] = []
-            for shape in benchShapes {
-                timings.append(GemmBenchTiming.measure(shape, pool: threadCount == 1 ? nil : pool, kernels: kernels, minSeconds: minSeconds))
+            let session = numpy?.start(threads: threadCount)
+            var ours = [[GemmBenchTiming]](repeating: [], count: benchShapes.count)
+            var theirs = [[(median: Double, best: Double)]](repeating: [], count: benchShapes.count)
+            for round in 0..<rounds {
+                for (index, shape) in benchShapes.enumerated() {
+                    // numpy first in odd rounds, so neither side always follows the other.
+                    if round % 2 == 1, let figure = session?.measure(shape, minSeconds: minSeconds) { theirs[index].append(figure) }
+                    ours[index].append(GemmBenchTiming.measure(shape, pool: threadCount == 1 ? nil : pool, kernels: kernels,
+                                                               minSeconds: minSeconds))
+                    if round % 2 == 0, let figure = session?.measure(shape, minSeconds: minSeconds) { theirs[index].append(figure) }
+                }
             }
+            session?.close()
             let peak = max(peakBefore, PeakFlops.measure(threads: threadCount, pool: pool, kernels: kernels))
             if threadCount == allThreads { allThreadPeak = peak }
             print("")
             print("threads \(threadCount): measured FP32 peak \(format(peak, 1)) GFLOP/s (PeakFlops, \(format(peak / Double(threadCount), 1)) per thread)")
-            if let info = numpy?.lastInfo { print("numpy: \(info)") }
+            if let info = session?.info { print("numpy: \(info)") }
+            if let failure = session?.failure { print("numpy comparison: \(failure)") }
             print(pad("shape (M,N,K)", 20) + pad("layout", 8) + pad("median", 10) + pad("best", 10)
                   + pad("%peak", 8) + pad("cores", 7) + pad("numpy med", 11) + pad("numpy best", 12) + "ratio med/best")
-            for (shape, timing) in zip(benchShapes, timings) {
+            for (index, shape) in benchShapes.enumerated() {
+                let timing = GemmBenchTiming(medianGflops: median(ours[index].map(\.medianGflops)),
+                                             bestGflops: ours[index].map(\.bestGflops).max() ?? 0,
+                                             cores: ours[index].map(\.cores).reduce(0, +) / Double(ours[index].count))
                 var line = pad("(\(shape.m),\(shape.n),\(shape.k))", 20) + pad(shape.layout, 8)
                     + pad(format(timing.medianGflops, 1), 10) + pad(format(timing.bestGflops, 1), 10)
                     + pad(format(100 * timing.bestGflops / peak, 0) + "%", 8)
                     + pad(threadCount == 1 ? "-" : format(timing.cores, 2), 7)
-                if let reference = numpyResults[shape.key] {
+                if theirs[index].count == ours[index].count {
+                    let reference = (median: median(theirs[index].map(\.median)), best: theirs[index].map(\.best).max() ?? 0)
+                    let pairedRatio = median(zip(ours[index], theirs[index]).map { $0.medianGflops / $1.median })
                     line += pad(format(reference.median, 1), 11) + pad(format(reference.best, 1), 12)
-                        + format(timing.medianGflops / reference.median, 2) + "x / "
+                        + format(pairedRatio, 2) + "x / "
                         + format(timing.bestGflops / reference.best, 2) + "x"
                 } else {
                     line += pad("-", 11) + pad("-", 12) + "-"
@@ -215,6 +238,14 @@ struct GemmBenchTiming {
     }
 }
 
+/// The middle value (the mean of the two middle ones for an even count); 0 for none.
+private func median(_ values: [Double]) -> Double {
+    guard !values.isEmpty else { return 0 }
+    let sorted = values.sorted()
+    let middle = sorted.count / 2
+    return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+}
+
 /// Monotonic wall-clock seconds.
 private func now() -> Double {
     var spec = timespec()
@@ -243,7 +274,6 @@ final class GemmNumpyRunner {
     let level: CPULevel?
     let script: String?
     let available: Bool
-    private(set) var lastInfo: String?
 
     init(python: String, level: CPULevel?) {
         self.python = python
@@ -267,33 +297,16 @@ final class GemmNumpyRunner {
         return "numpy comparison: \(python) \(script ?? "") (OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset in the child)"
     }
 
-    /// numpy's GFLOP/s per shape key, or an empty dictionary when numpy is unavailable or fails.
-    func run(shapes: [GemmBenchShape], threads: Int, minSeconds: Double) -> [String: (median: Double, best: Double)] {
-        guard available, let script else { return [:] }
+    /// A numpy child for `threads` threads (`gemm_numpy.py --serve`) that times one shape per
+    /// request, or nil when numpy is unavailable or does not start.
+    func start(threads: Int) -> GemmNumpySession? {
+        guard available, let script else { return nil }
         var environment = ProcessInfo.processInfo.environment
         environment["OPENBLAS_CORETYPE"] = level.map(openBLASCoreType)
         environment["OPENBLAS_L2_SIZE"] = nil
         environment["OPENBLAS_NUM_THREADS"] = String(threads)
         environment["OMP_NUM_THREADS"] = String(threads)
-        let arguments = [script, String(minSeconds)] + shapes.map(\.key)
-        guard let result = try? GemmNumpyRunner.execute(python, arguments, environment: environment),
-              result.status == 0 else {
-            print("numpy comparison failed to run")
-            return [:]
-        }
-        var results: [String: (median: Double, best: Double)] = [:]
-        for line in result.output.split(separator: "\n") {
-            guard let data = line.data(using: .utf8),
-                  let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { continue }
-            if object["kind"] as? String == "info" {
-                lastInfo = String(line)
-            } else if let m = object["m"] as? Int, let n = object["n"] as? Int, let k = object["k"] as? Int,
-                      let layout = object["layout"] as? String,
-                      let median = object["median_gflops"] as? Double, let best = object["best_gflops"] as? Double {
-                results["\(m),\(n),\(k),\(layout)"] = (median, best)
-            }
-        }
-        return results
+        return GemmNumpySession(python: python, script: script, environment: environment)
     }
 
     private static func execute(_ python: String, _ arguments: [String],
@@ -335,3 +348,98 @@ func benchKernels(_ requested: CPULevel?) throws -> KernelTable {
 }
 
 extension CPULevel: ExpressibleByArgument {}
+
+/// One `gemm_numpy.py --serve` child: a shape and a minimum time go in on a line, its figures
+/// come back on a line. After the first failure (the child died, or answered something else) it
+/// answers nil and says why in ``failure``.
+final class GemmNumpySession {
+    private let process = Process()
+    private let input = Pipe()
+    private let output = Pipe()
+    private var buffer = Data()
+    /// numpy's and OpenBLAS's description (the child's first line).
+    private(set) var info: String?
+    private(set) var failure: String?
+
+    init?(python: String, script: String, environment: [String: String]) {
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [python, script, "--serve"]
+        process.environment = environment
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        // A child that dies must fail the comparison, not kill the bench with SIGPIPE on the
+        // next request.
+        signal(SIGPIPE, SIG_IGN)
+        do { try process.run() } catch { return nil }
+        guard let first = readLine() else {
+            close()
+            return nil
+        }
+        info = first
+    }
+
+    func measure(_ shape: GemmBenchShape, minSeconds: Double) -> (median: Double, best: Double)? {
+        guard failure == nil else { return nil }
+        let request = "\(shape.key) \(minSeconds)\n"
+        do {
+            try input.fileHandleForWriting.write(contentsOf: Data(request.utf8))
+        } catch {
+            failure = "the numpy child stopped reading (\(error))"
+            return nil
+        }
+        guard let line = readLine(), let data = line.data(using: .utf8),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              object["kind"] as? String == "result",
+              let median = object["median_gflops"] as? Double, let best = object["best_gflops"] as? Double else {
+            failure = "the numpy child gave no result for \(shape.key)"
+            return nil
+        }
+        settle()
+        return (median, best)
+    }
+
+    /// Waits (up to a second) until the child stops using CPU: OpenBLAS's threads busy-wait
+    /// after each call (2²⁸ cycles by default, ~70 ms at 3.7 GHz), which would take a core from
+    /// the Backprop figure measured next (its "cores" fell to 1.3 of 2 before this wait).
+    private func settle() {
+        let path = "/proc/\(process.processIdentifier)/stat"
+        func ticks() -> Int? {
+            // utime and stime, fields 14 and 15, counted after the parenthesized command name.
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+                  let close = text.lastIndex(of: ")") else { return nil }
+            let fields = text[text.index(after: close)...].split(separator: " ")
+            guard fields.count > 13, let user = Int(fields[11]), let system = Int(fields[12]) else { return nil }
+            return user + system
+        }
+        guard var previous = ticks() else {
+            usleep(200_000)
+            return
+        }
+        for _ in 0..<33 {
+            usleep(30_000)
+            guard let current = ticks() else { return }
+            if current == previous { return }
+            previous = current
+        }
+    }
+
+    func close() {
+        try? input.fileHandleForWriting.close()
+        process.waitUntilExit()
+    }
+
+    /// The next line of the child's output, without its newline; nil at end of output.
+    private func readLine() -> String? {
+        while true {
+            if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = buffer[buffer.startIndex..<newline]
+                buffer.removeSubrange(buffer.startIndex...newline)
+                return String(decoding: line, as: UTF8.self)
+            }
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { return nil }
+            buffer.append(chunk)
+        }
+    }
+}

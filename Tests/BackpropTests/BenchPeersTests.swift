@@ -67,4 +67,27 @@ import Backprop
         let decay = try Self.describe(base + #"{"name":"sgd","learningRate":0.1,"hyperParameters":{"weight-decay":0.01}}}"#)
         #expect(decay.status != 0 && decay.output.contains("sgd does not take weight-decay"), "\(decay.output)")
     }
+
+    /// `bench gemm` alternates its figures with numpy's through one `gemm_numpy.py --serve`
+    /// child per thread count: every shape gets numpy figures and a ratio from each round.
+    @Test(.enabled(if: Python.imports(["numpy"]), "needs python3 with numpy"))
+    func benchGemmAlternatesWithNumpyShapeByShape() throws {
+        let result = try CommandLineTests.run(["bench", "gemm", "--threads", "1", "--rounds", "2",
+                                               "--shapes", "64,48,40,NN;33,17,65,NT"])
+        #expect(result.status == 0, "\(result.error)")
+        #expect(result.output.contains("numpy: {\"kind\": \"info\""), "\(result.output)")
+        let rows = result.output.split(separator: "\n").filter { $0.hasPrefix("(64,48,40)") || $0.hasPrefix("(33,17,65)") }
+        #expect(rows.count == 2, "\(result.output)")
+        for row in rows {
+            let fields = row.split(separator: " ")
+            // shape, layout, median, best, %peak, cores, numpy median, numpy best, ratio med, "/", ratio best
+            #expect(fields.count == 11, "\(row)")
+            if fields.count == 11 {
+                #expect(Double(fields[6]).map { $0 > 0 } == true, "\(row)")
+                #expect(fields[8].hasSuffix("x") && fields[10].hasSuffix("x"), "\(row)")
+            }
+        }
+        let refused = try CommandLineTests.run(["bench", "gemm", "--rounds", "0", "--no-numpy"])
+        #expect(refused.status != 0 && refused.error.contains("--rounds must be >= 1"), "\(refused.error)")
+    }
 }
