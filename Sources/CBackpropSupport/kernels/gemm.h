@@ -529,9 +529,9 @@ static void gemm_block(const bp_gemm_problem *op, long row_begin, long row_end, 
                     // When B is copied panel by panel, the first sliver reads the panel's kc rows
                     // of nr floats a row stride apart, each on a new page: prefetch the next
                     // panel's rows into L2, spread over this panel's slivers, so that they are not
-                    // demand misses to L3 or memory. (128, 1024, 1024) at avx2, 1 thread: see the
-                    // README's bench gemm table.
-                    // Transposed B: the next panel's nr stored rows of kc floats, line by line.
+                    // demand misses to L3 or memory ((128, 1024, 1024) NN at avx2, 1 thread:
+                    // medians +10-20 % on a noisy Zen 5). Transposed B: the next panel's nr stored
+                    // rows of kc floats, line by line.
                     const float *next_b = 0;
                     long next_b_rows = 0, next_b_lines = 0, next_b_done = 0, next_b_per_tile = 0;
                     if (g.b_single_panel) {
