@@ -32,8 +32,10 @@
 //   GEMM_PACK_LARGE_A            large C packs A and keeps panels outer, instead of rows outer.
 //   GEMM_PACK_TRANSPOSED_B_PER_PANEL  a large transposed B block packed panel by panel too.
 // The first two win at avx2 (6 x 16) and lose 2-4 % at avx512 (8 x 32: 32 KiB panels, 2048-cubed
-// 109 GFLOP/s rows outer vs 105), so only kernels_avx2.c turns them on; the third is for the
-// smaller L2 of the AVX2-only cores (Zen 3: 512 KiB) and stays off at avx512.
+// 109 GFLOP/s rows outer vs 105), so only kernels_avx2.c turns them on; the third is neutral on
+// Zen 5 (within 2 % either way on (128, 784 or 1024, 1024) A·Bᵀ) and is meant for the smaller
+// L2 of AVX2-only cores (Zen 3: 512 KiB, which a 1 MiB block cannot stay in; not measured
+// there), so it too is on at avx2 only.
 #ifndef GEMM_COPY_B_IN_FIRST_SLIVER
 #define GEMM_COPY_B_IN_FIRST_SLIVER 0
 #endif
